@@ -1,0 +1,48 @@
+# druid-sidecar: build, test, benchmark.
+#
+#   make test     the whole test suite, as CI runs it: starts the local services (installing them on a fresh
+#                 Debian machine), checks gofmt, runs go vet, go test -race ./... and brief fuzzing.
+#   make unit     unit tests only (go test -short), no services needed.
+#   make build    the binary, into bin/druid-sidecar.
+#   make bench    benchmarks against their same-run baselines (not part of make test).
+
+GO       ?= go
+FUZZTIME ?= 5s
+PKGS     ?= ./...
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: all build test unit fmt-check vet race fuzz services-up services-down bench
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/druid-sidecar ./cmd/druid-sidecar
+
+test: services-up fmt-check vet race fuzz
+
+services-up:
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.state/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+unit:
+	$(GO) test -short -race -count=1 $(PKGS)
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+bench: services-up
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)

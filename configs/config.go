@@ -1,0 +1,406 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the resolved runtime configuration. Load builds it; nothing changes it afterwards. Every field is a
+// plain value (the few lists are behind accessors that return copies), so a Config and its parts can be passed by
+// value and shared between goroutines.
+type Config struct {
+	Node         NodeConfig
+	ZK           ZKConfig
+	Server       ServerConfig
+	SegmentCache SegmentCacheConfig
+	Announcer    AnnouncerConfig
+	Storage      StorageConfig
+	S3           S3Config
+	Metadata     MetadataConfig
+	Discovery    DiscoveryConfig
+	Lookup       LookupConfig
+	Escalator    EscalatorConfig
+	Sidecar      SidecarConfig
+
+	hostPort int // a port given in druid.host, 0 if none
+	entries  []Entry
+	warnings []string
+}
+
+// Warnings are notes about the configuration that do not stop it from loading: a key given twice in one file,
+// a removed Druid key still in use, a value of a key Druid owns that could not be interpolated.
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
+
+// NodeConfig is the process's DruidNode (druid.host, druid.plaintextPort, …): the identity it announces.
+type NodeConfig struct {
+	// Service is druid.service, e.g. "druid/historical".
+	Service string
+	// Host is druid.host without any port; "" when not set.
+	Host string
+	// BindOnHost is druid.bindOnHost.
+	BindOnHost bool
+	// PlaintextPort and TLSPort are the configured ports. DruidNode announces -1 for a port whose connector is
+	// disabled; AnnouncedPorts gives those values.
+	PlaintextPort int
+	TLSPort       int
+	// EnablePlaintextPort and EnableTLSPort are druid.enablePlaintextPort and druid.enableTlsPort.
+	EnablePlaintextPort bool
+	EnableTLSPort       bool
+}
+
+// HostAndPort is the plaintext host:port ("[v6]:port" for IPv6), or "" when plaintext is disabled.
+func (n NodeConfig) HostAndPort() string {
+	if !n.EnablePlaintextPort {
+		return ""
+	}
+	return net.JoinHostPort(n.Host, strconv.Itoa(n.PlaintextPort))
+}
+
+// HostAndTLSPort is the TLS host:port, or "" when TLS is disabled.
+func (n NodeConfig) HostAndTLSPort() string {
+	if !n.EnableTLSPort {
+		return ""
+	}
+	return net.JoinHostPort(n.Host, strconv.Itoa(n.TLSPort))
+}
+
+// HostAndPortToUse is the node's identity in Druid (DruidNode.getHostAndPortToUse): the TLS host:port when TLS is
+// enabled, the plaintext one otherwise.
+func (n NodeConfig) HostAndPortToUse() string {
+	if n.EnableTLSPort {
+		return n.HostAndTLSPort()
+	}
+	return n.HostAndPort()
+}
+
+// PortToUse is the port of HostAndPortToUse.
+func (n NodeConfig) PortToUse() int {
+	if n.EnableTLSPort {
+		return n.TLSPort
+	}
+	return n.PlaintextPort
+}
+
+// AnnouncedPorts are DruidNode's plaintextPort and tlsPort fields: -1 for a disabled connector.
+func (n NodeConfig) AnnouncedPorts() (plaintext, tls int) {
+	plaintext, tls = -1, -1
+	if n.EnablePlaintextPort {
+		plaintext = n.PlaintextPort
+	}
+	if n.EnableTLSPort {
+		tls = n.TLSPort
+	}
+	return plaintext, tls
+}
+
+// ZKConfig is druid.zk.service.* and druid.zk.paths.*.
+type ZKConfig struct {
+	// Enabled is druid.zk.service.enabled. When false there is no ZooKeeper at all, and the segment announcer
+	// skips ZooKeeper (Announcer.SkipSegmentAnnouncementOnZK is forced on).
+	Enabled bool
+	Service ZKServiceConfig
+	Paths   ZKPathsConfig
+}
+
+// ZKServiceConfig is druid.zk.service.* (Druid's CuratorConfig).
+type ZKServiceConfig struct {
+	// Host is the connect string: "zk1:2181,zk2:2181", optionally followed by a chroot ("…/chroot").
+	Host              string
+	SessionTimeout    time.Duration
+	ConnectionTimeout time.Duration
+	Compress          bool
+	ACL               bool
+	User              string
+	Pwd               Secret
+	AuthScheme        string
+	MaxRetries        int
+}
+
+// Servers splits Host into host:port addresses (port 2181 when missing) and the chroot path ("" when none).
+func (z ZKServiceConfig) Servers() (servers []string, chroot string) {
+	servers, chroot, _ = splitZKConnect(z.Host)
+	return servers, chroot
+}
+
+func splitZKConnect(s string) (servers []string, chroot string, err error) {
+	hosts := s
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		hosts, chroot = s[:i], s[i:]
+		if chroot == "/" {
+			chroot = ""
+		} else if checkZKPath(chroot) != "" {
+			return nil, "", errors.New("expected host:port[,host:port…][/chroot] whose chroot is a ZooKeeper path such as /druid-prod")
+		}
+	}
+	for h := range strings.SplitSeq(hosts, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, "", errors.New("expected host:port[,host:port…][/chroot] with no empty host")
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil {
+			host, port = strings.Trim(h, "[]"), "2181"
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return nil, "", errors.New("expected host:port[,host:port…][/chroot] with ports from 1 to 65535")
+		}
+		servers = append(servers, net.JoinHostPort(host, port))
+	}
+	return servers, chroot, nil
+}
+
+// ZKPathsConfig is druid.zk.paths.*. Every path not set explicitly derives from Base.
+type ZKPathsConfig struct {
+	// Base is druid.zk.paths.base as configured ("druid" and "/druid" give the same paths).
+	Base           string
+	Announcements  string
+	LiveSegments   string
+	Coordinator    string
+	ServedSegments string
+	LoadQueue      string
+	// Overlord and InternalDiscovery are always <base>/overlord and <base>/internal-discovery.
+	Overlord          string
+	InternalDiscovery string
+}
+
+// ServerConfig is druid.server.* (DruidServerConfig).
+type ServerConfig struct {
+	Tier     string
+	Priority int
+	// MaxSize is druid.server.maxSize, or the sum of the segment cache locations' maxSize when that is 0 or unset.
+	MaxSize          ByteSize
+	hiddenProperties []string
+}
+
+// HiddenProperties is druid.server.hiddenProperties: substrings of the keys whose values are never shown.
+func (s ServerConfig) HiddenProperties() []string { return slices.Clone(s.hiddenProperties) }
+
+// LocationSelectorStrategy is druid.segmentCache.locationSelector.strategy.
+type LocationSelectorStrategy string
+
+// The location selector strategies Druid knows.
+const (
+	LeastBytesUsed    LocationSelectorStrategy = "leastBytesUsed"
+	RoundRobin        LocationSelectorStrategy = "roundRobin"
+	Random            LocationSelectorStrategy = "random"
+	MostAvailableSize LocationSelectorStrategy = "mostAvailableSize"
+)
+
+// StorageLocation is one entry of druid.segmentCache.locations.
+type StorageLocation struct {
+	Path string
+	// MaxSize is the location's maxSize, math.MaxInt64 when not given.
+	MaxSize ByteSize
+	// FreeSpacePercent is the share of the disk to keep free; 0 when not given.
+	FreeSpacePercent float64
+}
+
+// SegmentCacheConfig is druid.segmentCache.* (SegmentLoaderConfig).
+type SegmentCacheConfig struct {
+	locations           []StorageLocation
+	LocationSelector    LocationSelectorStrategy
+	NumLoadingThreads   int
+	NumBootstrapThreads int
+	DropSegmentDelay    time.Duration
+	// InfoDir is druid.segmentCache.infoDir, by default <first location>/info_dir ("" without locations).
+	InfoDir            string
+	StatusQueueMaxSize int
+	AnnounceInterval   time.Duration
+	DeleteOnRemove     bool
+	LazyLoadOnStart    bool
+	VirtualStorage     bool
+}
+
+// Locations returns a copy of druid.segmentCache.locations, in configuration order.
+func (s SegmentCacheConfig) Locations() []StorageLocation { return slices.Clone(s.locations) }
+
+// AnnouncerConfig is druid.announcer.* (BatchDataSegmentAnnouncerConfig).
+type AnnouncerConfig struct {
+	SegmentsPerNode             int
+	MaxBytesPerNode             int64
+	SkipDimensionsAndMetrics    bool
+	SkipLoadSpec                bool
+	SkipSegmentAnnouncementOnZK bool
+}
+
+// StorageConfig is druid.storage.* (deep storage).
+type StorageConfig struct {
+	Type             string
+	Bucket           string
+	BaseKey          string
+	StorageDirectory string
+	UseS3aSchema     bool
+	Zip              bool
+}
+
+// S3Config is druid.s3.*.
+type S3Config struct {
+	AccessKey                      Secret
+	SecretKey                      Secret
+	EndpointURL                    string
+	EndpointSigningRegion          string
+	Protocol                       string
+	EnablePathStyleAccess          bool
+	DisableChunkedEncoding         bool
+	ForceGlobalBucketAccessEnabled bool
+}
+
+// MetadataConfig is druid.metadata.storage.*.
+type MetadataConfig struct {
+	Type       string
+	ConnectURI string
+	User       string
+	Password   Secret
+	Tables     MetadataTables
+}
+
+// MetadataTables is druid.metadata.storage.tables.*: each table is <base>_<suffix> unless set explicitly.
+type MetadataTables struct {
+	Base  string
+	names [tableCount]string
+}
+
+type tableName int
+
+const (
+	tableSegments tableName = iota
+	tableRules
+	tableConfig
+	tableDataSource
+	tablePendingSegments
+	tableUpgradeSegments
+	tableTasks
+	tableTaskLock
+	tableAudit
+	tableSupervisors
+	tableSegmentSchemas
+	tableCount
+)
+
+// Segments is the segments table, druid_segments by default.
+func (t MetadataTables) Segments() string { return t.names[tableSegments] }
+
+// Rules is the rules table, druid_rules by default.
+func (t MetadataTables) Rules() string { return t.names[tableRules] }
+
+// Config is the config table, druid_config by default.
+func (t MetadataTables) Config() string { return t.names[tableConfig] }
+
+// DataSource is the dataSource (supervisor metadata) table, druid_dataSource by default.
+func (t MetadataTables) DataSource() string { return t.names[tableDataSource] }
+
+// PendingSegments is the pending segments table, druid_pendingSegments by default.
+func (t MetadataTables) PendingSegments() string { return t.names[tablePendingSegments] }
+
+// UpgradeSegments is the upgrade segments table, druid_upgradeSegments by default.
+func (t MetadataTables) UpgradeSegments() string { return t.names[tableUpgradeSegments] }
+
+// Tasks is the tasks table, druid_tasks by default.
+func (t MetadataTables) Tasks() string { return t.names[tableTasks] }
+
+// TaskLock is the task lock table, druid_tasklocks by default (the key is taskLock, the suffix tasklocks).
+func (t MetadataTables) TaskLock() string { return t.names[tableTaskLock] }
+
+// Audit is the audit table, druid_audit by default.
+func (t MetadataTables) Audit() string { return t.names[tableAudit] }
+
+// Supervisors is the supervisors table, druid_supervisors by default.
+func (t MetadataTables) Supervisors() string { return t.names[tableSupervisors] }
+
+// SegmentSchemas is the segment schemas table, druid_segmentSchemas by default.
+func (t MetadataTables) SegmentSchemas() string { return t.names[tableSegmentSchemas] }
+
+// DiscoveryConfig is druid.discovery.*.
+type DiscoveryConfig struct {
+	// Type is druid.discovery.type: curator (ZooKeeper), k8s, …
+	Type string
+}
+
+// LookupConfig is druid.lookup.*.
+type LookupConfig struct {
+	// LookupTier is announced in the lookupNodeService.
+	LookupTier string
+}
+
+// EscalatorConfig is druid.escalator.*: the credentials Druid processes use to call each other.
+type EscalatorConfig struct {
+	// Type is druid.escalator.type: noop (the default) or basic.
+	Type                   string
+	InternalClientUsername string
+	InternalClientPassword Secret
+}
+
+// CacheLayout is druid.sidecar.cacheLayout.
+type CacheLayout string
+
+// The segment cache layouts.
+const (
+	// FlatLayout is Druid 35+'s <location>/<segmentId>.
+	FlatLayout CacheLayout = "flat"
+	// NestedLayout is Druid 34's and older <location>/<dataSource>/<start>_<end>/<version>/<partitionNum>.
+	NestedLayout CacheLayout = "nested"
+)
+
+// SidecarConfig is druid.sidecar.*: druid-sidecar's own keys.
+type SidecarConfig struct {
+	Version                string
+	CacheLayout            CacheLayout
+	ZKLoadQueue            bool
+	AnnounceServedSegments bool
+	// Upstream is the URL of the segment server served beside; "" when none.
+	Upstream string
+	// AuditPeriod is druid.sidecar.audit.period; 0 means no periodic audit.
+	AuditPeriod time.Duration
+	// CoordinatorURL is druid.sidecar.coordinator.url; "" means find the leader through discovery.
+	CoordinatorURL      string
+	PrefetchMaxBytes    ByteSize
+	PrefetchMaxSegments int
+	HTTPPprof           bool
+}
+
+// redacted is what every secret prints as.
+const redacted = "<redacted>"
+
+// Secret is a password or key. It prints, formats, logs and marshals as "<redacted>"; only Reveal gives the value.
+type Secret struct {
+	value string
+}
+
+// NewSecret wraps a value, for tests and for callers that build a Secret themselves.
+func NewSecret(value string) Secret { return Secret{value: value} }
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return s.value }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.value == "" }
+
+// String returns "<redacted>".
+func (s Secret) String() string { return redacted }
+
+// GoString returns "<redacted>".
+func (s Secret) GoString() string { return redacted }
+
+// Format writes "<redacted>" for every verb, so no fmt verb reaches the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprint(f, strconv.Quote(redacted))
+		return
+	}
+	fmt.Fprint(f, redacted)
+}
+
+// MarshalJSON returns "<redacted>" as a JSON string.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText returns "<redacted>".
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue keeps the value out of slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }

@@ -1,0 +1,191 @@
+package configs
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"time"
+)
+
+// keyDef declares one key. The registry below is the only place a key is declared: it drives defaults, parsing
+// and validation, the unknown druid.sidecar.* check, `config print` and the README table.
+type keyDef struct {
+	name string
+	// def is the default as written in configuration, parsed with kind like any other value; "" leaves the
+	// field's zero value. When derive is set, def only documents the derived default.
+	def string
+	// derive computes the default from other keys; it runs, in registry order, for keys no source set.
+	derive func(c *Config, numCPU int)
+	kind   kind
+	secret bool
+	doc    string
+	// warn is noted in Config.Warnings when a source sets the key.
+	warn string
+}
+
+const maxInt = math.MaxInt32
+
+// registry lists every key druid-sidecar reads. Adding a key is one line here plus a field in Config.
+// A derived default may depend only on keys listed before it.
+var registry = []keyDef{
+	// DruidNode (@Self), with a Historical's defaults.
+	{name: "druid.service", def: "druid/historical", kind: str(func(c *Config) *string { return &c.Node.Service }), doc: "Service name announced in DruidNode."},
+	{name: "druid.host", kind: hostKind{}, doc: "Host or IP address to announce. A `:port` suffix is split off and used as `druid.plaintextPort` when that is not set. Druid falls back to the local host name; druid-sidecar has no default and `serve` requires it."},
+	{name: "druid.bindOnHost", def: "false", kind: boolean(func(c *Config) *bool { return &c.Node.BindOnHost }), doc: "Listen on `druid.host` only (announced in DruidNode)."},
+	{name: "druid.plaintextPort", def: "8083", kind: port(func(c *Config) *int { return &c.Node.PlaintextPort }), doc: "HTTP port. The default is a Historical's, since druid-sidecar stands in for one."},
+	{name: "druid.tlsPort", def: "8283", kind: port(func(c *Config) *int { return &c.Node.TLSPort }), doc: "HTTPS port (a Historical's default)."},
+	{name: "druid.enablePlaintextPort", def: "true", kind: boolean(func(c *Config) *bool { return &c.Node.EnablePlaintextPort }), doc: "Serve and announce the plaintext port."},
+	{name: "druid.enableTlsPort", def: "false", kind: boolean(func(c *Config) *bool { return &c.Node.EnableTLSPort }), doc: "Serve and announce the TLS port; the TLS host:port then is the node's identity."},
+
+	// ZooKeeper (CuratorConfig, ZkEnablementConfig, ZkPathsConfig).
+	{name: "druid.zk.service.enabled", def: "true", kind: boolean(func(c *Config) *bool { return &c.ZK.Enabled }), doc: "Use ZooKeeper at all. When false, segment announcements skip ZooKeeper and discovery must be another type."},
+	{name: "druid.zk.service.host", def: "localhost", kind: zkConnect(func(c *Config) *string { return &c.ZK.Service.Host }), doc: "ZooKeeper connect string: `host:port[,host:port…][/chroot]`."},
+	{name: "druid.zk.service.sessionTimeoutMs", def: "30000", kind: millis(0, func(c *Config) *time.Duration { return &c.ZK.Service.SessionTimeout }), doc: "ZooKeeper session timeout."},
+	{name: "druid.zk.service.connectionTimeoutMs", def: "15000", kind: millis(0, func(c *Config) *time.Duration { return &c.ZK.Service.ConnectionTimeout }), doc: "ZooKeeper connection timeout."},
+	{name: "druid.zk.service.compress", def: "true", kind: boolean(func(c *Config) *bool { return &c.ZK.Service.Compress }), doc: "Gzip announcement znodes (readers accept both)."},
+	{name: "druid.zk.service.acl", def: "false", kind: boolean(func(c *Config) *bool { return &c.ZK.Service.ACL }), doc: "Create znodes with CREATOR_ALL_ACL."},
+	{name: "druid.zk.service.user", kind: str(func(c *Config) *string { return &c.ZK.Service.User }), doc: "ZooKeeper user; authentication is used only when user and pwd are both set."},
+	{name: "druid.zk.service.pwd", kind: password(func(c *Config) *Secret { return &c.ZK.Service.Pwd }), secret: true, doc: "ZooKeeper password, or a password provider."},
+	{name: "druid.zk.service.authScheme", def: "digest", kind: str(func(c *Config) *string { return &c.ZK.Service.AuthScheme }), doc: "ZooKeeper authentication scheme."},
+	{name: "druid.zk.service.maxZkRetries", def: "29", kind: integer(0, 29, func(c *Config) *int { return &c.ZK.Service.MaxRetries }), doc: "Connection retries (bounded exponential backoff, 1 s to 45 s)."},
+	{name: "druid.zk.paths.base", def: "druid", kind: str(func(c *Config) *string { return &c.ZK.Paths.Base }), doc: "Base of every ZooKeeper path below (`druid` and `/druid` are the same)."},
+	{name: "druid.zk.paths.announcementsPath", def: "<base>/announcements", derive: func(c *Config, _ int) { c.ZK.Paths.Announcements = makeZKPath(c.ZK.Paths.Base, "announcements") }, kind: zkPath(func(c *Config) *string { return &c.ZK.Paths.Announcements }), doc: "Legacy server announcements (DruidServerMetadata)."},
+	{name: "druid.zk.paths.liveSegmentsPath", def: "<base>/segments", derive: func(c *Config, _ int) { c.ZK.Paths.LiveSegments = makeZKPath(c.ZK.Paths.Base, "segments") }, kind: zkPath(func(c *Config) *string { return &c.ZK.Paths.LiveSegments }), doc: "Batch segment announcements."},
+	{name: "druid.zk.paths.coordinatorPath", def: "<base>/coordinator", derive: func(c *Config, _ int) { c.ZK.Paths.Coordinator = makeZKPath(c.ZK.Paths.Base, "coordinator") }, kind: zkPath(func(c *Config) *string { return &c.ZK.Paths.Coordinator }), doc: "Coordinator leader latch."},
+	{name: "druid.zk.paths.servedSegmentsPath", def: "<base>/servedSegments", derive: func(c *Config, _ int) { c.ZK.Paths.ServedSegments = makeZKPath(c.ZK.Paths.Base, "servedSegments") }, kind: zkPath(func(c *Config) *string { return &c.ZK.Paths.ServedSegments }), doc: "Legacy per-segment announcements (`druid.sidecar.announceServedSegments`); the key was removed from Druid in 31.0.", warn: "removed from Druid in 31.0; only druid-sidecar's legacy announcements use it"},
+	{name: "druid.zk.paths.loadQueuePath", def: "<base>/loadQueue", derive: func(c *Config, _ int) { c.ZK.Paths.LoadQueue = makeZKPath(c.ZK.Paths.Base, "loadQueue") }, kind: zkPath(func(c *Config) *string { return &c.ZK.Paths.LoadQueue }), doc: "ZooKeeper load queue (`druid.sidecar.zkLoadQueue`); the key was removed from Druid in 31.0.", warn: "removed from Druid in 31.0; only druid-sidecar's ZooKeeper load queue uses it"},
+
+	// DruidServerConfig.
+	{name: "druid.server.tier", def: "_default_tier", kind: str(func(c *Config) *string { return &c.Server.Tier }), doc: "Tier announced for this server."},
+	{name: "druid.server.priority", def: "0", kind: integer(math.MinInt32, maxInt, func(c *Config) *int { return &c.Server.Priority }), doc: "Priority announced for this server."},
+	{name: "druid.server.maxSize", def: "0", kind: byteSize(func(c *Config) *ByteSize { return &c.Server.MaxSize }), doc: "Bytes of segments this server holds; 0 means the sum of the segment cache locations' maxSize."},
+	{name: "druid.server.hiddenProperties", def: jsonText(defaultHidden), kind: stringList(func(c *Config) *[]string { return &c.Server.hiddenProperties }), doc: "Keys containing any of these (case-insensitive) are shown as `<redacted>`; the defaults are always hidden too."},
+
+	// SegmentLoaderConfig.
+	{name: "druid.segmentCache.locations", def: "[]", kind: locationsKind{}, doc: "Segment cache locations: `[{\"path\":\"/mnt/segments\",\"maxSize\":\"300g\",\"freeSpacePercent\":1.0}]`. maxSize is human-readable bytes, Long.MAX when omitted. `serve` requires at least one."},
+	{name: "druid.segmentCache.locationSelector.strategy", def: string(LeastBytesUsed), kind: oneOf(func(c *Config) *LocationSelectorStrategy { return &c.SegmentCache.LocationSelector }, LeastBytesUsed, RoundRobin, Random, MostAvailableSize), doc: "How a location is chosen for a new segment."},
+	{name: "druid.segmentCache.numLoadingThreads", def: "max(1, cores/6)", derive: func(c *Config, cpu int) { c.SegmentCache.NumLoadingThreads = max(1, cpu/6) }, kind: integer(1, maxInt, func(c *Config) *int { return &c.SegmentCache.NumLoadingThreads }), doc: "Parallel segment loads; also the Coordinator's batch size for this server."},
+	{name: "druid.segmentCache.numBootstrapThreads", def: "numLoadingThreads", derive: func(c *Config, _ int) { c.SegmentCache.NumBootstrapThreads = c.SegmentCache.NumLoadingThreads }, kind: integer(1, maxInt, func(c *Config) *int { return &c.SegmentCache.NumBootstrapThreads }), doc: "Parallel loads at startup and in turbo loading mode."},
+	{name: "druid.segmentCache.dropSegmentDelayMillis", def: "30000", kind: millis(0, func(c *Config) *time.Duration { return &c.SegmentCache.DropSegmentDelay }), doc: "Delay between unannouncing a dropped segment and deleting its files."},
+	{name: "druid.segmentCache.infoDir", def: "<first location>/info_dir", derive: func(c *Config, _ int) {
+		if len(c.SegmentCache.locations) > 0 {
+			c.SegmentCache.InfoDir = filepath.Join(c.SegmentCache.locations[0].Path, "info_dir")
+		}
+	}, kind: str(func(c *Config) *string { return &c.SegmentCache.InfoDir }), doc: "Directory of the restart state (one DataSegment JSON file per cached segment)."},
+	{name: "druid.segmentCache.statusQueueMaxSize", def: "100", kind: integer(0, maxInt, func(c *Config) *int { return &c.SegmentCache.StatusQueueMaxSize }), doc: "Load/drop results remembered for the Coordinator."},
+	{name: "druid.segmentCache.announceIntervalMillis", def: "0", kind: millis(0, func(c *Config) *time.Duration { return &c.SegmentCache.AnnounceInterval }), doc: "During bootstrap, announce in batches every N ms; 0 announces once at the end."},
+	{name: "druid.segmentCache.deleteOnRemove", def: "true", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.DeleteOnRemove }), doc: "Delete a dropped segment's files."},
+	{name: "druid.segmentCache.lazyLoadOnStart", def: "false", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.LazyLoadOnStart }), doc: "Load column metadata of cached segments lazily at startup."},
+	{name: "druid.segmentCache.virtualStorage", def: "false", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.VirtualStorage }), doc: "Druid 35+'s experimental on-demand loading; prefetching is pointless with it."},
+
+	// BatchDataSegmentAnnouncerConfig.
+	{name: "druid.announcer.segmentsPerNode", def: "50", kind: integer(1, maxInt, func(c *Config) *int { return &c.Announcer.SegmentsPerNode }), doc: "Segments per batch announcement znode."},
+	{name: "druid.announcer.maxBytesPerNode", def: "524288", kind: int64Range(1024, 1048576, func(c *Config) *int64 { return &c.Announcer.MaxBytesPerNode }), doc: "Uncompressed JSON bytes per batch announcement znode."},
+	{name: "druid.announcer.skipDimensionsAndMetrics", def: "false", kind: boolean(func(c *Config) *bool { return &c.Announcer.SkipDimensionsAndMetrics }), doc: "Announce segments without dimensions and metrics (ZooKeeper and HTTP)."},
+	{name: "druid.announcer.skipLoadSpec", def: "false", kind: boolean(func(c *Config) *bool { return &c.Announcer.SkipLoadSpec }), doc: "Announce segments without loadSpec (ZooKeeper and HTTP)."},
+	{name: "druid.announcer.skipSegmentAnnouncementOnZk", def: "false", kind: boolean(func(c *Config) *bool { return &c.Announcer.SkipSegmentAnnouncementOnZK }), doc: "Announce segments over HTTP only; forced on when ZooKeeper is disabled."},
+
+	// Deep storage.
+	{name: "druid.storage.type", def: "local", kind: str(func(c *Config) *string { return &c.Storage.Type }), doc: "Deep storage type: local, s3, …"},
+	{name: "druid.storage.bucket", kind: str(func(c *Config) *string { return &c.Storage.Bucket }), doc: "S3 bucket of deep storage."},
+	{name: "druid.storage.baseKey", kind: str(func(c *Config) *string { return &c.Storage.BaseKey }), doc: "S3 key prefix of deep storage (shown redacted: Druid hides keys containing \"key\")."},
+	{name: "druid.storage.storageDirectory", def: "/tmp/druid/localStorage", kind: str(func(c *Config) *string { return &c.Storage.StorageDirectory }), doc: "Directory of local deep storage."},
+	{name: "druid.storage.useS3aSchema", def: "false", kind: boolean(func(c *Config) *bool { return &c.Storage.UseS3aSchema }), doc: "Pushed S3 load specs say s3a instead of s3n."},
+	{name: "druid.storage.zip", def: "true", kind: boolean(func(c *Config) *bool { return &c.Storage.Zip }), doc: "Segments are pushed as index.zip (Druid 35+ can push unzipped)."},
+
+	// druid.s3.* (AWSCredentialsConfig, AWSEndpointConfig, AWSClientConfig).
+	{name: "druid.s3.accessKey", kind: password(func(c *Config) *Secret { return &c.S3.AccessKey }), secret: true, doc: "S3 access key, or a password provider; empty uses the AWS default credential chain."},
+	{name: "druid.s3.secretKey", kind: password(func(c *Config) *Secret { return &c.S3.SecretKey }), secret: true, doc: "S3 secret key, or a password provider."},
+	{name: "druid.s3.endpoint.url", kind: str(func(c *Config) *string { return &c.S3.EndpointURL }), doc: "S3 endpoint, for S3-compatible stores."},
+	{name: "druid.s3.endpoint.signingRegion", kind: str(func(c *Config) *string { return &c.S3.EndpointSigningRegion }), doc: "Region used to sign requests to the endpoint."},
+	{name: "druid.s3.protocol", def: "https", kind: str(func(c *Config) *string { return &c.S3.Protocol }), doc: "Protocol used when the endpoint URL has no scheme."},
+	{name: "druid.s3.enablePathStyleAccess", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.EnablePathStyleAccess }), doc: "Path-style bucket addressing (most S3-compatible stores need it)."},
+	{name: "druid.s3.disableChunkedEncoding", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.DisableChunkedEncoding }), doc: "Disable chunked encoding of uploads."},
+	{name: "druid.s3.forceGlobalBucketAccessEnabled", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.ForceGlobalBucketAccessEnabled }), doc: "Access buckets in any region."},
+
+	// Metadata store (MetadataStorageConnectorConfig, MetadataStorageTablesConfig).
+	{name: "druid.metadata.storage.type", def: "derby", kind: str(func(c *Config) *string { return &c.Metadata.Type }), doc: "Metadata store type; druid-sidecar reads postgresql."},
+	{name: "druid.metadata.storage.connector.connectURI", kind: str(func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require`."},
+	{name: "druid.metadata.storage.connector.user", kind: str(func(c *Config) *string { return &c.Metadata.User }), doc: "Metadata store user."},
+	{name: "druid.metadata.storage.connector.password", kind: password(func(c *Config) *Secret { return &c.Metadata.Password }), secret: true, doc: "Metadata store password, or a password provider."},
+	{name: "druid.metadata.storage.tables.base", def: "druid", kind: str(func(c *Config) *string { return &c.Metadata.Tables.Base }), doc: "Prefix of every metadata table name."},
+	tableKey(tableSegments, "segments", "segments"),
+	tableKey(tableRules, "rules", "rules"),
+	tableKey(tableConfig, "config", "config"),
+	tableKey(tableDataSource, "dataSource", "dataSource"),
+	tableKey(tablePendingSegments, "pendingSegments", "pendingSegments"),
+	tableKey(tableUpgradeSegments, "upgradeSegments", "upgradeSegments"),
+	tableKey(tableTasks, "tasks", "tasks"),
+	tableKey(tableTaskLock, "taskLock", "tasklocks"),
+	tableKey(tableAudit, "audit", "audit"),
+	tableKey(tableSupervisors, "supervisors", "supervisors"),
+	tableKey(tableSegmentSchemas, "segmentSchemas", "segmentSchemas"),
+
+	// Discovery, lookups, escalator.
+	{name: "druid.discovery.type", def: "curator", kind: str(func(c *Config) *string { return &c.Discovery.Type }), doc: "Node discovery: curator (ZooKeeper) or k8s."},
+	{name: "druid.lookup.lookupTier", def: "__default", kind: str(func(c *Config) *string { return &c.Lookup.LookupTier }), doc: "Lookup tier announced in the lookupNodeService."},
+	{name: "druid.escalator.type", def: "noop", kind: str(func(c *Config) *string { return &c.Escalator.Type }), doc: "Escalator for calls to other Druid processes: noop or basic."},
+	{name: "druid.escalator.internalClientUsername", kind: str(func(c *Config) *string { return &c.Escalator.InternalClientUsername }), doc: "Basic-auth user for internal calls (druid.escalator.type=basic)."},
+	{name: "druid.escalator.internalClientPassword", kind: password(func(c *Config) *Secret { return &c.Escalator.InternalClientPassword }), secret: true, doc: "Basic-auth password for internal calls, or a password provider."},
+
+	// druid-sidecar's own keys.
+	{name: "druid.sidecar.version", def: "unknown", kind: str(func(c *Config) *string { return &c.Sidecar.Version }), doc: "`version` announced in DruidNode (Druid 35+ fills it with its jar version, or \"unknown\")."},
+	{name: "druid.sidecar.cacheLayout", def: string(FlatLayout), kind: oneOf(func(c *Config) *CacheLayout { return &c.Sidecar.CacheLayout }, FlatLayout, NestedLayout), doc: "Segment cache layout: flat `<location>/<segmentId>` (Druid 35+) or nested `<location>/<dataSource>/<interval>/<version>/<partition>` (Druid 34 and older)."},
+	{name: "druid.sidecar.zkLoadQueue", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.ZKLoadQueue }), doc: "Also take load/drop requests from the ZooKeeper load queue (Druid 29 and older)."},
+	{name: "druid.sidecar.announceServedSegments", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.AnnounceServedSegments }), doc: "Also announce each segment under servedSegmentsPath (legacy per-segment znodes)."},
+	{name: "druid.sidecar.upstream", kind: httpURL(func(c *Config) *string { return &c.Sidecar.Upstream }), doc: "URL of the segment server served beside (`serve`); empty for none."},
+	{name: "druid.sidecar.audit.period", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.AuditPeriod }), doc: "Run the audit every period (ISO-8601, e.g. PT15M); empty turns periodic audits off."},
+	{name: "druid.sidecar.coordinator.url", kind: httpURL(func(c *Config) *string { return &c.Sidecar.CoordinatorURL }), doc: "Coordinator URL; empty finds the leader through discovery."},
+	{name: "druid.sidecar.prefetch.maxBytes", def: "0", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.PrefetchMaxBytes }), doc: "Bytes of segments prefetched ahead of a Java Historical; 0 turns prefetching off (budget it into the disk first)."},
+	{name: "druid.sidecar.prefetch.maxSegments", def: "10", kind: integer(0, maxInt, func(c *Config) *int { return &c.Sidecar.PrefetchMaxSegments }), doc: "Segments prefetched ahead at most."},
+	{name: "druid.sidecar.http.pprof", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.HTTPPprof }), doc: "Serve /debug/pprof/ on the HTTP port."},
+}
+
+// tableKey declares druid.metadata.storage.tables.<key>, by default <base>_<suffix>.
+func tableKey(t tableName, key, suffix string) keyDef {
+	return keyDef{
+		name:   "druid.metadata.storage.tables." + key,
+		def:    "<base>_" + suffix,
+		derive: func(c *Config, _ int) { c.Metadata.Tables.names[t] = c.Metadata.Tables.Base + "_" + suffix },
+		kind:   str(func(c *Config) *string { return &c.Metadata.Tables.names[t] }),
+		doc:    "Name of the " + key + " table.",
+	}
+}
+
+// makeZKPath joins a base and a child the way Curator's ZKPaths.makePath does: one leading /, no trailing /.
+func makeZKPath(base, child string) string {
+	p := base
+	if p != "" && p[0] != '/' {
+		p = "/" + p
+	}
+	for len(p) > 0 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	for len(child) > 0 && child[0] == '/' {
+		child = child[1:]
+	}
+	if child == "" {
+		if p == "" {
+			return "/"
+		}
+		return p
+	}
+	return p + "/" + child
+}
+
+// keysByName indexes the registry.
+var keysByName = func() map[string]*keyDef {
+	m := make(map[string]*keyDef, len(registry))
+	for i := range registry {
+		m[registry[i].name] = &registry[i]
+	}
+	return m
+}()
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
