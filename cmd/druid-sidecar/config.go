@@ -9,6 +9,8 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
 
+func init() { register(configCommand()) }
+
 func configCommand() *command {
 	return &command{
 		name:     "config",

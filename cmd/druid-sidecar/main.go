@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -45,11 +46,17 @@ type environment struct {
 	environ []string
 }
 
+// registered holds every command; each command's file adds itself with register in an init function, so that
+// adding a command touches only its own file.
+var registered []*command
+
+func register(c *command) { registered = append(registered, c) }
+
+// commands returns the registered commands sorted by name.
 func commands() []*command {
-	return []*command{
-		versionCommand(),
-		configCommand(),
-	}
+	cs := slices.Clone(registered)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	return cs
 }
 
 func main() {
@@ -116,9 +123,7 @@ func suggestCommand(name string) string {
 func printHelp(w io.Writer) {
 	fmt.Fprintf(w, "druid-sidecar makes a process a member of an Apache Druid cluster and audits segment placement.\n\n")
 	fmt.Fprintf(w, "Usage: druid-sidecar <command> [flags] [arguments]\n\nCommands:\n")
-	cs := commands()
-	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
-	for _, c := range cs {
+	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.synopsis)
 	}
 	fmt.Fprintf(w, "\nRun 'druid-sidecar <command> -h' for a command's flags.\n")

@@ -14,6 +14,8 @@ var (
 	commit  = ""
 )
 
+func init() { register(versionCommand()) }
+
 func versionCommand() *command {
 	return &command{
 		name:     "version",
