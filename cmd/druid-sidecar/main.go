@@ -128,4 +128,3 @@ func printHelp(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nRun 'druid-sidecar <command> -h' for a command's flags.\n")
 }
-
