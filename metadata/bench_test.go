@@ -1,0 +1,217 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// benchRowsEnv sets the number of rows BenchmarkStreamSegments loads; without it the benchmark uses a small table
+// so that a plain `go test -bench` stays quick. The figure to compare against is 1,000,000:
+//
+//	DRUID_SIDECAR_BENCH_SEGMENTS=1000000 go test -run '^$' -bench StreamSegments -benchtime 3x ./metadata
+const benchRowsEnv = "DRUID_SIDECAR_BENCH_SEGMENTS"
+
+func benchRows(tb testing.TB) int {
+	v := os.Getenv(benchRowsEnv)
+	if v == "" {
+		return 20000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		tb.Fatalf("%s=%q: expected a positive row count", benchRowsEnv, v)
+	}
+	return n
+}
+
+// realisticRecord is row i of a production-like table: 20 dataSources of hourly segments, 4 hashed partitions
+// each, S3 load specs with a UUID-like path part, 16 dimensions and 5 metrics, a few unused rows.
+func realisticRecord(i int) (SegmentRecord, error) {
+	const partitions = 4
+	part := i % partitions
+	hourIdx := i / partitions
+	ds := fmt.Sprintf("wikipedia_edits_%02d", hourIdx%20)
+	start := segments.Instant(int64(1640995200000) + int64(hourIdx/20)*3600_000)
+	iv := segments.Interval{Start: start, End: start + 3600_000}
+	version := (start + 86400_000 + segments.Instant(i%997)).String()
+	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
+		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
+	s := &segments.DataSegment{
+		DataSource: ds, Interval: iv, Version: version,
+		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
+		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
+			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
+		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta", "sum_metroCode"},
+		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
+		BinaryVersion: new(9),
+		Size:          int64(4_000_000 + i%1_000_000),
+	}
+	return SegmentRecord{Segment: s, Used: i%50 != 0, CreatedDate: iv.End.Time()}, nil
+}
+
+// heapPeak samples the live heap (runtime/metrics, no stop-the-world) until stopped and reports the peak.
+type heapPeak struct {
+	stop chan struct{}
+	done sync.WaitGroup
+	peak atomic.Uint64
+}
+
+func startHeapPeak() *heapPeak {
+	runtime.GC()
+	h := &heapPeak{stop: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() {
+		metrics.Read(sample)
+		if v := sample[0].Value.Uint64(); v > h.peak.Load() {
+			h.peak.Store(v)
+		}
+	}
+	read()
+	h.done.Add(1)
+	go func() {
+		defer h.done.Done()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.stop:
+				read()
+				return
+			case <-tick.C:
+				read()
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) finish() float64 {
+	close(h.stop)
+	h.done.Wait()
+	return float64(h.peak.Load()) / (1 << 20)
+}
+
+// loadedFixture loads n realistic rows with COPY FROM and returns the fixture and the number of used rows.
+func loadedFixture(b *testing.B, n int) (*fixture, int) {
+	b.Helper()
+	ctx := context.Background()
+	f := newFixture(b, VariantCurrent)
+	start := time.Now()
+	if _, err := CopySegments(ctx, f.conn, f.tables, n, realisticRecord); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.conn.Exec(ctx, "VACUUM (ANALYZE) "+f.tables.Segments()); err != nil {
+		b.Fatal(err)
+	}
+	used, err := f.store.CountSegments(ctx, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d rows (%d used) with COPY FROM in %v", n, used, time.Since(start).Round(time.Millisecond))
+	return f, int(used)
+}
+
+// BenchmarkStreamSegments streams and parses every used row, against the same run's baseline of
+// COPY (SELECT payload FROM druid_segments WHERE used) TO STDOUT into io.Discard.
+func BenchmarkStreamSegments(b *testing.B) {
+	n := benchRows(b)
+	f, used := loadedFixture(b, n)
+	ctx := context.Background()
+
+	b.Run("copy-baseline", func(b *testing.B) {
+		var bytes int64
+		peak := startHeapPeak()
+		for b.Loop() {
+			if err := f.store.acquire(ctx); err != nil {
+				b.Fatal(err)
+			}
+			cw := &countingDiscard{}
+			tag, err := f.store.conn.PgConn().CopyTo(ctx, cw,
+				"COPY (SELECT payload FROM "+f.tables.Segments()+" WHERE used) TO STDOUT")
+			f.store.release()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tag.RowsAffected() != int64(used) {
+				b.Fatalf("COPY gave %d rows, want %d", tag.RowsAffected(), used)
+			}
+			bytes = cw.n
+		}
+		b.ReportMetric(peak.finish(), "peak-heap-MB")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")
+		b.ReportMetric(float64(bytes)/(1<<20), "MB-copied")
+	})
+	for _, order := range []Order{OrderNone, OrderByID} {
+		name := map[Order]string{OrderNone: "stream", OrderByID: "stream-by-id"}[order]
+		b.Run(name, func(b *testing.B) {
+			peak := startHeapPeak()
+			for b.Loop() {
+				rows := 0
+				var size int64
+				err := f.store.StreamSegments(ctx, StreamOptions{Order: order}, func(r *SegmentRow) error {
+					rows++
+					size += r.Segment.Size
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rows != used {
+					b.Fatalf("streamed %d rows, want %d", rows, used)
+				}
+			}
+			b.ReportMetric(peak.finish(), "peak-heap-MB")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")
+		})
+	}
+}
+
+type countingDiscard struct{ n int64 }
+
+func (c *countingDiscard) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return io.Discard.Write(p)
+}
+
+// TestRealisticRowsRoundTrip keeps the benchmark's generator and COPY path honest with a small table.
+func TestRealisticRowsRoundTrip(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, VariantSchema)
+	const n = 2000
+	if _, err := CopySegments(ctx, f.conn, f.tables, n, realisticRecord); err != nil {
+		t.Fatal(err)
+	}
+	rows, used := 0, 0
+	err := f.store.StreamSegments(ctx, StreamOptions{IncludeUnused: true}, func(r *SegmentRow) error {
+		rows++
+		if r.Used {
+			used++
+		}
+		i := r.Segment.ShardSpec.PartitionNum()
+		if r.ID != r.Segment.ID().String() || i < 0 || i > 3 || r.UsedStatusLastUpdated == "" {
+			t.Errorf("row %s: %+v", r.ID, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || used != n-n/50 {
+		t.Errorf("%d rows, %d used", rows, used)
+	}
+	peak := startHeapPeak()
+	if err := f.store.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("peak heap streaming %d rows: %.1f MB", n, peak.finish())
+}

@@ -1,0 +1,272 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// This file is test support: it writes Druid's own PostgreSQL DDL and rows, for this package's tests, the audit
+// tests and a sandbox. The statements are those of SQLMetadataConnector (PostgreSQLConnector: BYTEA payloads,
+// "end" quoted, no collation clause); like Druid, table names go in unquoted, so PostgreSQL folds them to lower case.
+
+// Variant is a column set of the segments table, as Druid versions left it.
+type Variant int
+
+const (
+	// VariantCurrent is a table created by Druid 31 or later: used_status_last_updated NOT NULL, then
+	// upgraded_from_segment_id added by ALTER, and the current indexes.
+	VariantCurrent Variant = iota
+	// VariantSchema is VariantCurrent with druid.centralizedDatasourceSchema.enabled: schema_fingerprint and
+	// num_rows as well (Druid 30+).
+	VariantSchema
+	// Variant022 is a table as Druid 0.22 to 27 created it: id to payload only, indexes on dataSource and used.
+	Variant022
+	// VariantUpgraded is a Variant022 table after an upgrade to Druid 31+: used_status_last_updated and
+	// upgraded_from_segment_id added by ALTER as nullable columns, so old rows hold NULL.
+	VariantUpgraded
+)
+
+func (v Variant) String() string {
+	switch v {
+	case VariantCurrent:
+		return "current"
+	case VariantSchema:
+		return "current+schema"
+	case Variant022:
+		return "0.22"
+	case VariantUpgraded:
+		return "0.22-upgraded"
+	}
+	return fmt.Sprintf("Variant(%d)", int(v))
+}
+
+// Variants lists every Variant, for table-driven tests.
+var Variants = []Variant{VariantCurrent, VariantSchema, Variant022, VariantUpgraded}
+
+// CreateTables creates the segments table (in the variant's column set) and the rules table, named as tables says.
+func CreateTables(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, v Variant) error {
+	seg, rules := tables.Segments(), tables.Rules()
+	var stmts []string
+	switch v {
+	case VariantCurrent, VariantSchema:
+		extra := ""
+		if v == VariantSchema {
+			extra = "schema_fingerprint VARCHAR(255),num_rows BIGINT,"
+		}
+		stmts = append(stmts,
+			"CREATE TABLE "+seg+" (id VARCHAR(255) NOT NULL,dataSource VARCHAR(255)  NOT NULL,created_date VARCHAR(255) NOT NULL,"+
+				`start VARCHAR(255) NOT NULL,"end" VARCHAR(255) NOT NULL,partitioned BOOLEAN NOT NULL,version VARCHAR(255) NOT NULL,`+
+				"used BOOLEAN NOT NULL,payload BYTEA NOT NULL,used_status_last_updated VARCHAR(255) NOT NULL,"+extra+"PRIMARY KEY (id))",
+			"CREATE INDEX idx_"+seg+"_used ON "+seg+"(used)",
+			"CREATE INDEX idx_"+seg+`_datasource_used_end_start ON `+seg+`(dataSource, used, "end", start)`,
+			"ALTER TABLE "+seg+" ADD upgraded_from_segment_id VARCHAR(255)",
+			"CREATE INDEX idx_"+seg+"_datasource_upgraded_from_segment_id ON "+seg+"(dataSource, upgraded_from_segment_id)",
+		)
+	case Variant022, VariantUpgraded:
+		stmts = append(stmts,
+			"CREATE TABLE "+seg+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255) NOT NULL,\n  created_date VARCHAR(255) NOT NULL,\n"+
+				"  start VARCHAR(255) NOT NULL,\n  \"end\" VARCHAR(255) NOT NULL,\n  partitioned BOOLEAN NOT NULL,\n"+
+				"  version VARCHAR(255) NOT NULL,\n  used BOOLEAN NOT NULL,\n  payload BYTEA NOT NULL,\n  PRIMARY KEY (id)\n)",
+			"CREATE INDEX idx_"+seg+"_datasource ON "+seg+"(dataSource)",
+			"CREATE INDEX idx_"+seg+"_used ON "+seg+"(used)",
+		)
+		if v == VariantUpgraded {
+			stmts = append(stmts,
+				"ALTER TABLE "+seg+" ADD used_status_last_updated VARCHAR(255)",
+				"ALTER TABLE "+seg+" ADD upgraded_from_segment_id VARCHAR(255)",
+			)
+		}
+	default:
+		return fmt.Errorf("unknown variant %v", v)
+	}
+	stmts = append(stmts,
+		"CREATE TABLE "+rules+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255)  NOT NULL,\n  version VARCHAR(255) NOT NULL,\n"+
+			"  payload BYTEA NOT NULL,\n  PRIMARY KEY (id)\n)",
+		"CREATE INDEX idx_"+rules+"_datasource ON "+rules+"(dataSource)",
+	)
+	for _, st := range stmts {
+		if _, err := conn.Exec(ctx, st); err != nil {
+			return fmt.Errorf("creating Druid's tables: %s: %w", st, err)
+		}
+	}
+	return nil
+}
+
+// SegmentRecord is one row to write to the segments table.
+type SegmentRecord struct {
+	// Segment gives id, dataSource, start, end and version, and the payload unless Payload is set.
+	Segment *segments.DataSegment
+	// Payload, when not nil, is written as the payload instead of Segment's JSON (to store exact or broken bytes).
+	Payload []byte
+	// Used is the used column.
+	Used bool
+	// CreatedDate is created_date; zero means now. UsedStatusLastUpdated defaults to CreatedDate.
+	CreatedDate           time.Time
+	UsedStatusLastUpdated time.Time
+	// NullUsedStatus writes NULL in used_status_last_updated (rows from before an upgrade); the column must allow it.
+	NullUsedStatus bool
+	// UpgradedFromSegmentID, SchemaFingerprint and NumRows fill the optional columns; ""/nil write NULL.
+	UpgradedFromSegmentID string
+	SchemaFingerprint     string
+	NumRows               *int64
+}
+
+// columns returns the column names and values of the record for a table with the given optional columns.
+func (r *SegmentRecord) columns(cols *segmentColumns) ([]string, []any, error) {
+	s := r.Segment
+	payload := r.Payload
+	if payload == nil {
+		var err error
+		if payload, err = s.AppendJSON(nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	created := r.CreatedDate
+	if created.IsZero() {
+		created = time.Now()
+	}
+	iso := func(t time.Time) string { return segments.InstantOf(t).String() }
+	names := []string{"id", "dataSource", "created_date", "start", `"end"`, "partitioned", "version", "used", "payload"}
+	vals := []any{s.ID().String(), s.DataSource, iso(created), s.Interval.Start.String(), s.Interval.End.String(), true,
+		s.Version, r.Used, payload}
+	nullable := func(v string) any {
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	if cols.usedStatusLastUpdated {
+		var v any
+		if !r.NullUsedStatus {
+			t := r.UsedStatusLastUpdated
+			if t.IsZero() {
+				t = created
+			}
+			v = iso(t)
+		}
+		names, vals = append(names, "used_status_last_updated"), append(vals, v)
+	}
+	if cols.upgradedFromSegmentID {
+		names, vals = append(names, "upgraded_from_segment_id"), append(vals, nullable(r.UpgradedFromSegmentID))
+	}
+	if cols.schemaFingerprint {
+		names, vals = append(names, "schema_fingerprint"), append(vals, nullable(r.SchemaFingerprint))
+	}
+	if cols.numRows {
+		var v any
+		if r.NumRows != nil {
+			v = *r.NumRows
+		}
+		names, vals = append(names, "num_rows"), append(vals, v)
+	}
+	return names, vals, nil
+}
+
+// InsertSegment writes segment rows, with the columns the table has, in one transaction.
+func InsertSegment(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, recs ...SegmentRecord) error {
+	cols, err := detectSegmentColumns(ctx, conn, tables.Segments())
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for i := range recs {
+			names, vals, err := recs[i].columns(cols)
+			if err != nil {
+				return fmt.Errorf("segment %s: %w", recs[i].Segment.ID(), err)
+			}
+			q := "INSERT INTO " + tables.Segments() + " ("
+			ph := ""
+			for j, n := range names {
+				if j > 0 {
+					q += ", "
+					ph += ", "
+				}
+				q += n
+				ph += fmt.Sprintf("$%d", j+1)
+			}
+			if _, err := tx.Exec(ctx, q+") VALUES ("+ph+")", vals...); err != nil {
+				return fmt.Errorf("inserting segment %s: %w", recs[i].Segment.ID(), err)
+			}
+		}
+		return nil
+	})
+}
+
+// CopySegments writes n rows with COPY FROM, asking record for each in turn (a record is not kept after it is
+// written, so n can be millions). It returns the number of rows written.
+func CopySegments(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, n int,
+	record func(i int) (SegmentRecord, error)) (int64, error) {
+	cols, err := detectSegmentColumns(ctx, conn, tables.Segments())
+	if err != nil {
+		return 0, err
+	}
+	probe := SegmentRecord{Segment: &segments.DataSegment{DataSource: "x"}, Payload: []byte{}}
+	names, _, _ := probe.columns(cols)
+	for i, name := range names {
+		if name == `"end"` {
+			names[i] = "end" // CopyFrom quotes identifiers itself
+		} else {
+			names[i] = lowerASCII(name)
+		}
+	}
+	src := &recordSource{n: n, record: record, cols: cols}
+	count, err := conn.CopyFrom(ctx, pgx.Identifier(strings.Split(lowerASCII(tables.Segments()), ".")), names, src)
+	if err != nil {
+		return count, fmt.Errorf("copying segments into %s: %w", tables.Segments(), err)
+	}
+	return count, nil
+}
+
+type recordSource struct {
+	n, i   int
+	record func(int) (SegmentRecord, error)
+	cols   *segmentColumns
+	vals   []any
+	err    error
+}
+
+func (s *recordSource) Next() bool {
+	if s.err != nil || s.i >= s.n {
+		return false
+	}
+	rec, err := s.record(s.i)
+	s.i++
+	if err == nil {
+		_, s.vals, err = rec.columns(s.cols)
+	}
+	s.err = err
+	return err == nil
+}
+
+func (s *recordSource) Values() ([]any, error) { return s.vals, nil }
+func (s *recordSource) Err() error             { return s.err }
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// InsertRules writes a rules row as SQLMetadataRuleManager.overrideRule does: id "<dataSource>_<version>", the
+// version an ISO timestamp (the audit time), the payload a JSON array of rules.
+func InsertRules(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, dataSource string, version time.Time,
+	payload []byte) error {
+	v := segments.InstantOf(version).String()
+	_, err := conn.Exec(ctx, "INSERT INTO "+tables.Rules()+" (id, dataSource, version, payload) VALUES ($1, $2, $3, $4)",
+		dataSource+"_"+v, dataSource, v, payload)
+	if err != nil {
+		return fmt.Errorf("inserting rules of %s: %w", dataSource, err)
+	}
+	return nil
+}
