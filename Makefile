@@ -5,15 +5,18 @@
 #   make unit     unit tests only (go test -short), no services needed.
 #   make build    the binary, into bin/druid-sidecar.
 #   make bench    benchmarks against their same-run baselines (not part of make test).
+#   make soak     the fault loops run many times in a row: the ZooKeeper session-loss tests 20 times, the
+#                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations (not part of make test).
 
 GO       ?= go
 FUZZTIME ?= 5s
+SOAK_KILL_ITERATIONS ?= 500
 PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build test unit fmt-check vet race fuzz services-up services-down bench
+.PHONY: all build test unit fmt-check vet race fuzz services-up services-down bench soak
 
 all: build
 
@@ -46,3 +49,7 @@ fuzz:
 
 bench: services-up
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+soak: services-up
+	$(GO) test -race -count=20 -run '^TestSessionLoss' -timeout 60m ./announcer
+	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segments

@@ -1,0 +1,158 @@
+package deepstorage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// LoadSpec is where a segment's files are in deep storage: a DataSegment's "loadSpec", parsed by ParseLoadSpec.
+// It is one of S3Zip, Local and Tombstone.
+type LoadSpec interface {
+	// Type is the load spec's "type" as Druid writes it: "s3_zip", "local" or "tombstone".
+	Type() string
+	// String names the location for people: s3://bucket/key, the local path, or "tombstone".
+	String() string
+	isLoadSpec()
+}
+
+// S3Zip is an "s3_zip" load spec. Key is used exactly as written (it is never rebuilt from the segment id): it
+// ends in ".zip" (an archive), ".gz" (one gzipped file) or, from Druid 35 with druid.storage.zip=false, "/" (a
+// prefix under which the segment's files are stored one object each).
+type S3Zip struct {
+	Bucket string
+	Key    string
+	// Schema is "S3Schema" ("s3n", or "s3a" with druid.storage.useS3aSchema). Pulling ignores it.
+	Schema string
+}
+
+// Local is a "local" load spec: an absolute path to an index.zip (or a .gz file) or, with druid.storage.zip=false,
+// a directory of segment files.
+type Local struct {
+	Path string
+}
+
+// Tombstone is a "tombstone" load spec: a segment that only hides older data. It has no files in deep storage;
+// loading it writes factory.json naming the tombstone segment factory.
+type Tombstone struct{}
+
+func (S3Zip) Type() string     { return "s3_zip" }
+func (Local) Type() string     { return "local" }
+func (Tombstone) Type() string { return "tombstone" }
+
+func (s S3Zip) String() string     { return "s3://" + s.Bucket + "/" + s.Key }
+func (l Local) String() string     { return l.Path }
+func (Tombstone) String() string   { return "tombstone" }
+func (S3Zip) isLoadSpec()          {}
+func (Local) isLoadSpec()          {}
+func (Tombstone) isLoadSpec()      {}
+func (s S3Zip) location() location { return location{bucket: s.Bucket, key: s.Key} }
+
+// SupportedTypes are the load spec types druid-sidecar can pull, in the order error messages list them.
+var SupportedTypes = []string{"s3_zip", "local", "tombstone"}
+
+// ErrUnsupportedLoadSpec matches (errors.Is) the error of a load spec whose type druid-sidecar cannot pull.
+var ErrUnsupportedLoadSpec = errors.New("unsupported load spec type")
+
+// UnsupportedTypeError is a load spec of a type druid-sidecar cannot pull (hdfs, google, azure, or a type it does
+// not know). It is an ordinary value: a load queue reports its text as the segment's FAILED cause.
+type UnsupportedTypeError struct {
+	Type string
+}
+
+func (e *UnsupportedTypeError) Error() string {
+	what := "deep storage"
+	switch e.Type {
+	case "hdfs":
+		what = "HDFS deep storage"
+	case "google":
+		what = "Google Cloud Storage deep storage"
+	case "azure":
+		what = "Azure deep storage"
+	}
+	return fmt.Sprintf("load spec type %q (%s) is not supported: druid-sidecar pulls only %s segments",
+		e.Type, what, strings.Join(SupportedTypes, ", "))
+}
+
+func (e *UnsupportedTypeError) Is(target error) bool { return target == ErrUnsupportedLoadSpec }
+
+// ParseLoadSpec reads a DataSegment's "loadSpec" JSON object. Unknown fields are ignored (as Druid does); missing
+// required fields and unsupported types are errors, the latter an *UnsupportedTypeError.
+func ParseLoadSpec(raw json.RawMessage) (LoadSpec, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, fmt.Errorf("load spec %s is not a JSON object", quoteShort(raw))
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("load spec %s is not valid JSON: %w", quoteShort(raw), err)
+	}
+	typ, err := stringField(fields, "type")
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case "":
+		return nil, fmt.Errorf("load spec %s has no \"type\"", quoteShort(raw))
+	case "s3_zip":
+		var s S3Zip
+		if s.Bucket, err = stringField(fields, "bucket"); err != nil {
+			return nil, err
+		}
+		if s.Key, err = stringField(fields, "key"); err != nil {
+			return nil, err
+		}
+		if s.Schema, err = stringField(fields, "S3Schema"); err != nil {
+			return nil, err
+		}
+		if s.Bucket == "" || s.Key == "" {
+			return nil, fmt.Errorf("s3_zip load spec %s needs both \"bucket\" and \"key\"", quoteShort(raw))
+		}
+		return s, nil
+	case "local":
+		var l Local
+		if l.Path, err = stringField(fields, "path"); err != nil {
+			return nil, err
+		}
+		if l.Path == "" {
+			return nil, fmt.Errorf("local load spec %s has no \"path\"", quoteShort(raw))
+		}
+		if !filepath.IsAbs(l.Path) {
+			return nil, fmt.Errorf("local load spec path %q is not absolute (Druid requires an absolute path)", l.Path)
+		}
+		return l, nil
+	case "tombstone":
+		return Tombstone{}, nil
+	default:
+		return nil, &UnsupportedTypeError{Type: typ}
+	}
+}
+
+// stringField reads fields[name] as a string; a missing field or JSON null reads as "".
+func stringField(fields map[string]json.RawMessage, name string) (string, error) {
+	v, ok := fields[name]
+	if !ok || string(bytes.TrimSpace(v)) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", fmt.Errorf("load spec field %q is %s, not a string", name, quoteShort(v))
+	}
+	return s, nil
+}
+
+// quoteShort quotes JSON for an error message, cut to a readable length.
+func quoteShort(b []byte) string {
+	const max = 200
+	s := string(b)
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}

@@ -1,0 +1,721 @@
+package segments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+)
+
+// Puller fetches a segment's files from deep storage into its directory of the cache. The caller (the load queue,
+// the cache pull command) satisfies it with package deepstorage, which this package does not import.
+//
+// Pull must create files only through dir, must not touch files already there (the downloadStartMarker), must
+// stop once its files add up to more than maxBytes, and on failure should remove what it wrote (the cache removes
+// the whole directory anyway). It returns the bytes it wrote.
+type Puller interface {
+	Pull(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error)
+}
+
+// PullerFunc adapts a function to Puller.
+type PullerFunc func(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error)
+
+// Pull calls f.
+func (f PullerFunc) Pull(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+	return f(ctx, seg, dir, maxBytes)
+}
+
+// CacheOptions are a Cache's collaborators; the zero value of each is a sensible default.
+type CacheOptions struct {
+	// Logger receives warnings (a corrupt entry removed, an info file ignored) and debug detail; nil discards.
+	Logger hclog.Logger
+	// Now is the clock of reports; nil means time.Now.
+	Now func() time.Time
+
+	statfs func(string) (diskSpace, error) // tests: a fake disk
+}
+
+// Cache is the local segment cache of druid.segmentCache.*: segment directories in the locations, in Druid's flat
+// (35+) or nested (34 and older) layout, and the info_dir of restart state. It is what a Java Historical of the
+// matching version reads and writes, and it keeps Druid's crash-recovery conventions (downloadStartMarker, info_dir
+// written only after a complete load, deletes through __drop), so that a process killed at any moment restarts into
+// a consistent cache. Every path derived from a segment id is opened through an *os.Root of its location.
+//
+// A Cache is safe for concurrent use.
+type Cache struct {
+	log        hclog.Logger
+	now        func() time.Time
+	layout     layout
+	locs       []*location
+	sel        selector
+	info       *infoDir
+	dropDelay  time.Duration
+	scanThread int
+
+	// disk is held for reading by every load and delete while it changes a location, and for writing by Bootstrap
+	// and Verify, which must see a location at rest.
+	disk sync.RWMutex
+
+	mu      sync.Mutex
+	entries map[string]*entry // by segment id string
+	closed  bool
+	work    sync.WaitGroup // loads and deletions in progress
+}
+
+type entryState int
+
+const (
+	stateLoading  entryState = iota // a load is running; done is closed when it ends
+	stateLoaded                     // files complete, info file written
+	stateDropping                   // dropped: info file removed, files still there until the drop delay passes
+	stateDeleting                   // the files are being deleted; deleted is closed when they are gone
+)
+
+func (s entryState) String() string {
+	return [...]string{"loading", "loaded", "dropping", "deleting"}[s]
+}
+
+type entry struct {
+	seg   *DataSegment
+	name  string // the segment id string: the info file's name, and the flat layout's directory
+	rel   string // the directory relative to the location
+	loc   *location
+	bytes int64 // bytes accounted to loc
+	state entryState
+
+	run     *loadRun      // stateLoading: the load in progress
+	gen     int           // counts drops, so that a stale deletion timer does nothing
+	timer   *time.Timer   // stateDropping: the pending deletion
+	deleted chan struct{} // stateDeleting: closed once the files are gone
+
+	unaccounted bool // a directory Drop found with no entry: neither its bytes nor the segment count in loc
+
+	// op orders the info file writes of a load with the info file removal of a drop.
+	op sync.Mutex
+}
+
+// loadRun is one load of an entry; waiters keep a pointer to it, since a later load of the entry has its own.
+type loadRun struct {
+	done chan struct{} // closed when the load ends
+	err  error         // its outcome, set before done is closed
+}
+
+func newRun() *loadRun { return &loadRun{done: make(chan struct{})} }
+
+// NewCache opens the cache that cfg describes, creating the location and info directories if need be. It reads
+// nothing yet: call Bootstrap before loading, to learn what is cached and to clean up after a crash.
+func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
+	sc := cfg.SegmentCache
+	confLocs := sc.Locations()
+	if len(confLocs) == 0 {
+		return nil, errors.New("druid.segmentCache.locations is empty: the segment cache needs at least one location")
+	}
+	infoPath := sc.InfoDir
+	if infoPath == "" {
+		infoPath = filepath.Join(confLocs[0].Path, "info_dir")
+	}
+	infoPath = filepath.Clean(infoPath)
+	c := &Cache{
+		log: opts.Logger, now: opts.Now, dropDelay: sc.DropSegmentDelay, entries: map[string]*entry{},
+		sel:        selector{strategy: sc.LocationSelector},
+		scanThread: max(sc.NumBootstrapThreads, 2*runtime.GOMAXPROCS(0)),
+	}
+	if c.log == nil {
+		c.log = hclog.NewNullLogger()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	sf := opts.statfs
+	if sf == nil {
+		sf = statfs
+	}
+	var reserved []string
+	fail := func(err error) (*Cache, error) {
+		c.Close()
+		return nil, err
+	}
+	for i, cl := range confLocs {
+		p := filepath.Clean(cl.Path)
+		if !filepath.IsAbs(p) {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return fail(fmt.Errorf("segment cache location %s: %w", cl.Path, err))
+			}
+			p = abs
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fail(fmt.Errorf("creating segment cache location %s: %w", p, err))
+		}
+		root, err := os.OpenRoot(p)
+		if err != nil {
+			return fail(fmt.Errorf("opening segment cache location %s: %w", p, err))
+		}
+		c.locs = append(c.locs, &location{index: i, path: p, root: root, maxSize: int64(cl.MaxSize),
+			freeSpacePercent: cl.FreeSpacePercent, statfs: sf})
+		if rel, err := filepath.Rel(p, infoPath); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			if rel == "." {
+				return fail(fmt.Errorf("druid.segmentCache.infoDir %s is the segment cache location itself; it must be a directory of its own", infoPath))
+			}
+			reserved = append(reserved, strings.SplitN(filepath.ToSlash(rel), "/", 2)[0])
+		}
+	}
+	var err error
+	if c.layout, err = newLayout(cfg.Sidecar.CacheLayout, reserved...); err != nil {
+		return fail(err)
+	}
+	if c.info, err = openInfoDir(infoPath); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// Close stops pending deletions (their files stay, and the next Bootstrap removes them as orphans), waits for loads
+// and deletions in progress and releases the directories.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	for _, e := range c.entries {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+	}
+	c.mu.Unlock()
+	c.work.Wait()
+	var errs []error
+	for _, l := range c.locs {
+		errs = append(errs, l.root.Close())
+	}
+	if c.info != nil {
+		errs = append(errs, c.info.close())
+	}
+	return errors.Join(errs...)
+}
+
+// errClosed is the error of a call after Close.
+var errClosed = errors.New("the segment cache is closed")
+
+// Load makes the segment available in the cache and returns its directory.
+//
+// A loaded segment returns at once, and concurrent loads of one segment share one pull. A segment dropped less
+// than the drop delay ago is taken back with the files it has. Otherwise a directory of the segment found in a
+// location (a Java Historical's, a prefetched one) is used when it is complete, and removed when it is not; else a
+// location is chosen by the selector strategy and segment.size reserved in it, then the directory is created with
+// a downloadStartMarker, the files are pulled, made durable and checked, the marker is removed and the segment's
+// info file written. On failure the directory is deleted and the reservation released.
+func (c *Cache) Load(ctx context.Context, seg *DataSegment, p Puller) (string, error) {
+	id := seg.ID()
+	rel, name, err := c.layout.rel(id)
+	if err != nil {
+		return "", fmt.Errorf("loading segment: %w", err)
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return "", fmt.Errorf("loading segment %s: %w", name, errClosed)
+		}
+		e := c.entries[name]
+		switch {
+		case e == nil:
+			e = &entry{seg: seg, name: name, rel: rel, state: stateLoading, run: newRun()}
+			c.entries[name] = e
+			c.work.Add(1)
+			c.mu.Unlock()
+			dir, err := c.load(ctx, e, p, false)
+			c.work.Done()
+			return dir, err
+		case e.state == stateLoaded:
+			dir := filepath.Join(e.loc.path, e.rel)
+			c.mu.Unlock()
+			return dir, nil
+		case e.state == stateDropping:
+			// Taken back before its files were deleted: cancel the deletion and re-use them.
+			if e.timer != nil {
+				e.timer.Stop()
+				e.timer = nil
+			}
+			e.state, e.run, e.seg = stateLoading, newRun(), seg
+			c.work.Add(1)
+			c.mu.Unlock()
+			dir, err := c.load(ctx, e, p, true)
+			c.work.Done()
+			return dir, err
+		case e.state == stateLoading:
+			run := e.run
+			c.mu.Unlock()
+			select {
+			case <-run.done:
+			case <-ctx.Done():
+				return "", fmt.Errorf("loading segment %s: %w", name, context.Cause(ctx))
+			}
+			if run.err == nil || (isContextError(run.err) && ctx.Err() == nil) {
+				// Look again: loaded, or (a drop's placeholder, a load canceled by its own caller) not yet.
+				continue
+			}
+			return "", run.err
+		default: // stateDeleting
+			deleted := e.deleted
+			c.mu.Unlock()
+			select {
+			case <-deleted:
+			case <-ctx.Done():
+				return "", fmt.Errorf("loading segment %s: %w", name, context.Cause(ctx))
+			}
+		}
+	}
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// load runs a load for an entry in stateLoading and publishes the outcome.
+func (c *Cache) load(ctx context.Context, e *entry, p Puller, revive bool) (dir string, err error) {
+	c.disk.RLock()
+	defer c.disk.RUnlock()
+	e.op.Lock()
+	defer e.op.Unlock()
+	revived := false
+	if revive {
+		revived, err = c.revive(e)
+	}
+	if err == nil && !revived {
+		err = c.fetch(ctx, e, p)
+	}
+	c.mu.Lock()
+	if err != nil {
+		err = fmt.Errorf("loading segment %s: %w", e.name, err)
+		e.run.err = err
+		delete(c.entries, e.name)
+	} else {
+		e.state = stateLoaded
+	}
+	close(e.run.done)
+	c.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	dir = filepath.Join(e.loc.path, e.rel)
+	c.log.Debug("segment loaded", "segment", e.name, "dir", dir, "bytes", e.bytes)
+	return dir, nil
+}
+
+// revive takes back a dropped segment whose files are still in place. When they are not usable it deletes them
+// and returns false, for the caller to pull the segment afresh.
+func (c *Cache) revive(e *entry) (bool, error) {
+	files, err := listSegmentDir(e.loc.root, e.rel)
+	var actual int64
+	if err == nil {
+		actual, err = checkSegmentFiles(e.seg, files)
+	}
+	if err == nil {
+		if err = c.info.write(e.name, e.seg); err == nil {
+			if e.unaccounted { // a directory that Drop found without a load: it counts from now on
+				e.bytes, e.unaccounted = accountedBytes(e.seg, actual), false
+				e.loc.account(e.bytes, true)
+			} else {
+				e.loc.recount()
+			}
+			return true, nil
+		}
+	}
+	c.log.Warn("a dropped segment taken back before its deletion is not usable; pulling it again", "segment", e.name, "cause", err)
+	if rerr := c.removeDir(e.loc, e.rel); rerr != nil {
+		return false, errors.Join(err, rerr)
+	}
+	e.loc.forget(e.bytes, false)
+	e.loc, e.bytes = nil, 0
+	return false, nil
+}
+
+// fetch finds or pulls the segment's files. e.seg, e.name and e.rel are set.
+func (c *Cache) fetch(ctx context.Context, e *entry, p Puller) error {
+	if err := c.adopt(e); err != nil || e.loc != nil {
+		return err
+	}
+	seg := e.seg
+	var refusals []error
+	for _, loc := range c.sel.order(c.locs) {
+		if err := loc.reserve(seg.Size); err != nil {
+			refusals = append(refusals, err)
+			continue
+		}
+		err := c.pullInto(ctx, e, loc, p)
+		if err != nil {
+			loc.release(seg.Size)
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("no segment cache location can hold its %d bytes: %w", seg.Size, errors.Join(refusals...))
+}
+
+// adopt looks for the segment's directory in every location, in configuration order as Druid 35 does. A complete
+// one is used as it is (e.loc set); a partial or corrupt one is deleted.
+func (c *Cache) adopt(e *entry) error {
+	for _, loc := range c.locs {
+		fi, err := loc.root.Lstat(e.rel)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("looking for an existing directory in %s: %w", loc.path, err)
+		}
+		var problem error
+		var actual int64
+		if !fi.IsDir() {
+			problem = errors.New("it is not a directory")
+		} else {
+			files, err := listSegmentDir(loc.root, e.rel)
+			if err != nil {
+				return err
+			}
+			actual, problem = checkSegmentFiles(e.seg, files)
+		}
+		if problem == nil {
+			bytes := accountedBytes(e.seg, actual)
+			if loc.account(bytes, false) {
+				if err := c.info.write(e.name, e.seg); err != nil {
+					loc.forget(bytes, true)
+					return err
+				}
+				e.loc, e.bytes = loc, bytes
+				c.log.Info("using the segment's files already in the cache", "segment", e.name, "location", loc.path)
+				return nil
+			}
+			problem = fmt.Errorf("%s has no room for it (as Druid does, it is deleted)", loc.path)
+		}
+		c.log.Warn("deleting a segment directory found in the cache", "segment", e.name, "dir",
+			filepath.Join(loc.path, e.rel), "cause", problem)
+		if err := c.removeDir(loc, e.rel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accountedBytes is what a segment counts against its location: segment.size as in Druid, or the bytes of its
+// files when the size is unknown (0).
+func accountedBytes(seg *DataSegment, actual int64) int64 {
+	if seg.Size > 0 {
+		return seg.Size
+	}
+	return actual
+}
+
+// pullInto creates the segment directory with its marker in loc, where seg.Size is reserved, pulls the files and
+// completes the load; on failure it removes the directory (the caller releases the reservation).
+func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller) (err error) {
+	seg := e.seg
+	if err := c.makeSegmentDir(loc, e.rel); err != nil {
+		return err
+	}
+	dirPath := filepath.Join(loc.path, e.rel)
+	defer func() {
+		if err != nil {
+			if rerr := c.removeDir(loc, e.rel); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing the partial directory: %w", rerr))
+			}
+		}
+	}()
+	dir, err := loc.root.OpenRoot(e.rel)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dirPath, err)
+	}
+	defer dir.Close()
+	maxBytes := seg.Size
+	if maxBytes == 0 && !seg.IsTombstone() {
+		// Unknown size: the pull may take the room left in the location.
+		loc.mu.Lock()
+		maxBytes, err = loc.roomLocked()
+		loc.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := p.Pull(ctx, seg, dir, maxBytes); err != nil {
+		return err
+	}
+	files, err := listSegmentDir(loc.root, e.rel)
+	if err != nil {
+		return err
+	}
+	if err := syncFiles(dir, files); err != nil {
+		return fmt.Errorf("making the files of %s durable: %w", dirPath, err)
+	}
+	if !files.marker {
+		return fmt.Errorf("the %s in %s disappeared during the pull", DownloadStartMarker, dirPath)
+	}
+	files.marker = false
+	actual, problem := checkSegmentFiles(seg, files)
+	if problem != nil {
+		return fmt.Errorf("deep storage gave files that are not the segment: %w", problem)
+	}
+	if err := dir.Remove(DownloadStartMarker); err != nil {
+		return fmt.Errorf("removing the %s: %w", DownloadStartMarker, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("syncing %s: %w", dirPath, err)
+	}
+	if err := c.info.write(e.name, seg); err != nil {
+		return err
+	}
+	bytes := accountedBytes(seg, actual)
+	loc.settle(seg.Size, bytes)
+	e.loc, e.bytes = loc, bytes
+	return nil
+}
+
+// makeSegmentDir creates the segment's directory and its downloadStartMarker.
+func (c *Cache) makeSegmentDir(loc *location, rel string) error {
+	if c.layout.depth() > 1 {
+		loc.tree.Lock()
+		defer loc.tree.Unlock()
+		if err := loc.root.MkdirAll(parentDir(rel), 0o755); err != nil {
+			return fmt.Errorf("creating the parent directories of %s in %s: %w", rel, loc.path, err)
+		}
+	}
+	if err := loc.root.Mkdir(rel, 0o755); err != nil {
+		return fmt.Errorf("creating the segment directory in %s: %w", loc.path, err)
+	}
+	f, err := loc.root.OpenFile(rel+"/"+DownloadStartMarker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		loc.root.Remove(rel)
+		return fmt.Errorf("creating the %s in %s: %w", DownloadStartMarker, filepath.Join(loc.path, rel), err)
+	}
+	return f.Close()
+}
+
+func syncDir(r *os.Root) error {
+	d, err := r.Open(".")
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+func syncFiles(dir *os.Root, files segmentFiles) error {
+	for _, f := range files.files {
+		fh, err := dir.Open(f.name)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(fh.Sync(), fh.Close()); err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
+}
+
+// removeDir deletes a segment directory: it is first renamed into <location>/__drop, so that a crash in the middle
+// leaves nothing that looks like a segment, then removed; in the nested layout, parents left empty are pruned as
+// Druid 34 does. A directory that is not there is no error.
+func (c *Cache) removeDir(loc *location, rel string) error {
+	if err := loc.root.MkdirAll(DropDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Join(loc.path, DropDir), err)
+	}
+	trash := DropDir + "/" + tempName(path.Base(rel))[1:]
+	if err := loc.root.Rename(rel, trash); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("moving %s to %s: %w", filepath.Join(loc.path, rel), DropDir, err)
+	}
+	if err := loc.root.RemoveAll(trash); err != nil {
+		return fmt.Errorf("deleting %s: %w", filepath.Join(loc.path, trash), err)
+	}
+	if c.layout.depth() > 1 {
+		loc.tree.Lock()
+		for p := parentDir(rel); p != "."; p = parentDir(p) {
+			if loc.root.Remove(p) != nil {
+				break // not empty, or gone
+			}
+		}
+		loc.tree.Unlock()
+	}
+	return nil
+}
+
+// Drop removes a segment from the cache: its info file at once (so a restart no longer announces it), its files
+// after druid.segmentCache.dropSegmentDelayMillis (so queries in flight can finish), through <location>/__drop. A
+// Load in the meantime cancels the deletion. Dropping a segment that is not cached removes whatever files and info
+// file it has.
+func (c *Cache) Drop(seg *DataSegment) error {
+	rel, name, err := c.layout.rel(seg.ID())
+	if err != nil {
+		return fmt.Errorf("dropping segment: %w", err)
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return fmt.Errorf("dropping segment %s: %w", name, errClosed)
+		}
+		e := c.entries[name]
+		if e == nil {
+			// Not known: whatever is on disk goes, through the same delay.
+			e = &entry{seg: seg, name: name, rel: rel, state: stateLoading, run: newRun(), unaccounted: true}
+			c.entries[name] = e
+			c.mu.Unlock()
+			return c.dropUnknown(e)
+		}
+		switch e.state {
+		case stateLoading:
+			run := e.run
+			c.mu.Unlock()
+			<-run.done
+			continue
+		case stateDropping, stateDeleting:
+			c.mu.Unlock()
+			return nil
+		}
+		e.state = stateDropping
+		e.gen++
+		gen := e.gen
+		c.mu.Unlock()
+		e.loc.uncount()
+		// A Load may take the segment back from here on; e.op orders its info file write after our removal, and
+		// the generation tells us whether it already has.
+		e.op.Lock()
+		c.mu.Lock()
+		current := e.state == stateDropping && e.gen == gen
+		c.mu.Unlock()
+		var err error
+		if current {
+			err = c.info.remove(name)
+			c.scheduleDelete(e, gen)
+		}
+		e.op.Unlock()
+		if err != nil {
+			return fmt.Errorf("dropping segment %s: %w", name, err)
+		}
+		return nil
+	}
+}
+
+// dropUnknown drops a segment the cache has no entry for, e being a placeholder in stateLoading.
+func (c *Cache) dropUnknown(e *entry) error {
+	c.disk.RLock()
+	err := c.info.remove(e.name)
+	for _, loc := range c.locs {
+		if _, serr := loc.root.Lstat(e.rel); serr == nil {
+			e.loc = loc
+			break
+		}
+	}
+	c.disk.RUnlock()
+	c.mu.Lock()
+	close(e.run.done)
+	if e.loc == nil {
+		delete(c.entries, e.name)
+		c.mu.Unlock()
+	} else {
+		e.state = stateDropping
+		e.gen++
+		gen := e.gen
+		c.mu.Unlock()
+		c.scheduleDelete(e, gen)
+	}
+	if err != nil {
+		return fmt.Errorf("dropping segment %s: %w", e.name, err)
+	}
+	return nil
+}
+
+// scheduleDelete arms the deletion of a dropped segment's files, unless it was taken back meanwhile.
+func (c *Cache) scheduleDelete(e *entry, gen int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.state != stateDropping || e.gen != gen || c.closed {
+		return
+	}
+	e.timer = time.AfterFunc(c.dropDelay, func() { c.deleteDropped(e, gen) })
+}
+
+func (c *Cache) deleteDropped(e *entry, gen int) {
+	c.mu.Lock()
+	if e.state != stateDropping || e.gen != gen || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	e.state, e.timer, e.deleted = stateDeleting, nil, make(chan struct{})
+	c.work.Add(1)
+	c.mu.Unlock()
+	defer c.work.Done()
+
+	c.disk.RLock()
+	err := c.removeDir(e.loc, e.rel)
+	c.disk.RUnlock()
+	if err != nil {
+		// The files stay; with no info file they are an orphan the next Bootstrap or repair removes.
+		c.log.Error("deleting a dropped segment's files failed", "segment", e.name, "error", err)
+	} else {
+		c.log.Debug("dropped segment deleted", "segment", e.name)
+	}
+	e.loc.forget(e.bytes, false)
+	c.mu.Lock()
+	delete(c.entries, e.name)
+	close(e.deleted)
+	c.mu.Unlock()
+}
+
+// CachedSegment is one segment of List.
+type CachedSegment struct {
+	Segment  *DataSegment
+	Location string
+	Dir      string
+	// Bytes is what the segment counts against its location (segment.size, or its files' bytes when that is 0).
+	Bytes int64
+	// State is "loaded", or "dropping" while the deletion of a dropped segment waits for the drop delay.
+	State string
+}
+
+// List returns the loaded and dropping segments, by location and id.
+func (c *Cache) List() []CachedSegment {
+	c.mu.Lock()
+	out := make([]CachedSegment, 0, len(c.entries))
+	for _, e := range c.entries {
+		if e.state != stateLoaded && e.state != stateDropping {
+			continue
+		}
+		out = append(out, CachedSegment{Segment: e.seg, Location: e.loc.path, Dir: filepath.Join(e.loc.path, e.rel),
+			Bytes: e.bytes, State: e.state.String()})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b CachedSegment) int {
+		if a.Location != b.Location {
+			return strings.Compare(a.Location, b.Location)
+		}
+		return a.Segment.ID().Compare(b.Segment.ID())
+	})
+	return out
+}
+
+// Usage returns each location's size, usage and disk space, in configuration order: the figures of the per-location
+// usage gauges.
+func (c *Cache) Usage() []LocationUsage {
+	out := make([]LocationUsage, len(c.locs))
+	for i, l := range c.locs {
+		out[i] = l.usage()
+	}
+	return out
+}
+
+// Layout is the cache's directory layout.
+func (c *Cache) Layout() configs.CacheLayout { return c.layout.kind }
+
+// InfoDir is the directory of the info files.
+func (c *Cache) InfoDir() string { return c.info.path }

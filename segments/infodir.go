@@ -1,0 +1,155 @@
+package segments
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// infoDir is druid.segmentCache.infoDir: one file per cached segment, named with its SegmentId string and holding
+// its DataSegment JSON, so that a restart knows what to announce. Files are written atomically (a temporary
+// ".<segmentId>.<random>" file, fsync, rename, fsync of the directory), as Druid 36 does; files written by older
+// Druids, which write in place, are read defensively.
+type infoDir struct {
+	path string
+	root *os.Root
+	dir  *os.File // the directory itself, kept open to fsync it
+}
+
+func openInfoDir(path string) (*infoDir, error) {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the segment info directory (druid.segmentCache.infoDir): %w", err)
+	}
+	root, err := os.OpenRoot(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the segment info directory (druid.segmentCache.infoDir): %w", err)
+	}
+	dir, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("opening the segment info directory (druid.segmentCache.infoDir): %w", err)
+	}
+	return &infoDir{path: path, root: root, dir: dir}, nil
+}
+
+func (d *infoDir) close() error { return errors.Join(d.dir.Close(), d.root.Close()) }
+
+// tempName is the name of the temporary file a write goes through: a dot-file, so that readers skip it.
+func tempName(name string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	suffix := "." + hex.EncodeToString(b[:])
+	if len(name)+1+len(suffix) > maxNameBytes {
+		name = name[:maxNameBytes-1-len(suffix)]
+	}
+	return "." + name + suffix
+}
+
+// write stores the segment's JSON under name atomically and durably.
+func (d *infoDir) write(name string, seg *DataSegment) error {
+	data, err := seg.AppendJSON(nil)
+	if err != nil {
+		return fmt.Errorf("writing the info file of %s: %w", name, err)
+	}
+	tmp := tempName(name)
+	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
+	}
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	if err := errors.Join(werr, serr, f.Close()); err != nil {
+		d.root.Remove(tmp)
+		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
+	}
+	if err := d.root.Rename(tmp, name); err != nil {
+		d.root.Remove(tmp)
+		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
+	}
+	if err := d.dir.Sync(); err != nil {
+		return fmt.Errorf("writing the info file of %s: syncing %s: %w", name, d.path, err)
+	}
+	return nil
+}
+
+// remove deletes a segment's info file durably; a file that is not there is no error.
+func (d *infoDir) remove(name string) error {
+	if err := d.root.Remove(name); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("removing the info file of %s from %s: %w", name, d.path, err)
+	}
+	if err := d.dir.Sync(); err != nil {
+		return fmt.Errorf("removing the info file of %s: syncing %s: %w", name, d.path, err)
+	}
+	return nil
+}
+
+// infoEntry is one file of the info directory.
+type infoEntry struct {
+	name string
+	temp bool // a dot-file: a temporary file left by a crash in the middle of a write
+}
+
+// list returns the directory's regular files (subdirectories and other kinds are not Druid's and are left alone).
+func (d *infoDir) list() ([]infoEntry, error) {
+	des, err := listNames(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the segment info directory: %w", err)
+	}
+	out := make([]infoEntry, 0, len(des))
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		out = append(out, infoEntry{name: de.Name(), temp: strings.HasPrefix(de.Name(), ".")})
+	}
+	return out, nil
+}
+
+// read parses an info file. A file that cannot be read as a DataSegment (Druid 35 and older write in place, so a
+// crash can truncate one) is reported as an error, as is one whose segment's id is not its name.
+func (d *infoDir) read(name string, buf []byte) (*DataSegment, []byte, error) {
+	f, err := d.root.Open(name)
+	if err != nil {
+		return nil, buf, err
+	}
+	buf, err = readAll(f, buf[:0])
+	f.Close()
+	if err != nil {
+		return nil, buf, err
+	}
+	seg := new(DataSegment)
+	if err := seg.UnmarshalJSON(buf); err != nil {
+		return nil, buf, fmt.Errorf("%w: %w", errUnreadableInfo, err)
+	}
+	if seg.DataSource == "" { // "null"
+		return nil, buf, fmt.Errorf("%w: it holds null", errUnreadableInfo)
+	}
+	return seg, buf, nil
+}
+
+var errUnreadableInfo = errors.New("not a DataSegment JSON (a truncated or corrupt info file)")
+
+// readAll reads f to its end into buf, growing it as needed.
+func readAll(f *os.File, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			return buf, err
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package segments
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+)
+
+// diskSpace is what statfs says of the filesystem holding a location.
+type diskSpace struct {
+	Total, Free uint64
+}
+
+// statfs returns the filesystem's size and the bytes an unprivileged process may still write (f_bavail), which
+// is a little less than Java's File.getFreeSpace (f_bfree) and so errs on the side of keeping space free.
+func statfs(path string) (diskSpace, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return diskSpace{}, fmt.Errorf("reading the free space of %s: %w", path, err)
+	}
+	return diskSpace{Total: st.Blocks * uint64(st.Bsize), Free: st.Bavail * uint64(st.Bsize)}, nil
+}
+
+// location is one druid.segmentCache.locations entry: a directory (opened as an *os.Root, so that no path derived
+// from a segment id can leave it) and its accounting. Space is reserved before a download starts and released
+// when it fails or when the segment's files are deleted, as Druid's StorageLocation does.
+type location struct {
+	index            int
+	path             string
+	root             *os.Root
+	maxSize          int64
+	freeSpacePercent float64
+	statfs           func(string) (diskSpace, error)
+
+	mu       sync.Mutex
+	used     int64 // loaded segments, reservations of loads in progress, files waiting to be deleted
+	inflight int64 // the part of used reserved by loads whose files are still being written
+	count    int   // segments loaded or loading here
+
+	// tree serialises, in the nested layout, creating a segment's parent directories with pruning empty ones.
+	tree sync.Mutex
+}
+
+// LocationUsage is the state of one location, for `cache ls` and the usage gauges.
+type LocationUsage struct {
+	Path string
+	// MaxSize is the location's maxSize (math.MaxInt64 when not configured).
+	MaxSize int64
+	// Used is the bytes accounted to the location: loaded segments, loads in progress and files awaiting deletion.
+	Used int64
+	// Segments is the number of segments loaded or loading in the location.
+	Segments int
+	// DiskTotal and DiskFree are what the filesystem reports; 0 when it could not be read.
+	DiskTotal, DiskFree uint64
+	// FreeSpacePercent is the share of the disk to keep free.
+	FreeSpacePercent float64
+}
+
+func (l *location) usage() LocationUsage {
+	l.mu.Lock()
+	u := LocationUsage{Path: l.path, MaxSize: l.maxSize, Used: l.used, Segments: l.count, FreeSpacePercent: l.freeSpacePercent}
+	l.mu.Unlock()
+	if ds, err := l.statfs(l.path); err == nil {
+		u.DiskTotal, u.DiskFree = ds.Total, ds.Free
+	}
+	return u
+}
+
+// roomLocked returns how many more bytes the location can take now: below maxSize, and above the free space to keep
+// once the writes in progress have landed.
+func (l *location) roomLocked() (int64, error) {
+	room := l.maxSize - l.used
+	if l.freeSpacePercent > 0 {
+		ds, err := l.statfs(l.path)
+		if err != nil {
+			return 0, err
+		}
+		keep := uint64(math.Ceil(float64(ds.Total) * l.freeSpacePercent / 100))
+		free := int64(min(ds.Free, math.MaxInt64)) - l.inflight
+		room = min(room, free-int64(min(keep, math.MaxInt64)))
+	}
+	return max(room, 0), nil
+}
+
+// reserve accounts size bytes to a load about to start, or says why the location cannot hold them.
+func (l *location) reserve(size int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	room, err := l.roomLocked()
+	if err != nil {
+		return err
+	}
+	if size > room {
+		if l.freeSpacePercent > 0 {
+			return fmt.Errorf("%s has room for %d more bytes (maxSize %d, %d used or reserved, %.4g%% of the disk kept free), not %d",
+				l.path, room, l.maxSize, l.used, l.freeSpacePercent, size)
+		}
+		return fmt.Errorf("%s has room for %d more bytes (maxSize %d, %d used or reserved), not %d", l.path, room,
+			l.maxSize, l.used, size)
+	}
+	l.used += size
+	l.inflight += size
+	l.count++
+	return nil
+}
+
+// settle turns a load's reservation into the bytes its files actually take.
+func (l *location) settle(reserved, actual int64) {
+	l.mu.Lock()
+	l.inflight -= reserved
+	l.used += actual - reserved
+	l.mu.Unlock()
+}
+
+// release gives back a failed load's reservation.
+func (l *location) release(reserved int64) {
+	l.mu.Lock()
+	l.inflight -= reserved
+	l.used -= reserved
+	l.count--
+	l.mu.Unlock()
+}
+
+// account adds a segment found on disk (bootstrap, or a directory a load re-uses) without any free-space check:
+// its bytes are already on the disk. It fails only past maxSize, the over-limit case.
+func (l *location) account(size int64, force bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !force && l.used+size > l.maxSize {
+		return false
+	}
+	l.used += size
+	l.count++
+	return true
+}
+
+// forget removes a segment's bytes once its files are gone; unloaded says whether it still counted as a segment.
+func (l *location) forget(size int64, unloaded bool) {
+	l.mu.Lock()
+	l.used -= size
+	if unloaded {
+		l.count--
+	}
+	l.mu.Unlock()
+}
+
+// uncount stops counting a segment that is being dropped; its bytes stay used until its files are deleted.
+func (l *location) uncount() {
+	l.mu.Lock()
+	l.count--
+	l.mu.Unlock()
+}
+
+func (l *location) recount() {
+	l.mu.Lock()
+	l.count++
+	l.mu.Unlock()
+}
+
+// selector orders the locations to try for a new segment, as druid.segmentCache.locationSelector.strategy says.
+type selector struct {
+	strategy configs.LocationSelectorStrategy
+	next     atomic.Uint64
+}
+
+func (s *selector) order(locs []*location) []*location {
+	out := slices.Clone(locs)
+	switch s.strategy {
+	case configs.RoundRobin:
+		// Druid's RoundRobinStorageLocationSelectorStrategy: each call starts one location further.
+		n := int(s.next.Add(1)-1) % len(out)
+		out = append(out[n:], out[:n]...)
+	case configs.Random:
+		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	case configs.MostAvailableSize:
+		avail := make(map[*location]int64, len(out))
+		for _, l := range out {
+			l.mu.Lock()
+			avail[l] = l.maxSize - l.used
+			l.mu.Unlock()
+		}
+		slices.SortStableFunc(out, func(a, b *location) int { return compareInt(avail[b], avail[a]) })
+	default: // leastBytesUsed
+		used := make(map[*location]int64, len(out))
+		for _, l := range out {
+			l.mu.Lock()
+			used[l] = l.used
+			l.mu.Unlock()
+		}
+		slices.SortStableFunc(out, func(a, b *location) int { return compareInt(used[a], used[b]) })
+	}
+	return out
+}
