@@ -1,0 +1,821 @@
+package announcer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// ErrStopped is returned by calls made after Stop.
+var ErrStopped = errors.New("announcer: stopped")
+
+// SegmentHistory receives every segment change, whether or not it goes to ZooKeeper: the HTTP segment inventory
+// (*Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
+type SegmentHistory interface {
+	Announce(segs []*segments.DataSegment) error
+	Unannounce(segs []*segments.DataSegment) error
+}
+
+// *Inventory is the history New expects.
+var _ SegmentHistory = (*Inventory)(nil)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	log       hclog.Logger
+	history   SegmentHistory
+	labels    map[string]string
+	startTime time.Time
+}
+
+// WithLogger sets the logger (hclog.NewNullLogger() by default); go-zookeeper's own lines go to it too.
+func WithLogger(l hclog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithInventory passes every segment change to h (normally the *Inventory that serves the HTTP protocol). A nil h
+// (typed or not) means none.
+func WithInventory(h SegmentHistory) Option { return func(o *options) { o.history = h } }
+
+// WithLabels sets DruidNode.labels; without it labels is announced as null, as a Java node without labels does.
+func WithLabels(labels map[string]string) Option {
+	return func(o *options) { o.labels = labels }
+}
+
+// WithStartTime sets the announced startTime (the time New is called by default).
+func WithStartTime(t time.Time) Option { return func(o *options) { o.startTime = t } }
+
+// Announcer makes the process visible to a Druid cluster exactly as a Java Historical is over ZooKeeper: the
+// internal-discovery node, the legacy server announcement, batch segment znodes and (behind
+// druid.sidecar.announceServedSegments) the legacy per-segment znodes. Every change is also passed to the
+// SegmentHistory.
+//
+// It keeps the desired ZooKeeper state in memory (path → bytes) and one goroutine makes ZooKeeper match it,
+// pipelining requests. That same loop carries the announcements through any session loss:
+//
+//   - after a session expiry every announced znode is re-created, with the same bytes, as soon as the new session
+//     exists;
+//   - a znode found at one of our paths but owned by another session (a previous run of this process whose session
+//     has not expired yet, or anything else) is deleted and re-created, rather than waited out for up to a session
+//     timeout during which Druid would see stale data;
+//   - a znode of ours deleted by someone else is re-created (the parent directories are watched);
+//   - a request whose outcome a connection loss left unknown is simply retried: creates that find their node
+//     already there, owned by our session, compare its bytes.
+//
+// Parents are created PERSISTENT with empty data when missing (Curator writes the host's IP there; nobody reads
+// it) and never deleted: /druid/segments/<host:port> stays behind as Java leaves it, and the shared directories
+// belong to the cluster.
+//
+// All methods are safe for concurrent use.
+type Announcer struct {
+	log      hclog.Logger
+	history  SegmentHistory
+	segsOnZK bool // batch znodes are written
+	served   bool // legacy per-segment znodes are written
+	xformDM  bool // druid.announcer.skipDimensionsAndMetrics
+	xformLS  bool // druid.announcer.skipLoadSpec
+
+	discoveryPath, serverPath, batchDir, servedDir string
+	nodeData, serverData                           []byte
+
+	zk      *zkClient // nil when druid.zk.service.enabled=false
+	metrics *zkMetrics
+
+	kick        chan struct{}
+	sessionKick chan struct{}
+	stop        chan struct{}
+	wg          sync.WaitGroup
+
+	mu       sync.Mutex
+	segs     map[segments.SegmentID]*announced
+	pack     *packer
+	desired  map[string]*znode
+	byDir    map[string]map[string]struct{} // desired children by parent directory
+	watching map[string]bool
+	applied  map[string]appliedNode // what exists in ZooKeeper in the current session, as far as we know
+	dirty    map[string]struct{}
+	gen      uint64 // bumped by every change of desired
+	doneGen  uint64 // every change up to this one is in ZooKeeper
+	doneCh   chan struct{}
+	epoch    uint64 // bumped at every session change; results of an older epoch are discarded
+	session  int64
+	live     bool
+	seq      uint64 // confirmations so far; appliedNode.seq orders them against directory listings
+	stopped  bool
+	resyncAt time.Time // when the current session began, while its first full pass runs
+}
+
+// znode is one desired znode's data; the encoded (gzip) form is computed once, so every re-creation writes the
+// very same bytes.
+type znode struct {
+	raw  []byte
+	once sync.Once
+	enc  []byte
+}
+
+func (z *znode) encoded(c *zkClient) []byte {
+	z.once.Do(func() { z.enc = c.encode(z.raw) })
+	return z.enc
+}
+
+type appliedNode struct {
+	z   *znode
+	seq uint64
+}
+
+// New builds an Announcer for cfg. With ZooKeeper enabled it starts the client, which connects in the background
+// and keeps reconnecting until Stop; nothing is written before the first Announce call.
+func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
+	o := options{log: hclog.NewNullLogger(), startTime: time.Now()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if h := o.history; h != nil {
+		if v := reflect.ValueOf(h); v.Kind() == reflect.Pointer && v.IsNil() {
+			o.history = nil
+		}
+	}
+	name := cfg.Node.HostAndPortToUse()
+	if name == "" || cfg.Node.Host == "" {
+		return nil, errors.New("announcer: the node has no host:port to announce: set druid.host and enable druid.plaintextPort or druid.enableTlsPort")
+	}
+	a := &Announcer{
+		log:           o.log.Named("announcer"),
+		history:       o.history,
+		segsOnZK:      cfg.ZK.Enabled && !cfg.Announcer.SkipSegmentAnnouncementOnZK,
+		xformDM:       cfg.Announcer.SkipDimensionsAndMetrics,
+		xformLS:       cfg.Announcer.SkipLoadSpec,
+		discoveryPath: path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, name),
+		serverPath:    path.Join(cfg.ZK.Paths.Announcements, name),
+		batchDir:      path.Join(cfg.ZK.Paths.LiveSegments, name),
+		servedDir:     path.Join(cfg.ZK.Paths.ServedSegments, name),
+		nodeData:      discoveryNodeJSON(cfg, o.startTime, o.labels),
+		serverData:    serverMetadataJSON(cfg),
+		metrics:       newZKMetrics(),
+		kick:          make(chan struct{}, 1),
+		sessionKick:   make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		segs:          map[segments.SegmentID]*announced{},
+		desired:       map[string]*znode{},
+		byDir:         map[string]map[string]struct{}{},
+		watching:      map[string]bool{},
+		applied:       map[string]appliedNode{},
+		dirty:         map[string]struct{}{},
+		doneCh:        make(chan struct{}),
+	}
+	a.served = a.segsOnZK && cfg.Sidecar.AnnounceServedSegments
+	a.pack = newPacker(cfg.Node.HostAndPort(), historicalServerType, cfg.Server.Tier,
+		cfg.Announcer.SegmentsPerNode, cfg.Announcer.MaxBytesPerNode, time.Now)
+	if !cfg.ZK.Enabled {
+		return a, nil
+	}
+	c, err := dialZK(cfg.ZK.Service, a.log.Named("zk"), a.metrics, func(zk.State) { signal(a.sessionKick) })
+	if err != nil {
+		return nil, fmt.Errorf("announcer: %w", err)
+	}
+	a.zk = c
+	a.wg.Add(1)
+	go a.run()
+	return a, nil
+}
+
+// ZKStats returns the ZooKeeper session metrics (all zero with ZooKeeper disabled).
+func (a *Announcer) ZKStats() ZKStats { return a.metrics.snapshot() }
+
+// AnnounceNode writes the legacy server announcement, then the internal-discovery node (the one that makes Brokers
+// and Coordinators find this server), and returns once both are in ZooKeeper. Call it when the HTTP endpoints serve
+// and the inventory is complete. With ZooKeeper disabled it does nothing.
+func (a *Announcer) AnnounceNode(ctx context.Context) error {
+	if a.zk == nil {
+		return a.checkStopped()
+	}
+	if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
+		return err
+	}
+	return a.change(ctx, func() { a.setDesired(a.discoveryPath, a.nodeData) })
+}
+
+// UnannounceNode removes the internal-discovery node, then the legacy server announcement.
+func (a *Announcer) UnannounceNode(ctx context.Context) error {
+	if a.zk == nil {
+		return a.checkStopped()
+	}
+	if err := a.change(ctx, func() { a.setDesired(a.discoveryPath, nil) }); err != nil {
+		return err
+	}
+	return a.change(ctx, func() { a.setDesired(a.serverPath, nil) })
+}
+
+// AnnounceSegments announces segments not announced yet (others, and repeats within the call, are skipped) and
+// returns once ZooKeeper holds them. One new segment is placed as Java's announceSegment places it, several as its
+// bootstrap announceSegments does. A segment that cannot be announced (its JSON reaches maxBytesPerNode) is
+// reported in the error and the others are announced.
+//
+// If ctx ends first the error says so, but the change stands: it is in the history and will reach ZooKeeper as
+// soon as ZooKeeper answers.
+func (a *Announcer) AnnounceSegments(ctx context.Context, segs ...*segments.DataSegment) error {
+	prepared, errs := a.prepare(segs)
+	err := a.change(ctx, func() {
+		fresh := prepared[:0]
+		for _, p := range prepared {
+			id := p.orig.ID()
+			if a.segs[id] != nil {
+				continue
+			}
+			a.segs[id] = p
+			fresh = append(fresh, p)
+		}
+		if len(fresh) == 0 {
+			return
+		}
+		if a.history != nil {
+			xs := make([]*segments.DataSegment, len(fresh))
+			for i, p := range fresh {
+				xs[i] = p.xform
+			}
+			if err := a.history.Announce(xs); err != nil {
+				errs = append(errs, fmt.Errorf("announcer: recording the announcement in the segment inventory: %w", err))
+			}
+		}
+		if !a.segsOnZK {
+			return
+		}
+		var changed []*batch
+		if len(fresh) == 1 {
+			changed = []*batch{a.pack.placeOne(fresh[0])}
+		} else {
+			changed = a.pack.placeBulk(fresh)
+		}
+		for _, b := range changed {
+			a.setDesired(a.batchDir+"/"+b.name, b.json())
+		}
+		if a.served {
+			for _, p := range fresh {
+				a.setDesired(a.servedDir+"/"+p.orig.ID().String(), p.json)
+			}
+		}
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// prepare transforms and serializes segments, in parallel for a bootstrap-sized call.
+func (a *Announcer) prepare(segs []*segments.DataSegment) ([]*announced, []error) {
+	out := make([]*announced, len(segs))
+	errs := make([]error, len(segs))
+	one := func(i int) {
+		s := segs[i]
+		x := a.transform(s)
+		js, err := x.AppendJSON(nil)
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("announcer: segment %s cannot be announced: %w", s.ID(), err)
+		case a.segsOnZK && !a.pack.fits(len(js)):
+			errs[i] = fmt.Errorf("announcer: segment %s cannot be announced: its JSON is %d bytes, which "+
+				"does not fit in a batch znode of druid.announcer.maxBytesPerNode=%d bytes; raise maxBytesPerNode "+
+				"or set druid.announcer.skipDimensionsAndMetrics=true", s.ID(), len(js), a.pack.maxBytes)
+		default:
+			out[i] = &announced{orig: s, xform: x, json: js}
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(segs) < 1024 || workers == 1 {
+		for i := range segs {
+			one(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(segs) + workers - 1) / workers
+		for lo := 0; lo < len(segs); lo += chunk {
+			wg.Add(1)
+			go func(lo, hi int) {
+				defer wg.Done()
+				for i := lo; i < hi; i++ {
+					one(i)
+				}
+			}(lo, min(lo+chunk, len(segs)))
+		}
+		wg.Wait()
+	}
+	prepared := out[:0]
+	for _, p := range out {
+		if p != nil {
+			prepared = append(prepared, p)
+		}
+	}
+	var failed []error
+	for _, e := range errs {
+		if e != nil {
+			failed = append(failed, e)
+		}
+	}
+	return prepared, failed
+}
+
+// UnannounceSegments unannounces segments that are announced (others are skipped) and returns once ZooKeeper no
+// longer lists them.
+func (a *Announcer) UnannounceSegments(ctx context.Context, segs ...*segments.DataSegment) error {
+	var histErr error
+	err := a.change(ctx, func() {
+		var dropped []*segments.DataSegment
+		changed := map[*batch]bool{}
+		for _, s := range segs {
+			id := s.ID()
+			p := a.segs[id]
+			if p == nil {
+				continue
+			}
+			delete(a.segs, id)
+			dropped = append(dropped, s)
+			if b := a.pack.remove(p); b != nil {
+				changed[b] = true
+			}
+			if a.served {
+				a.setDesired(a.servedDir+"/"+id.String(), nil)
+			}
+		}
+		if len(dropped) > 0 && a.history != nil {
+			if err := a.history.Unannounce(dropped); err != nil {
+				histErr = fmt.Errorf("announcer: recording the drop in the segment inventory: %w", err)
+			}
+		}
+		for b := range changed {
+			if len(b.segs) == 0 {
+				a.setDesired(a.batchDir+"/"+b.name, nil)
+			} else {
+				a.setDesired(a.batchDir+"/"+b.name, b.json())
+			}
+		}
+	})
+	return errors.Join(histErr, err)
+}
+
+// Stop unannounces the node, closes the ZooKeeper session (ZooKeeper then deletes every other znode we announced
+// at once) and stops the background work. Later calls return ErrStopped.
+func (a *Announcer) Stop(ctx context.Context) error {
+	var err error
+	if a.zk != nil {
+		err = a.UnannounceNode(ctx)
+	}
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return nil
+	}
+	a.stopped = true
+	close(a.doneCh) // wakes the waiters, who see stopped
+	a.mu.Unlock()
+	close(a.stop)
+	if a.zk != nil {
+		a.zk.close()
+	}
+	a.wg.Wait()
+	if errors.Is(err, ErrStopped) {
+		err = nil
+	}
+	return err
+}
+
+func (a *Announcer) checkStopped() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return ErrStopped
+	}
+	return nil
+}
+
+// transform is the druid.announcer.skip* rule: the announced copy loses its dimensions and metrics, or its
+// loadSpec.
+func (a *Announcer) transform(s *segments.DataSegment) *segments.DataSegment {
+	if !a.xformDM && !a.xformLS {
+		return s
+	}
+	c := *s
+	if a.xformDM {
+		c.Dimensions, c.Metrics = nil, nil
+	}
+	if a.xformLS {
+		c.LoadSpec = nil
+	}
+	return &c
+}
+
+// change runs f under the lock, then waits until ZooKeeper reflects every change made so far.
+func (a *Announcer) change(ctx context.Context, f func()) error {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return ErrStopped
+	}
+	before := a.gen
+	f()
+	ticket := a.gen
+	a.mu.Unlock()
+	if ticket != before {
+		signal(a.kick)
+	}
+	return a.wait(ctx, ticket)
+}
+
+func (a *Announcer) wait(ctx context.Context, ticket uint64) error {
+	for {
+		a.mu.Lock()
+		if a.doneGen >= ticket {
+			a.mu.Unlock()
+			return nil
+		}
+		if a.stopped {
+			a.mu.Unlock()
+			return ErrStopped
+		}
+		ch := a.doneCh
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("announcer: ZooKeeper has not confirmed the change yet (it is kept and will be written when ZooKeeper answers): %w", ctx.Err())
+		}
+	}
+}
+
+// setDesired records that p should hold raw (nil: should not exist). Called with mu held.
+func (a *Announcer) setDesired(p string, raw []byte) {
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if raw == nil {
+		if _, ok := a.desired[p]; !ok {
+			return
+		}
+		delete(a.desired, p)
+		delete(a.byDir[dir], name)
+	} else {
+		if z := a.desired[p]; z != nil && bytes.Equal(z.raw, raw) {
+			return
+		}
+		a.desired[p] = &znode{raw: raw}
+		if a.byDir[dir] == nil {
+			a.byDir[dir] = map[string]struct{}{}
+		}
+		a.byDir[dir][name] = struct{}{}
+		if !a.watching[dir] && a.zk != nil {
+			a.watching[dir] = true
+			a.wg.Add(1)
+			go a.watchDir(dir)
+		}
+	}
+	a.dirty[p] = struct{}{}
+	a.gen++
+}
+
+// markDone is called with mu held.
+func (a *Announcer) markDone(g uint64) {
+	if g > a.doneGen && !a.stopped {
+		a.doneGen = g
+		close(a.doneCh)
+		a.doneCh = make(chan struct{})
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// ---- the loop that makes ZooKeeper match the desired state -----------------------------------------------------
+
+// maxInFlight bounds the requests the loop pipelines on the connection.
+const maxInFlight = 64
+
+type syncItem struct {
+	path    string
+	want    *znode // nil: delete
+	applied *znode // what the session already holds, nil if unknown or absent
+}
+
+func (a *Announcer) run() {
+	defer a.wg.Done()
+	authed := false
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-a.sessionKick:
+		case <-a.kick:
+		case <-retry:
+		}
+		retry = nil
+		a.checkSession()
+		if !authed && a.isLive() {
+			if err := a.zk.authenticate(); err != nil {
+				a.log.Error("cannot authenticate to ZooKeeper; retrying", "error", err)
+				retry = time.After(time.Second)
+				continue
+			}
+			authed = true
+		}
+		for {
+			select {
+			case <-a.sessionKick:
+				a.checkSession()
+			default:
+			}
+			items, passGen, epoch, ok := a.takeDirty()
+			if !ok {
+				break
+			}
+			failed, connLost := a.apply(items, epoch)
+			if failed == 0 {
+				a.finishPass(passGen, epoch)
+				continue
+			}
+			// A lost connection also sends a session event; the timer only guards against missing one.
+			retry = time.After(250 * time.Millisecond)
+			if connLost {
+				retry = time.After(500 * time.Millisecond)
+			}
+			break
+		}
+	}
+}
+
+func (a *Announcer) isLive() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.live
+}
+
+// checkSession notices session changes: a new session id means every ephemeral znode of ours is gone.
+func (a *Announcer) checkSession() {
+	state, sid := a.zk.conn.State(), a.zk.conn.SessionID()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live = state == zk.StateHasSession && sid != 0
+	if state == zk.StateExpired || (a.live && sid != a.session) {
+		a.epoch++
+		a.session = 0
+		clear(a.applied)
+		for p := range a.desired {
+			a.dirty[p] = struct{}{}
+		}
+	}
+	if a.live && sid != a.session {
+		a.session = sid
+		if len(a.desired) > 0 {
+			a.resyncAt = time.Now()
+			a.log.Info("new ZooKeeper session: re-announcing every znode", "session", fmt.Sprintf("0x%x", sid), "znodes", len(a.desired))
+		}
+	}
+}
+
+// takeDirty hands the dirty paths to a pass, or reports there is nothing to do now.
+func (a *Announcer) takeDirty() (items []syncItem, passGen, epoch uint64, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.live {
+		return nil, 0, 0, false
+	}
+	if len(a.dirty) == 0 {
+		a.markDone(a.gen)
+		return nil, 0, 0, false
+	}
+	items = make([]syncItem, 0, len(a.dirty))
+	for p := range a.dirty {
+		it := syncItem{path: p, want: a.desired[p], applied: a.applied[p].z}
+		if it.want != nil && it.want == it.applied {
+			continue
+		}
+		items = append(items, it)
+	}
+	clear(a.dirty)
+	return items, a.gen, a.epoch, true
+}
+
+func (a *Announcer) finishPass(passGen, epoch uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if epoch != a.epoch {
+		return
+	}
+	if len(a.dirty) == 0 {
+		a.markDone(passGen)
+		if !a.resyncAt.IsZero() {
+			a.log.Info("every znode is announced in the new session", "znodes", len(a.desired), "seconds", time.Since(a.resyncAt).Seconds())
+			a.resyncAt = time.Time{}
+		}
+	}
+}
+
+// apply runs a pass, pipelining up to maxInFlight requests.
+func (a *Announcer) apply(items []syncItem, epoch uint64) (failed int, connLost bool) {
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := a.applyOne(it)
+			a.mu.Lock()
+			current := epoch == a.epoch
+			switch {
+			case err == nil && current:
+				a.seq++
+				if it.want != nil {
+					a.applied[it.path] = appliedNode{z: it.want, seq: a.seq}
+				} else {
+					delete(a.applied, it.path)
+				}
+			default:
+				a.dirty[it.path] = struct{}{}
+				if err != nil {
+					delete(a.applied, it.path) // outcome unknown: the retry checks what is there
+				}
+			}
+			a.mu.Unlock()
+			if err != nil || !current {
+				mu.Lock()
+				failed++
+				if err != nil && isConnectionError(err) || !current {
+					connLost = true
+				} else if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		a.log.Warn("ZooKeeper refused an announcement; retrying", "failed", failed, "error", firstErr)
+	}
+	return failed, connLost
+}
+
+func (a *Announcer) applyOne(it syncItem) error {
+	conn, abs := a.zk.conn, a.zk.abs(it.path)
+	if it.want == nil {
+		if err := conn.Delete(abs, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("deleting %s: %w", abs, err)
+		}
+		return nil
+	}
+	data := it.want.encoded(a.zk)
+	if it.applied != nil {
+		_, err := conn.Set(abs, data, -1)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("updating %s: %w", abs, err)
+		}
+	}
+	return a.create(abs, data)
+}
+
+// create creates an ephemeral znode, creating missing parents, and takes over a node left at the path by another
+// session.
+func (a *Announcer) create(abs string, data []byte) error {
+	conn := a.zk.conn
+	for attempt := 0; attempt < 5; attempt++ {
+		_, err := conn.Create(abs, data, zk.FlagEphemeral, a.zk.acl)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			if err := ensurePath(a.zk, path.Dir(abs)); err != nil {
+				return err
+			}
+		case errors.Is(err, zk.ErrNodeExists):
+			cur, stat, err := conn.Get(abs)
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", abs, err)
+			}
+			if stat.EphemeralOwner == conn.SessionID() {
+				if bytes.Equal(cur, data) {
+					return nil
+				}
+				if _, err := conn.Set(abs, data, stat.Version); err == nil {
+					return nil
+				} else if !errors.Is(err, zk.ErrBadVersion) && !errors.Is(err, zk.ErrNoNode) {
+					return fmt.Errorf("updating %s: %w", abs, err)
+				}
+				continue
+			}
+			a.log.Warn("replacing a znode at our path that another session owns (an earlier run of this process, or another process announcing the same host:port)",
+				"path", abs, "owner", fmt.Sprintf("0x%x", stat.EphemeralOwner))
+			if err := conn.Delete(abs, stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
+				return fmt.Errorf("deleting %s, left by session 0x%x: %w", abs, stat.EphemeralOwner, err)
+			}
+		default:
+			return fmt.Errorf("creating %s: %w", abs, err)
+		}
+	}
+	return fmt.Errorf("creating %s: it keeps changing under us; retrying later", abs)
+}
+
+// ensurePath creates abs and its ancestors PERSISTENT with empty data (and our ACL) where missing.
+func ensurePath(c *zkClient, abs string) error {
+	for i := 1; i <= len(abs); i++ {
+		if i != len(abs) && abs[i] != '/' {
+			continue
+		}
+		p := abs[:i]
+		if _, err := c.conn.Create(p, nil, 0, c.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("creating the parent znode %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// watchDir re-creates our znodes in dir that someone else deletes. A child confirmed before the listing was
+// requested and missing from it was deleted: requests on one session are answered in order.
+//
+// It polls the directory's child version every dirPollInterval and lists the children only when it changed,
+// instead of setting a ZooKeeper watch: go-zookeeper 1.0.4 re-sets watches after a reconnect while its receive
+// loop runs (Conn.sendSetWatches reads lastZxid as recvLoop writes it, a data race -race reports), so the
+// announcer sets no watch at all.
+func (a *Announcer) watchDir(dir string) {
+	defer a.wg.Done()
+	var lastEpoch uint64
+	lastCversion := int32(-1)
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-time.After(dirPollInterval):
+		}
+		a.mu.Lock()
+		live, epoch, seq := a.live, a.epoch, a.seq
+		a.mu.Unlock()
+		if !live {
+			continue
+		}
+		ok, stat, err := a.zk.conn.Exists(a.zk.abs(dir))
+		if err != nil {
+			continue
+		}
+		if !ok {
+			a.lost(dir, nil, epoch, seq)
+			lastCversion = -1
+			continue
+		}
+		if epoch == lastEpoch && stat.Cversion == lastCversion {
+			continue
+		}
+		children, stat, err := a.zk.conn.Children(a.zk.abs(dir))
+		if err != nil {
+			continue
+		}
+		a.lost(dir, children, epoch, seq)
+		lastEpoch, lastCversion = epoch, stat.Cversion
+	}
+}
+
+// dirPollInterval is how often watchDir looks at a directory's child version.
+const dirPollInterval = 200 * time.Millisecond
+
+func (a *Announcer) lost(dir string, children []string, epoch, seq uint64) {
+	present := make(map[string]struct{}, len(children))
+	for _, c := range children {
+		present[c] = struct{}{}
+	}
+	a.mu.Lock()
+	n := 0
+	if epoch == a.epoch {
+		for name := range a.byDir[dir] {
+			p := dir + "/" + name
+			if ap, ok := a.applied[p]; ok && ap.seq <= seq {
+				if _, ok := present[name]; !ok {
+					delete(a.applied, p)
+					a.dirty[p] = struct{}{}
+					n++
+				}
+			}
+		}
+	}
+	a.mu.Unlock()
+	if n > 0 {
+		a.log.Warn("znodes of ours were deleted by someone else; re-creating them", "dir", dir, "znodes", n)
+		signal(a.kick)
+	}
+}

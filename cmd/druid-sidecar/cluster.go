@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
+)
+
+func init() { register(clusterCommand()) }
+
+func clusterCommand() *command {
+	return &command{
+		name:     "cluster",
+		synopsis: "read the cluster from ZooKeeper: leaders, nodes by role, each data server's announced segments",
+		usage:    "[--format table|json]",
+		run:      runCluster,
+	}
+}
+
+func runCluster(ctx context.Context, env *environment, args []string) int {
+	fs := newFlagSet("cluster", "", env)
+	var common commonFlags
+	common.register(fs)
+	format := fs.String("format", "table", "output format: table or json")
+	if err := fs.Parse(args); err != nil {
+		return exitCodeForParse(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: unexpected argument %q\n", fs.Arg(0))
+		return exitBadInput
+	}
+	if *format != "table" && *format != "json" {
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: --format %q: expected table or json\n", *format)
+		return exitBadInput
+	}
+	log, err := common.logger(env.stderr)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: %v\n", err)
+		return exitBadInput
+	}
+	cfg, code := loadConfig(env, &common)
+	if cfg == nil {
+		return code
+	}
+	connectCtx, cancel := context.WithTimeout(ctx, cfg.ZK.Service.ConnectionTimeout)
+	r, err := announcer.NewClusterReader(connectCtx, cfg, log)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: %v (druid.zk.service.host=%s)\n", err, cfg.ZK.Service.Host)
+		return exitBadInput
+	}
+	defer r.Close()
+	c, readErr := r.ReadCluster(ctx)
+	if *format == "json" {
+		out, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			fmt.Fprintf(env.stderr, "druid-sidecar cluster: %v\n", err)
+			return exitFailure
+		}
+		env.stdout.Write(append(out, '\n'))
+	} else {
+		writeClusterTable(env.stdout, c)
+	}
+	if readErr != nil {
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: some of the cluster could not be read: %v\n", readErr)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func writeClusterTable(w io.Writer, c *announcer.Cluster) {
+	leader := func(l *announcer.Leader) string {
+		if l == nil {
+			return "(none)"
+		}
+		return l.URL
+	}
+	fmt.Fprintf(w, "Coordinator leader: %s\nOverlord leader:    %s\n\n", leader(c.Coordinator), leader(c.Overlord))
+
+	inv := map[string]announcer.ServerInventory{}
+	for _, s := range c.Inventory {
+		inv[s.Server] = s
+	}
+	nodes := append([]announcer.DiscoveredNode(nil), c.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool {
+		if nodes[i].Role != nodes[j].Role {
+			return nodes[i].Role < nodes[j].Role
+		}
+		return nodes[i].Name < nodes[j].Name
+	})
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tNODE\tSERVICE\tVERSION\tTIER\tMAX SIZE\tSEGMENTS\tBYTES")
+	for _, n := range nodes {
+		tier, maxSize, segs, bytes := "-", "-", "-", "-"
+		if d := n.DataNode; d != nil {
+			tier, maxSize = d.Tier, strconv.FormatInt(d.MaxSize, 10)
+		}
+		if s, ok := inv[n.Name]; ok {
+			segs, bytes = strconv.Itoa(s.Segments), strconv.FormatInt(s.Bytes, 10)
+			delete(inv, n.Name)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Role, n.Name, n.Service, n.Version, tier, maxSize, segs, bytes)
+	}
+	// Batch inventories of servers that are not (or no longer) in internal discovery.
+	rest := make([]string, 0, len(inv))
+	for name := range inv {
+		rest = append(rest, name)
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		s := inv[name]
+		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t-\t%d\t%d\n", name, s.Segments, s.Bytes)
+	}
+	tw.Flush()
+}

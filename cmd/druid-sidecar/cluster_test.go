@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+)
+
+// `cluster` names the latch holder with the lowest sequence (not the lowest name), lists the announced node with
+// its tier and size, and counts its batch segments.
+func TestClusterCommand(t *testing.T) {
+	z := testenv.ZooKeeper(t)
+	conn := z.Conn(t)
+	sets := []string{"--set", "druid.zk.service.host=" + z.ConnectString, "--set", "druid.host=127.0.0.61",
+		"--set", "druid.server.maxSize=1000", "--set", "druid.server.tier=hot"}
+	latch := z.Path("druid/coordinator/_COORDINATOR")
+	for _, p := range []string{z.Path("druid"), z.Path("druid/coordinator"), latch} {
+		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "_c_ffff…-latch-0000000001" sorts after "_c_0000…-latch-0000000002" by name, but leads by sequence.
+	for _, l := range []struct{ name, url string }{
+		{"_c_00000000-0000-0000-0000-000000000000-latch-0000000002", "http://127.0.0.62:8081"},
+		{"_c_ffffffff-ffff-ffff-ffff-ffffffffffff-latch-0000000001", "http://127.0.0.63:8081"},
+	} {
+		if _, err := conn.Create(latch+"/"+l.name, []byte(l.url), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{"druid.zk.service.host=" + z.ConnectString,
+		"druid.host=127.0.0.61", "druid.server.maxSize=1000", "druid.server.tier=hot"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := announcer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	defer a.Stop(ctx)
+	if err := a.AnnounceNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCLI(t, []string{}, append([]string{"cluster", "--format", "json"}, sets...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var c announcer.Cluster
+	if err := json.Unmarshal([]byte(stdout), &c); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if c.Coordinator == nil || c.Coordinator.URL != "http://127.0.0.63:8081" || c.Overlord != nil {
+		t.Errorf("leaders: %+v %+v", c.Coordinator, c.Overlord)
+	}
+	if len(c.Nodes) != 1 || c.Nodes[0].DataNode == nil || c.Nodes[0].DataNode.MaxSize != 1000 {
+		t.Errorf("nodes: %s", stdout)
+	}
+	code, stdout, stderr = runCLI(t, []string{}, append([]string{"cluster"}, sets...)...)
+	if code != exitOK || !strings.Contains(stdout, "Coordinator leader: http://127.0.0.63:8081") ||
+		!strings.Contains(stdout, "HISTORICAL  127.0.0.61:8083") || !strings.Contains(stdout, "hot") {
+		t.Errorf("exit %d, table:\n%s%s", code, stdout, stderr)
+	}
+}
