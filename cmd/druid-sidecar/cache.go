@@ -13,6 +13,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -110,7 +111,7 @@ func runCachePull(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache pull: reading the segment cache: %v\n", err)
 		return exitFailure
 	}
-	dir, err := cache.Load(ctx, seg, cachePuller{puller})
+	dir, err := cache.Load(ctx, seg, loadqueue.DeepStoragePuller{P: puller})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache pull: %v\n", err)
 		return exitFailure
@@ -150,18 +151,6 @@ func readSegmentArg(env *environment, arg string) (*segments.DataSegment, error)
 		return nil, err
 	}
 	return seg, nil
-}
-
-// cachePuller lets the segment cache pull through package deepstorage: it reads the segment's loadSpec.
-type cachePuller struct{ p *deepstorage.Puller }
-
-func (c cachePuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
-	spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec)
-	if err != nil {
-		return 0, err
-	}
-	res, err := c.p.Pull(ctx, spec, dir, maxBytes)
-	return res.Bytes, err
 }
 
 // deepStorageOptions maps druid.s3.* to the deep storage puller's options.

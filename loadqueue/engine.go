@@ -1,0 +1,428 @@
+// Package loadqueue is the load/drop engine of a data server: it carries out the Coordinator's load and drop
+// requests (pull into the segment cache, make the segment queryable, announce it; or unannounce and drop it) on
+// bounded pools, and serves them over HTTP as Druid's SegmentListerResource and SegmentLoadDropHandler do
+// (POST /druid-internal/v1/segments/changeRequests, GET /druid-internal/v1/segments/loadCapabilities).
+//
+// The engine (Submit) is independent of the transport, so that a ZooKeeper load-queue watcher (Coordinators up to
+// 29) can drive it as the HTTP handler does.
+package loadqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// Announcer announces and unannounces served segments: in ZooKeeper and in the HTTP segment inventory. The
+// ZooKeeper *announcer.Announcer satisfies it. Both calls must be idempotent (announcing an announced segment and
+// unannouncing an absent one do nothing) and return once the change is visible.
+type Announcer interface {
+	AnnounceSegments(ctx context.Context, segs ...*segments.DataSegment) error
+	UnannounceSegments(ctx context.Context, segs ...*segments.DataSegment) error
+}
+
+// Hook is the local segment server's part of a load or a drop: for a load it is called with the segment's cache
+// directory once the files are in place and before the segment is announced (a non-nil error fails the load, which
+// is then rolled back); for a drop it is called with dir "" after the segment is unannounced.
+type Hook func(ctx context.Context, action segments.Action, seg *segments.DataSegment, dir string) error
+
+// LoadingMode is the pool a load runs on (Druid 33+ SegmentLoadingMode).
+type LoadingMode string
+
+// The loading modes. NORMAL loads run on NumLoadingThreads, TURBO loads on NumTurboThreads (Druid's bootstrap pool).
+const (
+	Normal LoadingMode = "NORMAL"
+	Turbo  LoadingMode = "TURBO"
+)
+
+// State is a change request's state (Druid's SegmentChangeStatus.State).
+type State string
+
+// The states of a change request.
+const (
+	Success State = "SUCCESS"
+	Failed  State = "FAILED"
+	Pending State = "PENDING"
+)
+
+// Status is the outcome of a change request as Druid's SegmentChangeStatus carries it.
+type Status struct {
+	State State
+	// FailureCause says why a FAILED request failed, as a sentence; empty otherwise.
+	FailureCause string
+	// LoadingMode is the mode a load ran in; empty (JSON null) for drops.
+	LoadingMode LoadingMode
+}
+
+// ErrStopped is the error of a Submit after Stop has begun.
+var ErrStopped = errors.New("the load queue is shutting down and takes no new requests")
+
+// errCanceledByDrop is the cause of a load canceled because a drop of the same segment arrived.
+var errCanceledByDrop = errors.New("the load was canceled because a drop of the segment arrived")
+
+// errShutdown is the cause of work canceled because Stop's deadline passed.
+var errShutdown = errors.New("the load was canceled because the server is shutting down")
+
+// Options are an Engine's collaborators and limits.
+type Options struct {
+	// Cache is the segment cache segments are loaded into and dropped from. Required.
+	Cache *segments.Cache
+	// Puller fetches a segment's files (package deepstorage, through DeepStoragePuller). Required.
+	Puller segments.Puller
+	// Announcer announces loaded segments and unannounces dropped ones. Required.
+	Announcer Announcer
+	// Hook is the local segment server's hook; nil means none.
+	Hook Hook
+	// Logger; nil discards.
+	Logger hclog.Logger
+	// NumLoadingThreads bounds concurrent NORMAL loads (druid.segmentCache.numLoadingThreads); NumTurboThreads
+	// bounds concurrent TURBO loads (druid.segmentCache.numBootstrapThreads). Values below 1 mean 1.
+	NumLoadingThreads, NumTurboThreads int
+	// StatusQueueMaxSize is the size of the HTTP handler's status cache (druid.segmentCache.statusQueueMaxSize);
+	// below 1 means 100, Druid's default.
+	StatusQueueMaxSize int
+}
+
+// Engine runs loads and drops. Requests for one segment are serialized and coalesced: a load submitted while a
+// load of the segment is queued or running shares its outcome, a drop cancels a load in progress and runs after
+// it, a load submitted during a drop runs after the drop (and takes the segment back from the cache's delayed
+// deletion). It is safe for concurrent use.
+type Engine struct {
+	cache     *segments.Cache
+	puller    segments.Puller
+	announcer Announcer
+	hook      Hook
+	log       hclog.Logger
+	normal    chan struct{} // semaphores of the pools
+	turbo     chan struct{}
+	statusMax int
+	metrics   *metrics
+
+	base       context.Context // canceled when Stop's deadline passes
+	cancelBase context.CancelCauseFunc
+
+	mu       sync.Mutex
+	ops      map[segments.SegmentID]*op // the latest op of each segment with one queued or running
+	served   map[segments.SegmentID]bool
+	stopping bool
+	stopCh   chan struct{} // closed when Stop begins
+	work     sync.WaitGroup
+
+	http *handler
+}
+
+// op is one load or drop of a segment; requests that coalesce into it share its outcome.
+type op struct {
+	action segments.Action
+	seg    *segments.DataSegment
+	mode   LoadingMode
+	prev   *op // the op of the same segment this one runs after, or nil
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+	status Status         // set before done is closed
+	subs   []func(Status) // guarded by Engine.mu; called once, after done is closed
+}
+
+// New makes an Engine.
+func New(opts Options) (*Engine, error) {
+	var missing []string
+	if opts.Cache == nil {
+		missing = append(missing, "Cache")
+	}
+	if opts.Puller == nil {
+		missing = append(missing, "Puller")
+	}
+	if opts.Announcer == nil {
+		missing = append(missing, "Announcer")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("loadqueue: New needs %v", missing)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	n, t := max(1, opts.NumLoadingThreads), max(1, opts.NumTurboThreads)
+	size := opts.StatusQueueMaxSize
+	if size < 1 {
+		size = 100
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	e := &Engine{
+		cache: opts.Cache, puller: opts.Puller, announcer: opts.Announcer, hook: opts.Hook, log: log,
+		normal: make(chan struct{}, n), turbo: make(chan struct{}, t), statusMax: size, metrics: newMetrics(),
+		base: base, cancelBase: cancel,
+		ops: map[segments.SegmentID]*op{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
+	}
+	e.http = newHandler(e)
+	return e, nil
+}
+
+// NumLoadingThreads and NumTurboThreads are the sizes of the pools, as loadCapabilities reports them.
+func (e *Engine) NumLoadingThreads() int { return cap(e.normal) }
+
+// NumTurboThreads is the size of the TURBO pool.
+func (e *Engine) NumTurboThreads() int { return cap(e.turbo) }
+
+// Submit starts a load or a drop (or joins the one of the same segment in progress) and returns a channel that
+// receives its final status (SUCCESS or FAILED) once. mode picks the pool of a load ("" means NORMAL) and is
+// ignored for a drop. It fails for requests other than load and drop, for a request without a segment, and after
+// Stop has begun (ErrStopped).
+func (e *Engine) Submit(req segments.ChangeRequest, mode LoadingMode) (<-chan Status, error) {
+	ch := make(chan Status, 1)
+	err := e.submit(req, mode, func(s Status) { ch <- s })
+	if err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// submit is Submit with a callback, called once (from another goroutine, or from this one for an op already done).
+func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(Status)) error {
+	if err := checkRequest(req); err != nil {
+		return err
+	}
+	if mode == "" {
+		mode = Normal
+	}
+	if mode != Normal && mode != Turbo {
+		return fmt.Errorf("loading mode %q is unknown; expected NORMAL or TURBO", string(mode))
+	}
+	id := req.Segment.ID()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
+		return ErrStopped
+	}
+	cur := e.ops[id]
+	if cur != nil && cur.action == req.Action {
+		cur.subs = append(cur.subs, sub)
+		return nil
+	}
+	o := &op{action: req.Action, seg: req.Segment, prev: cur, done: make(chan struct{}), subs: []func(Status){sub}}
+	if req.Action == segments.ActionLoad {
+		o.mode = mode
+	}
+	o.ctx, o.cancel = context.WithCancelCause(e.base)
+	if cur != nil && req.Action == segments.ActionDrop {
+		cur.cancel(errCanceledByDrop) // cur is a load: the Coordinator changed its mind
+	}
+	e.ops[id] = o
+	if o.action == segments.ActionLoad {
+		e.metrics.queued.Add(1)
+	}
+	e.work.Add(1)
+	go e.run(id, o)
+	return nil
+}
+
+// checkRequest rejects what the engine cannot carry out.
+func checkRequest(req segments.ChangeRequest) error {
+	switch req.Action {
+	case segments.ActionLoad, segments.ActionDrop:
+		if req.Segment == nil {
+			return fmt.Errorf("the %s request has no segment", req.Action)
+		}
+		return nil
+	case segments.ActionNoop:
+		return errors.New(`a "noop" change request is not a load or a drop; the Coordinator sends only load and drop requests to a data server`)
+	case segments.ActionSchema:
+		return errors.New(`a "schema" change request is not a load or a drop; only realtime tasks publish schema changes, and a data server does not take them`)
+	}
+	return fmt.Errorf("change request action %q is unknown; a data server takes load and drop requests", string(req.Action))
+}
+
+func (e *Engine) run(id segments.SegmentID, o *op) {
+	defer e.work.Done()
+	var st Status
+	if o.prev != nil {
+		<-o.prev.done
+	}
+	if o.action == segments.ActionLoad {
+		st = e.load(id, o)
+	} else {
+		st = e.drop(id, o)
+	}
+	o.cancel(nil)
+	e.mu.Lock()
+	o.status = st
+	close(o.done)
+	if e.ops[id] == o {
+		delete(e.ops, id)
+	}
+	subs := o.subs
+	o.subs = nil
+	e.mu.Unlock()
+	for _, s := range subs {
+		s(st)
+	}
+}
+
+func failed(mode LoadingMode, err error) Status {
+	return Status{State: Failed, FailureCause: err.Error(), LoadingMode: mode}
+}
+
+// load carries out a load: pull into the cache, the hook, the announcement. A failure undoes what this load did.
+func (e *Engine) load(id segments.SegmentID, o *op) (st Status) {
+	ctx := o.ctx
+	pool := e.normal
+	if o.mode == Turbo {
+		pool = e.turbo
+	}
+	e.metrics.waiting.Add(1)
+	select {
+	case pool <- struct{}{}:
+	case <-ctx.Done():
+	}
+	e.metrics.waiting.Add(-1)
+	defer e.metrics.queued.Add(-1)
+	if err := ctx.Err(); err != nil {
+		e.metrics.loads(false)
+		return failed(o.mode, context.Cause(ctx))
+	}
+	defer func() { <-pool }()
+	start := time.Now()
+	defer func() {
+		e.metrics.loads(st.State == Success)
+		if st.State == Success {
+			e.metrics.observeLoad(time.Since(start))
+		}
+	}()
+
+	e.mu.Lock()
+	wasServed := e.served[id]
+	e.mu.Unlock()
+	dir, err := e.cache.Load(ctx, o.seg, countingPuller{e.puller, e.metrics})
+	if err != nil {
+		err = e.explain(ctx, err)
+		e.log.Warn("segment load failed", "segment", id.String(), "error", err)
+		return failed(o.mode, err)
+	}
+	if e.hook != nil {
+		if err = e.hook(ctx, segments.ActionLoad, o.seg, dir); err != nil {
+			err = fmt.Errorf("the local segment server did not take segment %s: %w", id, err)
+		}
+	}
+	if err == nil {
+		if err = e.announcer.AnnounceSegments(ctx, o.seg); err != nil {
+			err = fmt.Errorf("announcing segment %s: %w", id, e.explain(ctx, err))
+		}
+	}
+	if err != nil {
+		if !wasServed {
+			err = errors.Join(err, e.rollback(o.seg))
+		}
+		e.log.Warn("segment load failed", "segment", id.String(), "error", err)
+		return failed(o.mode, err)
+	}
+	e.mu.Lock()
+	e.served[id] = true
+	e.mu.Unlock()
+	e.log.Debug("segment loaded", "segment", id.String(), "dir", dir, "mode", string(o.mode))
+	return Status{State: Success, LoadingMode: o.mode}
+}
+
+// explain replaces a bare context error by the cause of the cancellation.
+func (e *Engine) explain(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			return fmt.Errorf("%w: %w", cause, err)
+		}
+	}
+	return err
+}
+
+// rollback undoes a load that did not complete: unannounce (the announcement may have reached ZooKeeper although
+// the call failed), tell the segment server, drop from the cache. It runs on its own bounded context, as the load's
+// may be canceled.
+func (e *Engine) rollback(seg *segments.DataSegment) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if err := e.announcer.UnannounceSegments(ctx, seg); err != nil {
+		errs = append(errs, fmt.Errorf("rolling back: unannouncing: %w", err))
+	}
+	if e.hook != nil {
+		if err := e.hook(ctx, segments.ActionDrop, seg, ""); err != nil {
+			errs = append(errs, fmt.Errorf("rolling back: the local segment server's drop: %w", err))
+		}
+	}
+	if err := e.cache.Drop(seg); err != nil {
+		errs = append(errs, fmt.Errorf("rolling back: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// drop carries out a drop: unannounce, the hook, then the cache (whose files go after the drop delay). Every step
+// runs even if an earlier one failed; the status is FAILED with every cause then, and a resend retries.
+func (e *Engine) drop(id segments.SegmentID, o *op) Status {
+	ctx := o.ctx
+	var errs []error
+	if err := e.announcer.UnannounceSegments(ctx, o.seg); err != nil {
+		errs = append(errs, fmt.Errorf("unannouncing segment %s: %w", id, e.explain(ctx, err)))
+	}
+	if e.hook != nil {
+		if err := e.hook(ctx, segments.ActionDrop, o.seg, ""); err != nil {
+			errs = append(errs, fmt.Errorf("the local segment server did not drop segment %s: %w", id, err))
+		}
+	}
+	if err := e.cache.Drop(o.seg); err != nil {
+		errs = append(errs, err)
+	}
+	e.mu.Lock()
+	delete(e.served, id)
+	e.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		e.metrics.drops(false)
+		e.log.Warn("segment drop failed", "segment", id.String(), "error", err)
+		return Status{State: Failed, FailureCause: err.Error()}
+	}
+	e.metrics.drops(true)
+	e.log.Debug("segment dropped", "segment", id.String())
+	return Status{State: Success}
+}
+
+// Stop refuses new requests (Submit returns ErrStopped, the HTTP handler answers 503), answers held
+// changeRequests at once, and waits for the loads and drops in progress. When ctx ends first it cancels them (each
+// rolls back) and waits for them to return; the error then says so.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.stopping {
+		e.stopping = true
+		close(e.stopCh)
+	}
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.work.Wait(); close(done) }()
+	select {
+	case <-done:
+		e.cancelBase(errShutdown)
+		return nil
+	case <-ctx.Done():
+	}
+	e.cancelBase(errShutdown)
+	<-done
+	return fmt.Errorf("stopping the load queue: loads still running were canceled: %w", context.Cause(ctx))
+}
+
+// countingPuller counts the bytes pulled.
+type countingPuller struct {
+	p segments.Puller
+	m *metrics
+}
+
+func (c countingPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+	n, err := c.p.Pull(ctx, seg, dir, maxBytes)
+	if err == nil {
+		c.m.pulledBytes.Add(n)
+	}
+	return n, err
+}
