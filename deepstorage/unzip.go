@@ -3,14 +3,15 @@ package deepstorage
 import (
 	"archive/zip"
 	"bufio"
-	"compress/flate"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 )
 
 // Two ways to unpack a segment archive, with the same rules (flat, named safely, each name once, regular files
@@ -449,6 +450,10 @@ func checkAttrs(name string, madeBy uint16, ext uint32) error {
 // unzipAt unpacks a zip archive with random access, through archive/zip.
 func unzipAt(r io.ReaderAt, size int64, s *sink) error {
 	zr, err := zip.NewReader(boundedReaderAt{r: r, size: size}, size)
+	if err == nil {
+		// The same inflater as the streaming path, rather than archive/zip's compress/flate (see inflate).
+		zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return flate.NewReader(r) })
+	}
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // names are checked by the sink
 		if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrAlgorithm) || errors.Is(err, io.ErrUnexpectedEOF) ||
 			errors.Is(err, io.EOF) {
