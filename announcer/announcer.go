@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -40,6 +41,7 @@ type options struct {
 	history   SegmentHistory
 	labels    map[string]string
 	startTime time.Time
+	reg       prometheus.Registerer
 }
 
 // WithLogger sets the logger (hclog.NewNullLogger() by default); go-zookeeper's own lines go to it too.
@@ -53,6 +55,12 @@ func WithInventory(h SegmentHistory) Option { return func(o *options) { o.histor
 func WithLabels(labels map[string]string) Option {
 	return func(o *options) { o.labels = labels }
 }
+
+// WithRegisterer registers the Announcer's metrics with r: druid_sidecar_announced_segments and, with ZooKeeper
+// enabled, druid_sidecar_zk_connected, druid_sidecar_zk_reconnects_total, druid_sidecar_zk_reconnect_seconds and
+// druid_sidecar_zk_session_expiries_total (see ZKStats). They are read from the Announcer at scrape time. Without
+// it (or with a nil r) nothing is registered; New fails if r refuses them (one Announcer per registry).
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
 
 // WithStartTime sets the announced startTime (the time New is called by default).
 func WithStartTime(t time.Time) Option { return func(o *options) { o.startTime = t } }
@@ -178,16 +186,25 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 	a.served = a.segsOnZK && cfg.Sidecar.AnnounceServedSegments
 	a.pack = newPacker(cfg.Node.HostAndPort(), historicalServerType, cfg.Server.Tier,
 		cfg.Announcer.SegmentsPerNode, cfg.Announcer.MaxBytesPerNode, time.Now)
-	if !cfg.ZK.Enabled {
-		return a, nil
+	if cfg.ZK.Enabled {
+		c, err := dialZK(cfg.ZK.Service, a.log.Named("zk"), a.metrics, func(zk.State) { signal(a.sessionKick) })
+		if err != nil {
+			return nil, fmt.Errorf("announcer: %w", err)
+		}
+		a.zk = c
 	}
-	c, err := dialZK(cfg.ZK.Service, a.log.Named("zk"), a.metrics, func(zk.State) { signal(a.sessionKick) })
-	if err != nil {
-		return nil, fmt.Errorf("announcer: %w", err)
+	if o.reg != nil {
+		if err := o.reg.Register(collector{a}); err != nil {
+			if a.zk != nil {
+				a.zk.close()
+			}
+			return nil, fmt.Errorf("announcer: registering the metrics: %w", err)
+		}
 	}
-	a.zk = c
-	a.wg.Add(1)
-	go a.run()
+	if a.zk != nil {
+		a.wg.Add(1)
+		go a.run()
+	}
 	return a, nil
 }
 

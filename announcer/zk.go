@@ -190,15 +190,19 @@ func (l zkLogger) Printf(format string, args ...any) {
 // ReconnectBuckets are the upper bounds, in seconds, of the druid_sidecar_zk_reconnect_seconds histogram.
 var ReconnectBuckets = []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 300}
 
-// ZKStats is a snapshot of the ZooKeeper session metrics:
+// ZKStats is a snapshot of the ZooKeeper session metrics, which the Announcer's collector (WithRegisterer) exposes
+// at every scrape:
 //
 //   - druid_sidecar_zk_connected (gauge): 1 while the client has a session. It is ZooKeeper's `_up` gauge: a
 //     separate druid_sidecar_zk_up would be the same series twice, so there is none.
 //   - druid_sidecar_zk_reconnects_total (counter): sessions regained after a loss (the first session is not one).
 //   - druid_sidecar_zk_reconnect_seconds (histogram): how long each loss lasted, as Druid's zk/reconnect/time.
+//   - druid_sidecar_zk_session_expiries_total (counter): sessions the server expired (every ephemeral znode of
+//     ours was then re-created in the next session).
 type ZKStats struct {
 	Connected  bool
 	Reconnects uint64
+	Expiries   uint64
 	// ReconnectSeconds counts losses per bucket of ReconnectBuckets (cumulative, as Prometheus exposes them).
 	ReconnectSeconds      []uint64
 	ReconnectSecondsSum   float64
@@ -211,6 +215,7 @@ type zkMetrics struct {
 	everHad    bool
 	lostAt     time.Time
 	reconnects uint64
+	expiries   uint64
 	buckets    []uint64
 	sum        float64
 	count      uint64
@@ -236,6 +241,9 @@ func (m *zkMetrics) observe(s zk.State) {
 		}
 		m.connected, m.everHad = true, true
 	case zk.StateDisconnected, zk.StateExpired, zk.StateConnecting, zk.StateAuthFailed:
+		if s == zk.StateExpired {
+			m.expiries++
+		}
 		if m.connected {
 			m.lostAt = time.Now()
 		}
@@ -246,6 +254,6 @@ func (m *zkMetrics) observe(s zk.State) {
 func (m *zkMetrics) snapshot() ZKStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return ZKStats{Connected: m.connected, Reconnects: m.reconnects, ReconnectSeconds: append([]uint64(nil), m.buckets...),
-		ReconnectSecondsSum: m.sum, ReconnectSecondsCount: m.count}
+	return ZKStats{Connected: m.connected, Reconnects: m.reconnects, Expiries: m.expiries,
+		ReconnectSeconds: append([]uint64(nil), m.buckets...), ReconnectSecondsSum: m.sum, ReconnectSecondsCount: m.count}
 }

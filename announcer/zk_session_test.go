@@ -77,7 +77,7 @@ func TestSessionLossExpiry(t *testing.T) {
 		t.Errorf("re-announcing took %v after the new session, want within a second (3 s allowed under -race)", took)
 	}
 	stats := a.ZKStats()
-	if !stats.Connected || stats.Reconnects < 1 || stats.ReconnectSecondsCount < 1 || stats.ReconnectSecondsSum < 1 {
+	if !stats.Connected || stats.Reconnects < 1 || stats.Expiries < 1 || stats.ReconnectSecondsCount < 1 || stats.ReconnectSecondsSum < 1 {
 		t.Errorf("metrics after an expiry: %+v", stats)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -88,6 +89,9 @@ type Options struct {
 	// StatusQueueMaxSize is the size of the HTTP handler's status cache (druid.segmentCache.statusQueueMaxSize);
 	// below 1 means 100, Druid's default.
 	StatusQueueMaxSize int
+	// Registerer receives the engine's metrics (see metrics.go for the list); nil registers nothing. New fails if
+	// it refuses them (one Engine per registry).
+	Registerer prometheus.Registerer
 }
 
 // Engine runs loads and drops. Requests for one segment are serialized and coalesced: a load submitted while a
@@ -155,10 +159,16 @@ func New(opts Options) (*Engine, error) {
 	if size < 1 {
 		size = 100
 	}
+	m := newMetrics()
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(m); err != nil {
+			return nil, fmt.Errorf("loadqueue: registering the metrics: %w", err)
+		}
+	}
 	base, cancel := context.WithCancelCause(context.Background())
 	e := &Engine{
 		cache: opts.Cache, puller: opts.Puller, announcer: opts.Announcer, hook: opts.Hook, log: log,
-		normal: make(chan struct{}, n), turbo: make(chan struct{}, t), statusMax: size, metrics: newMetrics(),
+		normal: make(chan struct{}, n), turbo: make(chan struct{}, t), statusMax: size, metrics: m,
 		base: base, cancelBase: cancel,
 		ops: map[segments.SegmentID]*op{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
 	}
@@ -217,7 +227,7 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 	}
 	e.ops[id] = o
 	if o.action == segments.ActionLoad {
-		e.metrics.queued.Add(1)
+		e.metrics.queued.Inc()
 	}
 	e.work.Add(1)
 	go e.run(id, o)
@@ -277,13 +287,13 @@ func (e *Engine) load(id segments.SegmentID, o *op) (st Status) {
 	if o.mode == Turbo {
 		pool = e.turbo
 	}
-	e.metrics.waiting.Add(1)
+	e.metrics.waiting.Inc()
 	select {
 	case pool <- struct{}{}:
 	case <-ctx.Done():
 	}
-	e.metrics.waiting.Add(-1)
-	defer e.metrics.queued.Add(-1)
+	e.metrics.waiting.Dec()
+	defer e.metrics.queued.Dec()
 	if err := ctx.Err(); err != nil {
 		e.metrics.loads(false)
 		return failed(o.mode, context.Cause(ctx))
@@ -293,7 +303,7 @@ func (e *Engine) load(id segments.SegmentID, o *op) (st Status) {
 	defer func() {
 		e.metrics.loads(st.State == Success)
 		if st.State == Success {
-			e.metrics.observeLoad(time.Since(start))
+			e.metrics.loadDuration.Observe(time.Since(start).Seconds())
 		}
 	}()
 
@@ -422,7 +432,7 @@ type countingPuller struct {
 func (c countingPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	n, err := c.p.Pull(ctx, seg, dir, maxBytes)
 	if err == nil {
-		c.m.pulledBytes.Add(n)
+		c.m.pulledBytes.Add(float64(n))
 	}
 	return n, err
 }

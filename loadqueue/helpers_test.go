@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
@@ -66,6 +68,7 @@ type rig struct {
 	cfg    *configs.Config
 	srv    *httptest.Server
 	dir    string
+	reg    *prometheus.Registry // the engine's metrics, alone in a fresh registry
 }
 
 type rigOpts struct {
@@ -121,13 +124,13 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		})
 	}
 	r := &rig{t: t, bucket: b, cache: cache, cfg: cfg, dir: dir, puller: &countPuller{p: inner},
-		ann: &invAnnouncer{inv: announcer.NewInventory()}}
+		ann: &invAnnouncer{inv: announcer.NewInventory()}, reg: prometheus.NewPedanticRegistry()}
 	threads := o.threads
 	if threads == 0 {
 		threads = 2
 	}
 	r.eng, err = New(Options{Cache: cache, Puller: r.puller, Announcer: r.ann, Hook: o.hook,
-		NumLoadingThreads: threads, NumTurboThreads: threads * 2, StatusQueueMaxSize: o.statusMax})
+		NumLoadingThreads: threads, NumTurboThreads: threads * 2, StatusQueueMaxSize: o.statusMax, Registerer: r.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

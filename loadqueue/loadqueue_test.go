@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -88,15 +90,17 @@ func TestLoadBatchSuccessOnlyAfterInventory(t *testing.T) {
 	if n := r.puller.pulls.Load(); n != 5 {
 		t.Errorf("%d pulls, want 5", n)
 	}
-	m := r.eng.Metrics()
-	if m.LoadsSucceeded != 5 || m.BytesPulled == 0 || m.LoadsTimed != 5 || m.QueueDepth != 0 {
-		t.Errorf("metrics %+v", m)
+	m := r.eng.metrics
+	if n := testutil.ToFloat64(m.loadOK); n != 5 {
+		t.Errorf("druid_sidecar_segment_loads_total{result=\"success\"} = %v, want 5", n)
 	}
-	var sb strings.Builder
-	r.eng.WriteMetrics(&sb)
-	if !strings.Contains(sb.String(), `druid_sidecar_segment_loads_total{result="success"} 5`) || strings.Contains(sb.String(), "wiki") {
-		t.Errorf("metrics text:\n%s", sb.String())
+	if n := testutil.ToFloat64(m.pulledBytes); n <= 0 {
+		t.Errorf("druid_sidecar_segment_pulled_bytes_total = %v, want the pulled bytes", n)
 	}
+	if n := testutil.ToFloat64(m.queued); n != 0 {
+		t.Errorf("druid_sidecar_load_queue_depth = %v, want 0", n)
+	}
+	checkMetricLabels(t, r.reg, segs)
 }
 
 func TestSuccessHandedOutOnce(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
@@ -43,6 +44,10 @@ type CacheOptions struct {
 	Logger hclog.Logger
 	// Now is the clock of reports; nil means time.Now.
 	Now func() time.Time
+	// Registerer receives the cache's metrics, read from the locations at every scrape:
+	// druid_sidecar_segment_cache_{max_bytes,used_bytes,segments,free_bytes}{location}. Nil registers nothing;
+	// NewCache fails if it refuses them (one Cache per registry).
+	Registerer prometheus.Registerer
 
 	statfs func(string) (diskSpace, error) // tests: a fake disk
 }
@@ -126,7 +131,12 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 	if infoPath == "" {
 		infoPath = filepath.Join(confLocs[0].Path, "info_dir")
 	}
-	infoPath = filepath.Clean(infoPath)
+	// Relative paths (Druid resolves them against the working directory) are made absolute here, as the
+	// locations' are below: the info directory is recognized inside a location by comparing the two.
+	infoPath, err := filepath.Abs(infoPath)
+	if err != nil {
+		return nil, fmt.Errorf("druid.segmentCache.infoDir %s: %w", sc.InfoDir, err)
+	}
 	c := &Cache{
 		log: opts.Logger, now: opts.Now, dropDelay: sc.DropSegmentDelay, entries: map[string]*entry{},
 		sel:        selector{strategy: sc.LocationSelector},
@@ -172,12 +182,16 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 			reserved = append(reserved, strings.SplitN(filepath.ToSlash(rel), "/", 2)[0])
 		}
 	}
-	var err error
 	if c.layout, err = newLayout(cfg.Sidecar.CacheLayout, reserved...); err != nil {
 		return fail(err)
 	}
 	if c.info, err = openInfoDir(infoPath); err != nil {
 		return fail(err)
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(cacheCollector{c}); err != nil {
+			return fail(fmt.Errorf("registering the segment cache metrics: %w", err))
+		}
 	}
 	return c, nil
 }

@@ -1,0 +1,66 @@
+package segments
+
+import (
+	"math"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	cacheMaxBytesDesc = prometheus.NewDesc("druid_sidecar_segment_cache_max_bytes",
+		"The location's maxSize (Druid's segment/max); the filesystem's size when no maxSize is configured.",
+		[]string{"location"}, nil)
+	cacheUsedBytesDesc = prometheus.NewDesc("druid_sidecar_segment_cache_used_bytes",
+		"Bytes accounted to the location: loaded segments, loads in progress and files awaiting deletion (Druid's segment/used).",
+		[]string{"location"}, nil)
+	cacheSegmentsDesc = prometheus.NewDesc("druid_sidecar_segment_cache_segments",
+		"Segments loaded or loading in the location (Druid's segment/count).",
+		[]string{"location"}, nil)
+	cacheFreeBytesDesc = prometheus.NewDesc("druid_sidecar_segment_cache_free_bytes",
+		"Bytes the location can still take: below maxSize and within the filesystem's free space less freeSpacePercent.",
+		[]string{"location"}, nil)
+)
+
+// cacheCollector reads a Cache's locations at scrape time (CacheOptions.Registerer). The location label is the
+// configured path, a handful of values; no metric names a segment.
+type cacheCollector struct{ c *Cache }
+
+func (cc cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cacheMaxBytesDesc
+	ch <- cacheUsedBytesDesc
+	ch <- cacheSegmentsDesc
+	ch <- cacheFreeBytesDesc
+}
+
+func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range cc.c.locs {
+		ds, err := l.statfs(l.path)
+		diskKnown := err == nil
+		l.mu.Lock()
+		used, count, inflight := l.used, l.count, l.inflight
+		l.mu.Unlock()
+
+		limited := l.maxSize != math.MaxInt64
+		maxBytes, haveMax := float64(l.maxSize), limited
+		if !limited && diskKnown {
+			maxBytes, haveMax = float64(ds.Total), true
+		}
+		// The room reserve would find now (roomLocked), except that the filesystem bounds it even without
+		// freeSpacePercent.
+		free, haveFree := l.maxSize-used, limited
+		if diskKnown {
+			keep := uint64(math.Ceil(float64(ds.Total) * l.freeSpacePercent / 100))
+			disk := int64(min(ds.Free, math.MaxInt64)) - inflight - int64(min(keep, math.MaxInt64))
+			free, haveFree = min(free, disk), true
+		}
+
+		if haveMax {
+			ch <- prometheus.MustNewConstMetric(cacheMaxBytesDesc, prometheus.GaugeValue, maxBytes, l.path)
+		}
+		ch <- prometheus.MustNewConstMetric(cacheUsedBytesDesc, prometheus.GaugeValue, float64(used), l.path)
+		ch <- prometheus.MustNewConstMetric(cacheSegmentsDesc, prometheus.GaugeValue, float64(count), l.path)
+		if haveFree {
+			ch <- prometheus.MustNewConstMetric(cacheFreeBytesDesc, prometheus.GaugeValue, float64(max(free, 0)), l.path)
+		}
+	}
+}
