@@ -874,3 +874,20 @@ func TestConcurrentLoadDropStress(t *testing.T) {
 	}
 	t.Logf("%d pulls, %d segments loaded at the end", p.pulls.Load(), len(loaded))
 }
+
+// TestCacheRelativeLocation opens a cache whose location is given relative to the working directory, as
+// Historicals' runtime.properties often do: the default info_dir inside it must not look like an orphaned segment.
+func TestCacheRelativeLocation(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c := newTestCache(t, testConfig(t, []testLoc{{path: "var/segment-cache"}}), CacheOptions{})
+	rep, err := c.Verify(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rep.Findings(); len(f) != 0 {
+		t.Fatalf("a fresh cache at a relative location has findings: %+v", f)
+	}
+	if !filepath.IsAbs(c.InfoDir()) {
+		t.Fatalf("info dir %q is not absolute", c.InfoDir())
+	}
+}
