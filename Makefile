@@ -1,5 +1,6 @@
 # druid-sidecar: build, test, benchmark.
 #
+#   make demo     what runs today, on the local services: config print, cluster, cache verify and ls.
 #   make test     the whole test suite, as CI runs it: starts the local services (installing them on a fresh
 #                 Debian machine), checks gofmt, runs go vet, go test -race ./... and brief fuzzing.
 #   make unit     unit tests only (go test -short), no services needed.
@@ -16,9 +17,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build test unit fmt-check vet race fuzz services-up services-down bench soak
+.PHONY: all demo build test unit fmt-check vet race fuzz services-up services-down bench soak
 
 all: build
+
+demo:
+	bash scripts/demo.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/druid-sidecar ./cmd/druid-sidecar
