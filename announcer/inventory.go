@@ -370,7 +370,7 @@ func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, caus
 	}
 	if cause != "" {
 		b := append([]byte(nil), `{"resetCounter":true,"resetCause":`...)
-		b = inventoryAppendJSONString(b, cause)
+		b = segments.AppendJSONString(b, cause)
 		b = append(b, `,"counter":null,"requests":null}`...)
 		_, _ = w.Write(b)
 		return
@@ -395,31 +395,3 @@ func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, caus
 }
 
 var inventorySmileWriters = sync.Pool{New: func() any { return NewSmileWriter(nil) }}
-
-// inventoryAppendJSONString quotes s as Jackson does: only '"', '\\' and control characters are escaped.
-func inventoryAppendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}

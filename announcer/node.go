@@ -31,9 +31,9 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 	plain, tls := cfg.Node.AnnouncedPorts()
 	b := make([]byte, 0, 512)
 	b = append(b, `{"druidNode":{"service":`...)
-	b = appendJSONString(b, cfg.Node.Service)
+	b = segments.AppendJSONString(b, cfg.Node.Service)
 	b = append(b, `,"host":`...)
-	b = appendJSONString(b, cfg.Node.Host)
+	b = segments.AppendJSONString(b, cfg.Node.Host)
 	b = append(b, `,"bindOnHost":`...)
 	b = strconv.AppendBool(b, cfg.Node.BindOnHost)
 	b = append(b, `,"plaintextPort":`...)
@@ -58,16 +58,16 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = segments.AppendJSONString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, labels[k])
+			b = segments.AppendJSONString(b, labels[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"version":`...)
-	b = appendJSONString(b, cfg.Sidecar.Version)
+	b = segments.AppendJSONString(b, cfg.Sidecar.Version)
 	b = append(b, `},"nodeType":"`+historicalNodeType+`","services":{"dataNodeService":{"type":"dataNodeService","tier":`...)
-	b = appendJSONString(b, cfg.Server.Tier)
+	b = segments.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
 	b = append(b, `,"type":"`+historicalServerType+`","serverType":"`+historicalServerType+`","priority":`...)
@@ -83,7 +83,7 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 func serverMetadataJSON(cfg *configs.Config) []byte {
 	b := make([]byte, 0, 192)
 	b = append(b, `{"name":`...)
-	b = appendJSONString(b, cfg.Node.HostAndPortToUse())
+	b = segments.AppendJSONString(b, cfg.Node.HostAndPortToUse())
 	b = append(b, `,"host":`...)
 	b = appendNullableString(b, cfg.Node.HostAndPort())
 	b = append(b, `,"hostAndTlsPort":`...)
@@ -91,7 +91,7 @@ func serverMetadataJSON(cfg *configs.Config) []byte {
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
 	b = append(b, `,"type":"`+historicalServerType+`","tier":`...)
-	b = appendJSONString(b, cfg.Server.Tier)
+	b = segments.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"priority":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.Priority), 10)
 	b = append(b, '}')
@@ -102,34 +102,5 @@ func appendNullableString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, s)
-}
-
-// appendJSONString writes s as Jackson does: only '"', '\\' and control characters are escaped (the usual short
-// forms, \u00XX for the rest); everything else, non-ASCII included, is written as it is.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c >= 0x20:
-			b = append(b, c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c == '\b':
-			b = append(b, '\\', 'b')
-		case c == '\f':
-			b = append(b, '\\', 'f')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		}
-	}
-	return append(b, '"')
+	return segments.AppendJSONString(b, s)
 }

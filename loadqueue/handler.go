@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -361,7 +360,7 @@ func appendStatus(dst []byte, s Status) []byte {
 	dst = append(dst, s.State...)
 	dst = append(dst, `","failureCause":`...)
 	if s.State == Failed {
-		dst = appendJSONString(dst, s.FailureCause)
+		dst = segments.AppendJSONString(dst, s.FailureCause)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -374,32 +373,6 @@ func appendStatus(dst []byte, s Status) []byte {
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
-}
-
-// appendJSONString quotes s as Jackson does: '"', '\\' and control characters escaped, the rest as is (invalid
-// UTF-8 replaced).
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
 
 func (e *Engine) isStopping() bool {

@@ -329,17 +329,18 @@ func appendRaw(dst, raw []byte) ([]byte, error) {
 	return append(dst, ownRaw(raw[skipSpace(raw, 0):], true)...), nil
 }
 
-// appendJSONString appends s as a JSON string escaped exactly as Jackson's default generator escapes it: '"' and
+// AppendJSONString appends s as a JSON string escaped exactly as Jackson's default generator escapes it: '"' and
 // '\\' with a backslash, \b \t \n \f \r in their short forms, other control characters as \u00XX with upper-case hex,
 // and everything else (non-ASCII, '/', '<', '>', '&', U+2028) unescaped. Invalid UTF-8, which a Java string cannot
-// hold, is replaced by U+FFFD so that the output is always valid JSON.
-func appendJSONString(dst []byte, s string) []byte {
+// hold, is replaced by U+FFFD so that the output is always valid JSON. Every payload druid-sidecar writes for Druid uses
+// it, so that all of them escape as a Java node would.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = appendEscaped(dst, s)
 	return append(dst, '"')
 }
 
-// appendEscaped appends the body of appendJSONString's output, without the quotes.
+// appendEscaped appends the body of AppendJSONString's output, without the quotes.
 func appendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {

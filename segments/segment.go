@@ -166,13 +166,13 @@ func (s *DataSegment) appendMembers(dst []byte, inChangeRequest bool) ([]byte, e
 	}
 	var err error
 	dst = extras(dst, slotStart)
-	dst = appendJSONString(key(dst, "dataSource"), s.DataSource)
+	dst = AppendJSONString(key(dst, "dataSource"), s.DataSource)
 	dst = extras(dst, slotDataSource)
 	dst = key(dst, "interval")
 	dst = append(dst, '"')
 	dst = append(s.Interval.AppendFormat(dst), '"')
 	dst = extras(dst, slotInterval)
-	dst = appendJSONString(key(dst, "version"), s.Version)
+	dst = AppendJSONString(key(dst, "version"), s.Version)
 	dst = extras(dst, slotVersion)
 	dst = key(dst, "loadSpec")
 	if s.LoadSpec == nil {

@@ -399,7 +399,7 @@ func SingleDimensionShardSpec(dimension string, start, end *string, partitionNum
 	b = append(b, `,"end":`...)
 	b = appendStringPtr(b, end)
 	b = append(b, `,"dimension":`...)
-	b = appendJSONString(b, dimension)
+	b = AppendJSONString(b, dimension)
 	b = append(b, `,"partitionNum":`...)
 	b = strconv.AppendInt(b, int64(partitionNum), 10)
 	b = append(b, `,"numCorePartitions":`...)
@@ -458,14 +458,14 @@ func appendStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, *s)
+	return AppendJSONString(b, *s)
 }
 
 func appendNullableString(b []byte, s string, present bool) []byte {
 	if !present {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, s)
+	return AppendJSONString(b, s)
 }
 
 // appendStringArray writes a JSON array of strings; a nil slice is null when nilIsNull is set and [] otherwise.
@@ -478,7 +478,7 @@ func appendStringArray(b []byte, ss []string, nilIsNull bool) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = AppendJSONString(b, s)
 	}
 	return append(b, ']')
 }

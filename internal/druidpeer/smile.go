@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // SmileHeader is the start of every Smile document that Jackson's parser accepts by default.
@@ -198,7 +200,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, s), nil
+		return segments.AppendJSONString(out, s), nil
 	case t == 0x20:
 		return append(out, `""`...), nil
 	case t == 0x21:
@@ -279,7 +281,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if d.sharedValues {
 			d.values = addShared(d.values, s)
 		}
-		return appendJSONString(out, s), nil
+		return segments.AppendJSONString(out, s), nil
 	case t < 0xE0: // small int
 		return strconv.AppendInt(out, zigzag(uint64(t&0x1F)), 10), nil
 	case t == 0xE0 || t == 0xE4: // long ASCII / Unicode
@@ -291,7 +293,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, s), nil
+		return segments.AppendJSONString(out, s), nil
 	case t == 0xE8: // 7-bit binary, written as base64 like Jackson's JSON generator
 		n, err := d.vint()
 		if err != nil {
@@ -301,7 +303,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
+		return segments.AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
 	case t >= 0xEC && t <= 0xEF: // long shared value reference
 		lo, err := d.byte()
 		if err != nil {
@@ -311,7 +313,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, s), nil
+		return segments.AppendJSONString(out, s), nil
 	case t == 0xF8:
 		out = append(out, '[')
 		for first := true; ; first = false {
@@ -343,7 +345,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(appendJSONString(out, name), ':')
+			out = append(segments.AppendJSONString(out, name), ':')
 			if out, err = d.value(out, depth+1); err != nil {
 				return nil, err
 			}
@@ -357,7 +359,7 @@ func (d *smileDecoder) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
+		return segments.AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
 	}
 	return nil, d.errorf("unexpected token 0x%02x where a value is due", t)
 }
@@ -420,33 +422,4 @@ func appendFloat(out []byte, f float64, bits int, d *smileDecoder) ([]byte, erro
 		return nil, d.errorf("%v cannot be written as JSON", f)
 	}
 	return strconv.AppendFloat(out, f, 'g', -1, bits), nil
-}
-
-// appendJSONString quotes s as Jackson's JSON generator does: '"' and '\\' escaped, control characters as
-// \n, \r, \t, \b, \f or \u00XX, everything else as is.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
