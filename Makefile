@@ -10,7 +10,7 @@
 #                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations (not part of make test).
 
 GO       ?= go
-FUZZTIME ?= 5s
+FUZZTIME ?= 20000x
 SOAK_KILL_ITERATIONS ?= 500
 PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
