@@ -52,6 +52,7 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 bench: services-up
+	@command -v aws >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 soak: services-up
