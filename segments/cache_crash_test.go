@@ -297,7 +297,7 @@ func writeZip(t *testing.T, path string, files map[string][]byte) int64 {
 func TestCacheKillHelper(t *testing.T) {
 	path := os.Getenv(helperEnv)
 	if path == "" {
-		t.Skip("run by TestCacheSurvivesKill9")
+		return // not started by TestCacheSurvivesKill9: nothing to do
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

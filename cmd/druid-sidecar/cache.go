@@ -227,16 +227,8 @@ func runCacheLs(ctx context.Context, env *environment, args []string) int {
 	var common commonFlags
 	common.register(fs)
 	format := fs.String("format", "table", "output format: table or json")
-	if err := fs.Parse(args); err != nil {
-		return exitCodeForParse(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "druid-sidecar cache ls: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
-	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(env.stderr, "druid-sidecar cache ls: --format %q: expected table or json\n", *format)
-		return exitBadInput
+	if ok, code := parseArgs(env, "cache ls", fs, args, format, "table", "json"); !ok {
+		return code
 	}
 	_, cache, _, code := openCache(env, "ls", &common)
 	if cache == nil {

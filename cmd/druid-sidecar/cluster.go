@@ -28,16 +28,8 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 	var common commonFlags
 	common.register(fs)
 	format := fs.String("format", "table", "output format: table or json")
-	if err := fs.Parse(args); err != nil {
-		return exitCodeForParse(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "druid-sidecar cluster: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
-	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(env.stderr, "druid-sidecar cluster: --format %q: expected table or json\n", *format)
-		return exitBadInput
+	if ok, code := parseArgs(env, "cluster", fs, args, format, "table", "json"); !ok {
+		return code
 	}
 	log, err := common.logger(env.stderr)
 	if err != nil {

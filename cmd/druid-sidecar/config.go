@@ -50,12 +50,8 @@ func runConfigPrint(env *environment, args []string) int {
 	var common commonFlags
 	common.register(fs)
 	format := fs.String("format", "properties", "output format: properties or json")
-	if err := fs.Parse(args); err != nil {
-		return exitCodeForParse(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "druid-sidecar config print: unexpected argument %q\n", fs.Arg(0))
-		return exitBadInput
+	if ok, code := parseArgs(env, "config print", fs, args, format, "properties", "json"); !ok {
+		return code
 	}
 	cfg, code := loadConfig(env, &common)
 	if cfg == nil {
@@ -75,9 +71,6 @@ func runConfigPrint(env *environment, args []string) int {
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			io.WriteString(env.stdout, "\n")
 		}
-	default:
-		fmt.Fprintf(env.stderr, "druid-sidecar config print: --format %q: expected properties or json\n", *format)
-		return exitBadInput
 	}
 	return exitOK
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -70,4 +71,21 @@ func (c *commonFlags) logger(w io.Writer) (hclog.Logger, error) {
 		return nil, fmt.Errorf("--log-format %q: expected text or json", c.logFormat)
 	}
 	return hclog.New(opts), nil
+}
+
+// parseArgs parses a command's flags, refuses positional arguments, and checks --format against the formats the
+// command knows. It reports what is wrong and returns false with the exit status to use.
+func parseArgs(env *environment, name string, fs *flag.FlagSet, args []string, format *string, formats ...string) (bool, int) {
+	if err := fs.Parse(args); err != nil {
+		return false, exitCodeForParse(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "druid-sidecar %s: unexpected argument %q\n", name, fs.Arg(0))
+		return false, exitBadInput
+	}
+	if format != nil && !slices.Contains(formats, *format) {
+		fmt.Fprintf(env.stderr, "druid-sidecar %s: --format %q: expected %s\n", name, *format, strings.Join(formats, " or "))
+		return false, exitBadInput
+	}
+	return true, exitOK
 }
