@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
@@ -102,7 +101,9 @@ func runCachePull(ctx context.Context, env *environment, args []string) int {
 		return code
 	}
 	defer cache.Close()
-	puller, err := deepstorage.New(deepStorageOptions(cfg, log.Named("deepstorage")))
+	opts := deepstorage.OptionsFromConfig(cfg)
+	opts.Logger = log.Named("deepstorage")
+	puller, err := deepstorage.New(opts)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache pull: %v\n", err)
 		return exitBadInput
@@ -151,28 +152,6 @@ func readSegmentArg(env *environment, arg string) (*segments.DataSegment, error)
 		return nil, err
 	}
 	return seg, nil
-}
-
-// deepStorageOptions maps druid.s3.* to the deep storage puller's options.
-func deepStorageOptions(cfg *configs.Config, log hclog.Logger) deepstorage.Options {
-	endpoint := cfg.S3.EndpointURL
-	if endpoint != "" && !strings.Contains(endpoint, "://") {
-		proto := cfg.S3.Protocol
-		if proto == "" {
-			proto = "https"
-		}
-		endpoint = proto + "://" + endpoint
-	}
-	return deepstorage.Options{
-		Logger: log,
-		S3: deepstorage.S3Options{
-			Endpoint:  endpoint,
-			Region:    cfg.S3.EndpointSigningRegion,
-			AccessKey: cfg.S3.AccessKey.Reveal(),
-			SecretKey: cfg.S3.SecretKey.Reveal(),
-			PathStyle: cfg.S3.EnablePathStyleAccess,
-		},
-	}
 }
 
 func runCacheVerify(ctx context.Context, env *environment, args []string) int {

@@ -1,0 +1,306 @@
+// Package agent wires druid-sidecar's parts into a running Druid data server and runs its lifecycle in the order a
+// Java Historical does (druid-protocol.md 10): the segment cache is read, the HTTP endpoints go live, the cached
+// segments are announced, readiness is reported, and only then is the node announced to internal discovery, which
+// is what makes Brokers and Coordinators find it. Shutdown runs the stages in reverse.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/loadqueue"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// DefaultShutdownTimeout bounds the whole shutdown; loads still running when it passes are canceled.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// Registry is where the agent's metrics are registered and what /metrics serves; *prometheus.Registry is one.
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
+// Options are an Agent's collaborators; every field is optional.
+type Options struct {
+	// Logger; nil discards.
+	Logger hclog.Logger
+	// Registerer receives every metric and is served on /metrics. nil means a fresh registry with the Go runtime
+	// and process collectors.
+	Registerer Registry
+	// Version is the build's version, shown by /status; "" means "unknown".
+	Version string
+	// ShutdownTimeout bounds the shutdown after ctx ends; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Agent is one data server's lifecycle. Run it once.
+type Agent struct {
+	cfg       *configs.Config
+	log       hclog.Logger
+	reg       Registry
+	version   string
+	shutdown  time.Duration
+	listen    string
+	startTime time.Time
+
+	ran            atomic.Bool
+	cacheReady     atomic.Bool // bootstrap read the cache: /druid/historical/v1/loadstatus
+	bootstrapped   atomic.Bool // the cached segments are announced: /druid/historical/v1/readiness
+	selfDiscovered atomic.Bool // AnnounceNode succeeded
+	ready          chan struct{}
+	readyOnce      sync.Once
+
+	mu   sync.Mutex
+	addr net.Addr
+}
+
+// New checks that cfg describes a data server the agent can run and returns the Agent; nothing is opened yet.
+// Its errors are configuration errors.
+func New(cfg *configs.Config, opts Options) (*Agent, error) {
+	if cfg == nil {
+		return nil, errors.New("agent: no configuration")
+	}
+	var errs []error
+	if cfg.Node.Host == "" {
+		errs = append(errs, errors.New("druid.host is not set: the node needs an address to announce"))
+	}
+	if len(cfg.SegmentCache.Locations()) == 0 {
+		errs = append(errs, errors.New("druid.segmentCache.locations is empty: a data server needs a segment cache"))
+	}
+	if cfg.Node.EnableTLSPort {
+		errs = append(errs, errors.New("druid.enableTlsPort=true: druid-sidecar serves plaintext HTTP only; set druid.enableTlsPort=false and druid.enablePlaintextPort=true"))
+	} else if !cfg.Node.EnablePlaintextPort {
+		errs = append(errs, errors.New("druid.enablePlaintextPort=false: the node would have no port to serve and announce"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
+		ready: make(chan struct{})}
+	if a.log == nil {
+		a.log = hclog.NewNullLogger()
+	}
+	if a.reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		a.reg = r
+	}
+	if a.version == "" {
+		a.version = "unknown"
+	}
+	if a.shutdown <= 0 {
+		a.shutdown = DefaultShutdownTimeout
+	}
+	port := strconv.Itoa(cfg.Node.PortToUse())
+	if cfg.Node.BindOnHost {
+		a.listen = net.JoinHostPort(cfg.Node.Host, port)
+	} else {
+		a.listen = net.JoinHostPort("", port)
+	}
+	return a, nil
+}
+
+// Ready is closed once the node is announced to internal discovery, that is once startup has completed.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Addr is the address the HTTP server listens on, nil before it listens.
+func (a *Agent) Addr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// parts are what Run opened, so that shutdown closes exactly those.
+type parts struct {
+	cache     *segments.Cache
+	inv       *announcer.Inventory
+	ann       *announcer.Announcer
+	queue     *loadqueue.Engine
+	srv       *http.Server
+	served    chan error // the HTTP server's end
+	announced bool       // AnnounceNode was called
+}
+
+// Run starts the server, serves until ctx ends, then shuts down. It returns nil after a shutdown asked for by ctx,
+// and an error naming the failed step when startup fails or the HTTP server stops by itself.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.ran.CompareAndSwap(false, true) {
+		return errors.New("agent: Run was already called; an Agent runs once")
+	}
+	a.startTime = time.Now()
+	p := &parts{}
+	err := a.start(ctx, p)
+	if err == nil {
+		select {
+		case <-ctx.Done():
+			a.log.Info("shutting down", "cause", context.Cause(ctx))
+		case serr := <-p.served:
+			err = fmt.Errorf("the HTTP server on %s stopped: %w", a.listen, serr)
+			p.served = nil
+		}
+	} else if ctx.Err() != nil {
+		a.log.Info("shutting down during startup", "cause", context.Cause(ctx), "step", err)
+		err = nil
+	}
+	stopErr := a.stop(p)
+	if err != nil {
+		a.log.Error("druid-sidecar stopped after a failure", "error", err)
+	} else if stopErr == nil {
+		a.log.Info("shutdown complete")
+	}
+	return errors.Join(err, stopErr)
+}
+
+// start runs the startup stages, recording in p what it opened.
+func (a *Agent) start(ctx context.Context, p *parts) error {
+	cfg, log := a.cfg, a.log
+	var err error
+
+	// NORMAL: the segment cache, as SegmentCacheBootstrapper reads it.
+	p.cache, err = segments.NewCache(cfg, segments.CacheOptions{Logger: log.Named("cache"), Registerer: a.reg})
+	if err != nil {
+		return fmt.Errorf("opening the segment cache: %w", err)
+	}
+	cached, _, err := p.cache.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the segment cache in %s: %w", describeLocations(cfg), err)
+	}
+	a.cacheReady.Store(true)
+	log.Info("segment cache read", "segments", len(cached), "layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
+
+	dsOpts := deepstorage.OptionsFromConfig(cfg)
+	dsOpts.Logger = log.Named("deepstorage")
+	puller, err := deepstorage.New(dsOpts)
+	if err != nil {
+		return fmt.Errorf("setting up deep storage: %w", err)
+	}
+	p.inv = announcer.NewInventory()
+	p.ann, err = announcer.New(cfg, announcer.WithLogger(log), announcer.WithInventory(p.inv),
+		announcer.WithRegisterer(a.reg), announcer.WithStartTime(a.startTime))
+	if err != nil {
+		return fmt.Errorf("starting the announcer (ZooKeeper %s): %w", cfg.ZK.Service.Host, err)
+	}
+	sc := cfg.SegmentCache
+	p.queue, err = loadqueue.New(loadqueue.Options{
+		Cache:              p.cache,
+		Puller:             loadqueue.DeepStoragePuller{P: puller},
+		Announcer:          p.ann,
+		Hook:               nil, // no local segment server behind this node: loads end in the cache
+		Logger:             log.Named("loadqueue"),
+		Registerer:         a.reg,
+		NumLoadingThreads:  sc.NumLoadingThreads,
+		NumTurboThreads:    sc.NumBootstrapThreads,
+		StatusQueueMaxSize: sc.StatusQueueMaxSize,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the load queue: %w", err)
+	}
+	if cfg.Sidecar.Upstream == "" {
+		log.Info("no druid.sidecar.upstream: this node serves cluster state only (segment inventory and loads into the cache) and answers no queries")
+	} else {
+		log.Warn("druid.sidecar.upstream is set but this version does not proxy queries yet: the node serves cluster state only",
+			"upstream", cfg.Sidecar.Upstream)
+	}
+
+	// SERVER: every endpoint is live before anything is announced (trap 16).
+	ln, err := net.Listen("tcp", a.listen)
+	if err != nil {
+		return fmt.Errorf("listening for HTTP on %s (druid.plaintextPort, druid.bindOnHost): %w", a.listen, err)
+	}
+	a.mu.Lock()
+	a.addr = ln.Addr()
+	a.mu.Unlock()
+	p.srv = &http.Server{Handler: a.handler(p), ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	p.served = make(chan error, 1)
+	go func() { p.served <- p.srv.Serve(ln) }()
+	log.Info("serving HTTP", "addr", ln.Addr().String())
+
+	// The cached segments, in bulk: the inventory has them at once, ZooKeeper once it answers.
+	if len(cached) > 0 {
+		if err := p.ann.AnnounceSegments(ctx, cached...); err != nil {
+			return fmt.Errorf("announcing the %d cached segments (ZooKeeper %s): %w", len(cached), cfg.ZK.Service.Host, err)
+		}
+	}
+	a.bootstrapped.Store(true)
+	log.Info("bootstrap complete: cached segments announced", "segments", len(cached))
+
+	// ANNOUNCEMENTS: internal discovery last.
+	p.announced = true
+	if err := p.ann.AnnounceNode(ctx); err != nil {
+		return fmt.Errorf("announcing the node %s to ZooKeeper %s: %w", cfg.Node.HostAndPortToUse(), cfg.ZK.Service.Host, err)
+	}
+	a.selfDiscovered.Store(true)
+	a.readyOnce.Do(func() { close(a.ready) })
+	log.Info("node announced", "node", cfg.Node.HostAndPortToUse(), "service", cfg.Node.Service)
+	return nil
+}
+
+// stop closes what p holds, in the reverse order of start.
+func (a *Agent) stop(p *parts) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.shutdown)
+	defer cancel()
+	var errs []error
+	a.selfDiscovered.Store(false)
+	if p.ann != nil && p.announced {
+		if err := p.ann.UnannounceNode(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("unannouncing the node: %w", err))
+		}
+	}
+	if p.queue != nil {
+		if err := p.queue.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.inv != nil {
+		p.inv.Stop() // parked inventory polls get 500 "Server is shutting down."
+	}
+	if p.srv != nil {
+		if err := p.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
+			p.srv.Close()
+		}
+		if p.served != nil {
+			if err := <-p.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("the HTTP server: %w", err))
+			}
+		}
+	}
+	if p.ann != nil {
+		if err := p.ann.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the announcer: %w", err))
+		}
+	}
+	if p.cache != nil {
+		if err := p.cache.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the segment cache: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func describeLocations(cfg *configs.Config) string {
+	locs := cfg.SegmentCache.Locations()
+	s := ""
+	for i, l := range locs {
+		if i > 0 {
+			s += ", "
+		}
+		s += l.Path
+	}
+	return s
+}
