@@ -8,34 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/internal/zkproxy"
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
-
-// checkNoSegmentIDLabels fails if any label value of reg's metrics could be a segment id (or names a segment).
-func checkNoSegmentIDLabels(t *testing.T, reg *prometheus.Registry, segs []*segments.DataSegment) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				v := lp.GetValue()
-				if len(segments.PossibleSegmentIDs(v)) > 0 {
-					t.Errorf("%s{%s=%q}: the label value looks like a segment id", mf.GetName(), lp.GetName(), v)
-				}
-				for _, s := range segs {
-					if strings.Contains(v, s.DataSource) {
-						t.Errorf("%s{%s=%q}: the label value names a segment", mf.GetName(), lp.GetName(), v)
-					}
-				}
-			}
-		}
-	}
-}
 
 func TestMetricsZooKeeper(t *testing.T) {
 	z := testenv.ZooKeeper(t)
@@ -139,7 +115,7 @@ druid_sidecar_zk_session_expiries_total 0
 	if n, err := testutil.GatherAndCount(reg); err != nil || n != 5 {
 		t.Errorf("%d series (%v), want 5", n, err)
 	}
-	checkNoSegmentIDLabels(t, reg, segs)
+	metricstest.NoSegmentLabels(t, reg, segs)
 }
 
 // Without ZooKeeper only the announced segments are exposed: a zk_connected of 0 would raise a false alarm.
@@ -162,5 +138,5 @@ druid_sidecar_announced_segments 4
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
-	checkNoSegmentIDLabels(t, reg, segs)
+	metricstest.NoSegmentLabels(t, reg, segs)
 }

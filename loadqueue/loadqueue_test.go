@@ -16,6 +16,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
+	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -100,7 +101,7 @@ func TestLoadBatchSuccessOnlyAfterInventory(t *testing.T) {
 	if n := testutil.ToFloat64(m.queued); n != 0 {
 		t.Errorf("druid_sidecar_load_queue_depth = %v, want 0", n)
 	}
-	checkMetricLabels(t, r.reg, segs)
+	metricstest.NoSegmentLabels(t, r.reg, segs)
 }
 
 func TestSuccessHandedOutOnce(t *testing.T) {

@@ -4,36 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
-
-// checkMetricLabels fails if reg's metrics do not gather or if a label value could be a segment id or names a
-// segment's data source.
-func checkMetricLabels(t *testing.T, reg *prometheus.Registry, segs []*segments.DataSegment) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				v := lp.GetValue()
-				if len(segments.PossibleSegmentIDs(v)) > 0 {
-					t.Errorf("%s{%s=%q}: the label value looks like a segment id", mf.GetName(), lp.GetName(), v)
-				}
-				for _, s := range segs {
-					if strings.Contains(v, s.DataSource) {
-						t.Errorf("%s{%s=%q}: the label value names a segment", mf.GetName(), lp.GetName(), v)
-					}
-				}
-			}
-		}
-	}
-}
 
 func TestMetrics(t *testing.T) {
 	r := newRig(t, rigOpts{})
@@ -102,7 +77,7 @@ druid_sidecar_load_queue_waiting 0
 	if n, err := testutil.GatherAndCount(r.reg); err != nil || n != 8 {
 		t.Errorf("%d series (%v), want 8", n, err)
 	}
-	checkMetricLabels(t, r.reg, []*segments.DataSegment{ok1, ok2, missing})
+	metricstest.NoSegmentLabels(t, r.reg, []*segments.DataSegment{ok1, ok2, missing})
 
 	// A registry that already holds an engine's metrics refuses a second engine's, and New says so.
 	_, err = New(Options{Cache: r.cache, Puller: r.puller, Announcer: r.ann, Registerer: r.reg})
