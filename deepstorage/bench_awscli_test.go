@@ -34,35 +34,15 @@ func BenchmarkPullVsAWSCLI(b *testing.B) {
 		b.Fatal("unzip is not installed: ", err)
 	}
 	bucket := testenv.S3(b)
-	sets := []struct {
-		name        string
-		count, size int
-	}{
-		{"large-8x64MB", 8, 64 << 20},
-		{"small-400x256KB", 400, 256 << 10},
-	}
+	sets := benchSets
 	archiveBytes := map[string]int64{}
+	for name, archive := range benchUpload(b, bucket, sets) {
+		archiveBytes[name] = int64(len(archive))
+	}
 	for _, s := range sets {
-		archive := benchArchive(b, s.size)
-		archiveBytes[s.name] = int64(len(archive) * s.count)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		for i := range s.count {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				bucket.Put(b, fmt.Sprintf("%s/%d/index.zip", s.name, i), archive)
-			}()
-		}
-		wg.Wait()
+		archiveBytes[s.name] *= int64(s.count)
 	}
-	base := b.TempDir()
-	if shm, err := os.MkdirTemp("/dev/shm", "deepstorage-bench-"); err == nil {
-		base = shm
-		defer os.RemoveAll(shm)
-	}
+	base := benchDir(b)
 	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+bucket.AccessKey, "AWS_SECRET_ACCESS_KEY="+bucket.SecretKey,
 		"AWS_DEFAULT_REGION="+bucket.Region, "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
 		"AWS_SHARED_CREDENTIALS_FILE=/dev/null")

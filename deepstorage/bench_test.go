@@ -36,31 +36,8 @@ import (
 // go test -run '^$' -bench BenchmarkPull -benchtime 2x ./deepstorage
 func BenchmarkPull(b *testing.B) {
 	bucket := testenv.S3(b)
-	sets := []struct {
-		name  string
-		count int
-		size  int // of the archive
-	}{
-		{"large-8x64MB", 8, 64 << 20},
-		{"small-400x256KB", 400, 256 << 10},
-	}
-	archives := map[string][]byte{}
-	for _, s := range sets {
-		archive := benchArchive(b, s.size)
-		archives[s.name] = archive
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		for i := range s.count {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				bucket.Put(b, fmt.Sprintf("%s/%d/index.zip", s.name, i), archive)
-			}()
-		}
-		wg.Wait()
-	}
+	sets := benchSets
+	archives := benchUpload(b, bucket, sets)
 
 	// Proxies that cap every connection: at 85 MB/s as S3 does, and at 20 MB/s, which shows the same effect on a
 	// machine too small to unpack at 8 x 85 MB/s.
@@ -87,13 +64,7 @@ func BenchmarkPull(b *testing.B) {
 		{"spool-ranged", SpoolRanged, 0, 0}, {"stream-ranged-c2", StreamRanged, 2, 0},
 		{"stream-ranged-c4=auto", Auto, 0, 0}, {"stream-ranged-c8", StreamRanged, 8, 0},
 	}
-	// Pulls write to memory where there is a tmpfs: the disk of this machine (and the deletions between runs)
-	// would add noise that has nothing to do with the strategies.
-	base := b.TempDir()
-	if shm, err := os.MkdirTemp("/dev/shm", "deepstorage-bench-"); err == nil {
-		base = shm
-		defer os.RemoveAll(shm)
-	}
+	base := benchDir(b)
 	for _, rate := range []int64{0, 85_000_000, 20_000_000} {
 		capped := rate > 0
 		for _, s := range sets {
@@ -265,4 +236,49 @@ func benchArchive(b *testing.B, size int) []byte {
 		b.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// benchSet is a set of equal segment archives a benchmark pulls.
+type benchSet struct {
+	name  string
+	count int
+	size  int // of the archive
+}
+
+// benchSets are the sets of the pull benchmarks: a few large segments and many small ones.
+var benchSets = []benchSet{
+	{"large-8x64MB", 8, 64 << 20},
+	{"small-400x256KB", 400, 256 << 10},
+}
+
+// benchUpload puts every archive of sets into the bucket, as <set>/<i>/index.zip, and returns each set's archive.
+func benchUpload(b *testing.B, bucket testenv.S3Bucket, sets []benchSet) map[string][]byte {
+	archives := map[string][]byte{}
+	for _, s := range sets {
+		archive := benchArchive(b, s.size)
+		archives[s.name] = archive
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for i := range s.count {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				bucket.Put(b, fmt.Sprintf("%s/%d/index.zip", s.name, i), archive)
+			}()
+		}
+		wg.Wait()
+	}
+	return archives
+}
+
+// benchDir is where benchmarks unpack: memory where there is a tmpfs, since this machine's disk (and the
+// deletions between runs) would add noise that has nothing to do with what is measured.
+func benchDir(b *testing.B) string {
+	if shm, err := os.MkdirTemp("/dev/shm", "deepstorage-bench-"); err == nil {
+		b.Cleanup(func() { os.RemoveAll(shm) })
+		return shm
+	}
+	return b.TempDir()
 }
