@@ -9,7 +9,8 @@
 #   scripts/services.sh status   which services are running; exits 1 unless all three run and answer
 #
 # Everything lives under the state directory: <repo>/.state, or DRUID_SIDECAR_STATE_DIR (relative to the
-# repository root unless absolute). Ports default to 42181 (ZooKeeper), 42432 (PostgreSQL) and 42900 (S3),
+# repository root unless absolute). Ports default to 22181 (ZooKeeper), 25432 (PostgreSQL) and 29000 (S3): below
+# Linux's ephemeral range (32768-60999), so that no outgoing connection can hold one of them when a server binds it;
 # overridable with DRUID_SIDECAR_ZK_PORT, DRUID_SIDECAR_PG_PORT and DRUID_SIDECAR_S3_PORT. DRUID_SIDECAR_SERVICES_TIMEOUT (seconds, default 60) bounds
 # the wait for each service. `up` also writes the `env` lines to <state>/services.env, which internal/testenv
 # reads when the DRUID_SIDECAR_TEST_* variables are not set.
@@ -19,9 +20,9 @@ REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 STATE_DIR=${DRUID_SIDECAR_STATE_DIR:-$REPO_ROOT/.state}
 [[ $STATE_DIR == /* ]] || STATE_DIR=$REPO_ROOT/$STATE_DIR # relative to the repository root, as for the tests
 
-ZK_PORT=${DRUID_SIDECAR_ZK_PORT:-42181}
-PG_PORT=${DRUID_SIDECAR_PG_PORT:-42432}
-S3_PORT=${DRUID_SIDECAR_S3_PORT:-42900}
+ZK_PORT=${DRUID_SIDECAR_ZK_PORT:-22181}
+PG_PORT=${DRUID_SIDECAR_PG_PORT:-25432}
+S3_PORT=${DRUID_SIDECAR_S3_PORT:-29000}
 WAIT_TIMEOUT=${DRUID_SIDECAR_SERVICES_TIMEOUT:-60}
 
 # Fixed credentials of the local, loopback-only test S3 server. Not secrets.

@@ -96,7 +96,7 @@ type ruleState struct {
 
 type connKey struct{}
 
-// New starts a proxy on 127.0.0.1 (a free port) that forwards to target, a URL such as http://127.0.0.1:42900.
+// New starts a proxy on 127.0.0.1 (a free port) that forwards to target, a URL such as http://127.0.0.1:29000.
 // Close stops it.
 func New(target string) (*Proxy, error) {
 	u, err := url.Parse(target)

@@ -22,7 +22,7 @@ type ZK struct {
 	Servers []string // host:port of each server
 	Chroot  string   // the test's root znode, e.g. /druid-sidecar-tests/TestAnnounce-1f2e3d4c
 	// ConnectString is the servers joined with commas, then Chroot: what Druid's druid.zk.service.host (and
-	// Curator) accepts, e.g. 127.0.0.1:42181/druid-sidecar-tests/TestAnnounce-1f2e3d4c.
+	// Curator) accepts, e.g. 127.0.0.1:22181/druid-sidecar-tests/TestAnnounce-1f2e3d4c.
 	ConnectString string
 }
 
