@@ -362,6 +362,20 @@ type SidecarConfig struct {
 	PrefetchMaxBytes    ByteSize
 	PrefetchMaxSegments int
 	HTTPPprof           bool
+	// UpstreamHookTimeout bounds one load or drop hook call to the upstream.
+	UpstreamHookTimeout time.Duration
+	// InternalAuth requires the escalator's basic-auth credentials on /druid-internal/*.
+	InternalAuth bool
+	// CompanionPort is the HTTP port of `companion`.
+	CompanionPort int
+	// PrefetchThreads is how many segments `companion` pulls at once.
+	PrefetchThreads int
+	// PrefetchPollPeriod is how often `companion` reads the Coordinator's load queue.
+	PrefetchPollPeriod time.Duration
+	// PrefetchClaimTimeout is how long an unclaimed prefetched copy out of the queue is kept.
+	PrefetchClaimTimeout time.Duration
+	// DriftPeriod is how often `companion` runs its drift watch; 0 turns it off.
+	DriftPeriod time.Duration
 }
 
 // redacted is what every secret prints as.

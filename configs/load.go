@@ -301,6 +301,11 @@ func (l *loader) finish(c *Config) {
 		l.probs.add(Problem{Key: "druid.escalator.internalClientUsername", Origin: o, order: ord,
 			Msg: "not set; druid.escalator.type=basic needs the internal client's user name"})
 	}
+	if c.Sidecar.InternalAuth && c.Escalator.Type != "basic" {
+		o, ord := origin("druid.sidecar.internalAuth")
+		l.probs.add(Problem{Key: "druid.sidecar.internalAuth", Origin: o, order: ord,
+			Msg: "is true but druid.escalator.type is not basic; the credentials to require are the escalator's"})
+	}
 }
 
 // unknownSidecarKey explains an unknown druid.sidecar.* key, suggesting the nearest known one.

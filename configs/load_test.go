@@ -195,7 +195,9 @@ func TestLoadDefaults(t *testing.T) {
 		Discovery: DiscoveryConfig{Type: "curator"},
 		Lookup:    LookupConfig{LookupTier: "__default"},
 		Escalator: EscalatorConfig{Type: "noop"},
-		Sidecar:   SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10},
+		Sidecar:   SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10,
+			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 8283, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
+			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute},
 	}
 	if c.Node != want.Node || c.ZK != want.ZK || c.Announcer != want.Announcer || c.Storage != want.Storage ||
 		c.S3 != want.S3 || c.Metadata != want.Metadata || c.Discovery != want.Discovery || c.Lookup != want.Lookup ||

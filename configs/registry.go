@@ -138,6 +138,13 @@ var registry = []keyDef{
 	{name: "druid.sidecar.coordinator.url", kind: httpURL(func(c *Config) *string { return &c.Sidecar.CoordinatorURL }), doc: "Coordinator URL; empty finds the leader through discovery."},
 	{name: "druid.sidecar.prefetch.maxBytes", def: "0", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.PrefetchMaxBytes }), doc: "Bytes of segments prefetched ahead of a Java Historical; 0 turns prefetching off (budget it into the disk first)."},
 	{name: "druid.sidecar.prefetch.maxSegments", def: "10", kind: integer(0, maxInt, func(c *Config) *int { return &c.Sidecar.PrefetchMaxSegments }), doc: "Segments prefetched ahead at most."},
+	{name: "druid.sidecar.upstream.hookTimeout", def: "PT5M", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.UpstreamHookTimeout }), doc: "How long a load or drop hook call to the upstream may take before the request fails."},
+	{name: "druid.sidecar.internalAuth", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.InternalAuth }), doc: "Require the escalator's basic-auth credentials (`druid.escalator.*`) on /druid-internal/*, for clusters with Druid security on."},
+	{name: "druid.sidecar.companion.port", def: "8283", kind: integer(1, 65535, func(c *Config) *int { return &c.Sidecar.CompanionPort }), doc: "HTTP port of `companion` (/status/health, /status, /metrics), beside the Historical's own port."},
+	{name: "druid.sidecar.prefetch.threads", def: "8", kind: integer(1, 256, func(c *Config) *int { return &c.Sidecar.PrefetchThreads }), doc: "Segments `companion` pulls at once."},
+	{name: "druid.sidecar.prefetch.pollPeriod", def: "PT5S", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PrefetchPollPeriod }), doc: "How often `companion` reads the Coordinator's load queue."},
+	{name: "druid.sidecar.prefetch.claimTimeout", def: "PT15M", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PrefetchClaimTimeout }), doc: "How long a prefetched copy that left the load queue stays unclaimed before removal (the Coordinator's load timeout)."},
+	{name: "druid.sidecar.drift.period", def: "PT1M", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.DriftPeriod }), doc: "How often `companion` compares the Historical's cache, info_dir and inventory; empty turns the drift watch off."},
 	{name: "druid.sidecar.http.pprof", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.HTTPPprof }), doc: "Serve /debug/pprof/ on the HTTP port."},
 }
 
