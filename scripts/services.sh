@@ -34,7 +34,8 @@ VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
 
 PACKAGES=(zookeeper postgresql libcurator-framework-java libcurator-recipes-java libcurator-discovery-java
-	libjackson2-databind-java libjackson2-dataformat-smile libjoda-time-java unzip)
+	libjackson2-databind-java libjackson2-dataformat-smile libjoda-time-java unzip chromium)
+# chromium is not a service but a test peer, like the Java jars: the audit's HTML report is rendered headless in it.
 
 # What a Java peer needs to run Curator 5.4 (framework, recipes, x-discovery) against ZooKeeper, plus Jackson
 # (databind, Smile) and Joda-Time. Checked by running Curator against the local ZooKeeper
