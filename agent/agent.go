@@ -2,6 +2,10 @@
 // Java Historical does (druid-protocol.md 10): the segment cache is read, the HTTP endpoints go live, the cached
 // segments are announced, readiness is reported, and only then is the node announced to internal discovery, which
 // is what makes Brokers and Coordinators find it. Shutdown runs the stages in reverse.
+//
+// With druid.sidecar.upstream set, a local segment server answers the queries: each load and drop is handed to it
+// (the hook, upstream.go), /druid/v2/* is forwarded to it (proxy.go), and a restart hands it every cached segment
+// before they are announced. docs/upstream.md is its contract.
 package agent
 
 import (
@@ -67,6 +71,8 @@ type Agent struct {
 
 	mu   sync.Mutex
 	addr net.Addr
+
+	probePeriod time.Duration // how often the upstream is probed; tests shorten it
 }
 
 // New checks that cfg describes a data server the agent can run and returns the Agent; nothing is opened yet.
@@ -106,6 +112,7 @@ func New(cfg *configs.Config, opts Options) (*Agent, error) {
 	if a.shutdown <= 0 {
 		a.shutdown = DefaultShutdownTimeout
 	}
+	a.probePeriod = upstreamProbePeriod
 	port := strconv.Itoa(cfg.Node.PortToUse())
 	if cfg.Node.BindOnHost {
 		a.listen = net.JoinHostPort(cfg.Node.Host, port)
@@ -131,6 +138,9 @@ type parts struct {
 	inv       *announcer.Inventory
 	ann       *announcer.Announcer
 	queue     *loadqueue.Engine
+	upstream  *Upstream // nil without druid.sidecar.upstream
+	probing   sync.WaitGroup
+	stopProbe context.CancelFunc
 	srv       *http.Server
 	served    chan error // the HTTP server's end
 	announced bool       // AnnounceNode was called
@@ -195,12 +205,23 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("starting the announcer (ZooKeeper %s): %w", cfg.ZK.Service.Host, err)
 	}
+	// The hook stays a nil func without an upstream (a method value of a nil *Upstream would not be nil): loads
+	// then end in the cache.
+	var hook loadqueue.Hook
+	if cfg.Sidecar.Upstream != "" {
+		p.upstream, err = NewUpstream(cfg.Sidecar.Upstream, UpstreamOptions{HookTimeout: cfg.Sidecar.UpstreamHookTimeout,
+			Logger: log.Named("upstream"), Registerer: a.reg})
+		if err != nil {
+			return fmt.Errorf("setting up the local segment server: %w", err)
+		}
+		hook = p.upstream.Hook
+	}
 	sc := cfg.SegmentCache
 	p.queue, err = loadqueue.New(loadqueue.Options{
 		Cache:              p.cache,
 		Puller:             loadqueue.DeepStoragePuller{P: puller},
 		Announcer:          p.ann,
-		Hook:               nil, // no local segment server behind this node: loads end in the cache
+		Hook:               hook,
 		Logger:             log.Named("loadqueue"),
 		Registerer:         a.reg,
 		NumLoadingThreads:  sc.NumLoadingThreads,
@@ -210,11 +231,22 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("starting the load queue: %w", err)
 	}
-	if cfg.Sidecar.Upstream == "" {
-		log.Info("no druid.sidecar.upstream: this node serves cluster state only (segment inventory and loads into the cache) and answers no queries")
+	if p.upstream == nil {
+		log.Info("no upstream: cluster state only (segment inventory and loads into the cache); /druid/v2/* answers 503")
 	} else {
-		log.Warn("druid.sidecar.upstream is set but this version does not proxy queries yet: the node serves cluster state only",
-			"upstream", cfg.Sidecar.Upstream)
+		// A first probe, for the log and the _up gauge only: the upstream may well start after this process.
+		perr := p.upstream.Probe(ctx)
+		if perr == nil {
+			log.Info("local segment server answers: queries go to it, loads and drops are handed to it",
+				"upstream", p.upstream.URL(), "hookTimeout", p.upstream.timeout.String())
+		} else {
+			log.Warn("local segment server configured but not answering yet: queries get 503 until it does",
+				"upstream", p.upstream.URL(), "error", perr)
+		}
+		// The probes run until stop, not until ctx ends, so that the gauge stays current during the shutdown.
+		var probeCtx context.Context
+		probeCtx, p.stopProbe = context.WithCancel(context.WithoutCancel(ctx))
+		p.probing.Go(func() { p.upstream.probeLoop(probeCtx, a.probePeriod, perr == nil) })
 	}
 
 	// SERVER: every endpoint is live before anything is announced (trap 16).
@@ -229,6 +261,15 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	p.served = make(chan error, 1)
 	go func() { p.served <- p.srv.Serve(ln) }()
 	log.Info("serving HTTP", "addr", ln.Addr().String())
+
+	// A restarted upstream knows none of the cached segments: it learns them before they are announced, as a load
+	// would have told it.
+	if p.upstream != nil && len(cached) > 0 {
+		cached, err = bootstrapUpstream(ctx, p.upstream, p.cache, cached, sc.NumBootstrapThreads, log.Named("upstream"))
+		if err != nil {
+			return err
+		}
+	}
 
 	// The cached segments, in bulk: the inventory has them at once, ZooKeeper once it answers.
 	if len(cached) > 0 {
@@ -279,6 +320,13 @@ func (a *Agent) stop(p *parts) error {
 				errs = append(errs, fmt.Errorf("the HTTP server: %w", err))
 			}
 		}
+	}
+	if p.stopProbe != nil {
+		p.stopProbe()
+		p.probing.Wait()
+	}
+	if p.upstream != nil {
+		p.upstream.close()
 	}
 	if p.ann != nil {
 		if err := p.ann.Stop(ctx); err != nil {

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -38,4 +40,42 @@ func TestNewRefusesWhatItCannotServe(t *testing.T) {
 			t.Errorf("%v: New error %v, want %q", tc.sets, err, tc.want)
 		}
 	}
+}
+
+// startAgent is start with a hook to adjust the Agent between New and Run (a shorter probe period, say).
+func startAgent(t *testing.T, cfg *configs.Config, adjust func(*Agent)) *running {
+	t.Helper()
+	a, err := New(cfg, Options{Logger: testLogger(t), Version: "test", ShutdownTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(a)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{a: a, url: "http://" + cfg.Node.HostAndPort(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	select {
+	case <-a.Ready():
+	case err := <-r.done:
+		r.done <- err
+		t.Fatalf("Run returned during startup: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent did not announce itself within 20 s")
+	}
+	return r
+}
+
+// metricValue returns the value of the sample of /metrics whose line starts with series (name and labels, as
+// exposed), and whether there is one.
+func metricValue(t *testing.T, url, series string) (string, bool) {
+	t.Helper()
+	_, body := httpGet(t, url+MetricsPath)
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v, true
+		}
+	}
+	return "", false
 }

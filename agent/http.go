@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,14 +28,34 @@ const (
 	MetricsPath             = "/metrics"
 )
 
-// handler is the data server's HTTP surface. None of it checks credentials: Druid's internal calls carry the
-// escalator's, which are accepted as any other request (trap 25: keep /druid-internal on a trusted network).
+// InternalPath is the prefix of the endpoints Druid's own processes call (the segment inventory, changeRequests,
+// loadCapabilities); with druid.sidecar.internalAuth they require the escalator's credentials.
+const InternalPath = "/druid-internal/"
+
+// handler is the data server's HTTP surface. /druid-internal/* checks the escalator's basic-auth credentials when
+// druid.sidecar.internalAuth is set (trap 25; otherwise keep it on a trusted network); everything else is open,
+// /status/health and /druid/historical/v1/readiness always, as in Java. /druid/v2/* goes to the local segment
+// server, or answers 503 when there is none.
 func (a *Agent) handler(p *parts) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(announcer.InventoryPath, p.inv)
+	internal := http.NewServeMux()
+	internal.Handle(announcer.InventoryPath, p.inv)
 	lq := p.queue.Handler()
-	mux.Handle(loadqueue.ChangeRequestsPath, lq)
-	mux.Handle(loadqueue.LoadCapabilitiesPath, lq)
+	internal.Handle(loadqueue.ChangeRequestsPath, lq)
+	internal.Handle(loadqueue.LoadCapabilitiesPath, lq)
+	// The whole subtree goes through the check, unknown paths included, so that no path under it answers
+	// anything (not even a 404) without credentials.
+	mux.Handle(InternalPath, a.requireInternalAuth(internal))
+
+	node := a.cfg.Node.HostAndPortToUse()
+	var query http.Handler
+	if p.upstream != nil {
+		query = newQueryProxy(p.upstream, node, a.log.Named("proxy"))
+	} else {
+		query = noUpstreamHandler(node)
+	}
+	mux.Handle(QueryPath, query)
+	mux.Handle(strings.TrimSuffix(QueryPath, "/"), query) // without the slash too, instead of a redirect a POST would not follow
 
 	mux.HandleFunc(HealthPath, get(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, true) }))
 	mux.HandleFunc(StatusPath, get(a.status))
@@ -66,6 +89,33 @@ func (a *Agent) handler(p *parts) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// requireInternalAuth lets through only requests with HTTP Basic credentials equal to the escalator's
+// (druid.escalator.internalClientUsername and internalClientPassword), when druid.sidecar.internalAuth is set.
+// Others get 401 with a Basic challenge. The comparison takes the same time whatever is wrong: both parts are
+// hashed to a fixed length and both are always compared.
+func (a *Agent) requireInternalAuth(h http.Handler) http.Handler {
+	if !a.cfg.Sidecar.InternalAuth {
+		return h
+	}
+	wantUser := sha256.Sum256([]byte(a.cfg.Escalator.InternalClientUsername))
+	wantPass := sha256.Sum256([]byte(a.cfg.Escalator.InternalClientPassword.Reveal()))
+	log := a.log.Named("auth")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		gotUser, gotPass := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+		match := subtle.ConstantTimeCompare(gotUser[:], wantUser[:]) & subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
+		if !ok || match != 1 {
+			log.Debug("refused a request without the right internal credentials", "method", r.Method, "path", r.URL.Path,
+				"remote", r.RemoteAddr, "credentials", ok)
+			w.Header().Set("WWW-Authenticate", `Basic realm="druid"`)
+			http.Error(w, "this endpoint needs the cluster's internal credentials: HTTP Basic with "+
+				"druid.escalator.internalClientUsername and internalClientPassword", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // get restricts a handler to GET and HEAD, as the JAX-RS resources are.
