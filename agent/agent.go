@@ -138,6 +138,9 @@ type parts struct {
 	inv       *announcer.Inventory
 	ann       *announcer.Announcer
 	queue     *loadqueue.Engine
+	zkq       *loadqueue.ZKQueue // nil unless druid.sidecar.zkLoadQueue
+	zkqCancel context.CancelFunc
+	zkqDone   chan error
 	upstream  *Upstream // nil without druid.sidecar.upstream
 	probing   sync.WaitGroup
 	stopProbe context.CancelFunc
@@ -231,6 +234,13 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("starting the load queue: %w", err)
 	}
+	if cfg.Sidecar.ZKLoadQueue {
+		p.zkq, err = loadqueue.NewZKQueue(loadqueue.ZKQueueOptions{Engine: p.queue, Config: cfg,
+			Logger: log.Named("zkloadqueue"), Registerer: a.reg})
+		if err != nil {
+			return fmt.Errorf("setting up the ZooKeeper load queue (druid.sidecar.zkLoadQueue): %w", err)
+		}
+	}
 	if p.upstream == nil {
 		log.Info("no upstream: cluster state only (segment inventory and loads into the cache); /druid/v2/* answers 503")
 	} else {
@@ -288,6 +298,15 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	a.selfDiscovered.Store(true)
 	a.readyOnce.Do(func() { close(a.ready) })
 	log.Info("node announced", "node", cfg.Node.HostAndPortToUse(), "service", cfg.Node.Service)
+
+	// The ZooKeeper load queue is read once the node is discoverable, as a Coordinator up to 29 writes to it only
+	// for servers it sees; it runs on its own context so that shutdown stops it before the engine.
+	if p.zkq != nil {
+		zctx, cancel := context.WithCancel(context.Background())
+		p.zkqCancel, p.zkqDone = cancel, make(chan error, 1)
+		go func() { p.zkqDone <- p.zkq.Run(zctx) }()
+		log.Info("reading the ZooKeeper load queue", "path", p.zkq.Path())
+	}
 	return nil
 }
 
@@ -297,6 +316,10 @@ func (a *Agent) stop(p *parts) error {
 	defer cancel()
 	var errs []error
 	a.selfDiscovered.Store(false)
+	// The ZooKeeper load queue takes nothing new from here on; loads the engine cancels below keep their znodes.
+	if p.zkqCancel != nil {
+		p.zkqCancel()
+	}
 	if p.ann != nil && p.announced {
 		if err := p.ann.UnannounceNode(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("unannouncing the node: %w", err))
@@ -305,6 +328,11 @@ func (a *Agent) stop(p *parts) error {
 	if p.queue != nil {
 		if err := p.queue.Stop(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if p.zkqDone != nil {
+		if err := <-p.zkqDone; err != nil {
+			errs = append(errs, fmt.Errorf("stopping the ZooKeeper load queue: %w", err))
 		}
 	}
 	if p.inv != nil {
