@@ -1,0 +1,143 @@
+{{/*
+The chart's name.
+*/}}
+{{- define "druid-sidecar.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The release's full name. 52 characters at most: a StatefulSet's pods carry a controller-revision-hash label of
+its name plus 11 characters, and a label value has 63 at most.
+*/}}
+{{- define "druid-sidecar.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: fixed for the life of a release, since a StatefulSet's selector cannot change.
+*/}}
+{{- define "druid-sidecar.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "druid-sidecar.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: historical
+{{- end }}
+
+{{/*
+Labels of every object.
+*/}}
+{{- define "druid-sidecar.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "druid-sidecar.selectorLabels" . }}
+app.kubernetes.io/part-of: druid
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The druid-sidecar image.
+*/}}
+{{- define "druid-sidecar.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The ConfigMap holding the properties: the release's own, or an existing one.
+*/}}
+{{- define "druid-sidecar.configMapName" -}}
+{{- default (printf "%s-config" (include "druid-sidecar.fullname" .)) .Values.properties.existingConfigMap }}
+{{- end }}
+
+{{/*
+The mode, checked: the schema checks it too, but not when schema validation is skipped.
+*/}}
+{{- define "druid-sidecar.mode" -}}
+{{- if not (has .Values.mode (list "companion" "serve")) }}
+{{- fail (printf "mode is %q; it must be companion (beside a Java Historical) or serve (beside a segment server)" .Values.mode) }}
+{{- end }}
+{{- .Values.mode }}
+{{- end }}
+
+{{/*
+Fails the release when a path of druid.segmentCache.locations in the rendered properties does not lie under
+segmentCache.mountPath: druid-sidecar and the Historical would then write a directory that is not on the shared
+volume. Properties in an existing ConfigMap cannot be seen here and are not checked.
+*/}}
+{{- define "druid-sidecar.checkCachePaths" -}}
+{{- if not .Values.properties.existingConfigMap }}
+{{- $mount := trimSuffix "/" .Values.segmentCache.mountPath }}
+{{- $text := printf "%s\n%s" .Values.properties.common .Values.properties.runtime }}
+{{- $line := regexFind "(?m)^[ \\t]*druid\\.segmentCache\\.locations[ \\t]*[=:].*$" $text }}
+{{- if not $line }}
+{{- fail "properties: druid.segmentCache.locations is not set; both druid-sidecar and the Historical need it, under segmentCache.mountPath" }}
+{{- end }}
+{{- range regexFindAll "\"path\"[ \\t]*:[ \\t]*\"[^\"]*\"" $line -1 }}
+{{- $path := regexReplaceAll "^\"path\"[ \\t]*:[ \\t]*\"([^\"]*)\"$" . "${1}" }}
+{{- if not (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) }}
+{{- fail (printf "druid.segmentCache.locations has the path %q, which is not under segmentCache.mountPath %q: set one to match the other" $path $mount) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Variables both containers get, so that druid-sidecar and the process beside it read the same configuration.
+*/}}
+{{- define "druid-sidecar.sharedEnv" -}}
+# druid.host: the pod's address, as the Druid image would pick; one variable, so both processes agree.
+- name: druid_host
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: druid_plaintextPort
+  value: {{ .Values.druidPort | quote }}
+{{- with .Values.metadataPassword }}
+{{- if .secretName }}
+- name: {{ .envName }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .secretKey }}
+{{- end }}
+{{- end }}
+{{- with .Values.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The arguments of druid-sidecar: the command, then the two properties files in order.
+*/}}
+{{- define "druid-sidecar.args" -}}
+- {{ .command }}
+- --properties
+- {{ printf "%s/%s" .root.Values.configMountPath .root.Values.properties.commonKey }}
+- --properties
+- {{ printf "%s/%s" .root.Values.configMountPath .root.Values.properties.runtimeKey }}
+- --log-format
+- {{ .root.Values.sidecar.logFormat }}
+- --log-level
+- {{ .root.Values.sidecar.logLevel }}
+{{- with .root.Values.sidecar.extraArgs }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The mounts both containers share: the properties and the segment cache.
+*/}}
+{{- define "druid-sidecar.sharedMounts" -}}
+- name: config
+  mountPath: {{ .Values.configMountPath }}
+  readOnly: true
+- name: segment-cache
+  mountPath: {{ .Values.segmentCache.mountPath }}
+{{- end }}
