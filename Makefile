@@ -1,6 +1,8 @@
 # druid-sidecar: build, test, benchmark.
 #
-#   make demo     what runs today, on the local services: config print, cluster, cache verify and ls.
+#   make sandbox  the README's first command: local services, seeded datasources, `serve` with the example
+#                 segment server, and a Coordinator and a Broker stand-in driving it until every segment is served.
+#   make demo     the configuration and cache commands, on the local services: config print, cluster, cache pull/ls.
 #   make test     the whole test suite, as CI runs it: starts the local services (installing them on a fresh
 #                 Debian machine), checks gofmt, runs go vet, go test -race ./... and brief fuzzing.
 #   make unit     unit tests only (go test -short), no services needed.
@@ -17,9 +19,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all demo build test unit fmt-check vet race fuzz services-up services-down bench soak
+.PHONY: all sandbox demo build test unit fmt-check vet race fuzz services-up services-down bench soak
 
 all: build
+
+sandbox:
+	bash scripts/sandbox.sh
 
 demo:
 	bash scripts/demo.sh

@@ -1,5 +1,6 @@
 // Package sandbox builds the pieces of a local Druid cluster that druid-sidecar's sandbox and demo need: segments
-// in Druid's index.zip layout, written to deep storage with the DataSegment that describes them.
+// in Druid's index.zip layout, written to S3 deep storage as Druid's pusher lays them out (PutSegments), and the
+// metadata store rows that publish them (SeedMetadata).
 //
 // It is test and demo support: nothing in the agent imports it.
 package sandbox
@@ -63,12 +64,11 @@ func IndexZip(seed uint64, chunkBytes int) ([]byte, int64, error) {
 // Segment describes one segment of dataSource for day (days since 2025-01-01) stored in S3 under baseKey where
 // Druid's S3 pusher puts it (see Key), with the loadSpec in the key order Druid publishes.
 func Segment(dataSource string, day, partition, partitions int, bucket, baseKey string, size int64) *segments.DataSegment {
-	start := segments.UnixMilli(1735689600000 + int64(day)*86400000)
 	bv := 9
 	s := &segments.DataSegment{
 		DataSource:    dataSource,
-		Interval:      segments.Interval{Start: start, End: start + 86400000},
-		Version:       "2025-10-01T12:00:00.000Z",
+		Interval:      DayInterval(day),
+		Version:       Version,
 		Dimensions:    []string{"channel", "page", "user"},
 		Metrics:       []string{"count", "added"},
 		ShardSpec:     segments.NumberedShardSpec(partition, partitions),
@@ -79,6 +79,12 @@ func Segment(dataSource string, day, partition, partitions int, bucket, baseKey 
 	k, _ := json.Marshal(Key(baseKey, s.ID()))
 	s.LoadSpec = json.RawMessage(fmt.Sprintf(`{"type":"s3_zip","bucket":%s,"key":%s,"S3Schema":"s3n"}`, b, k))
 	return s
+}
+
+// DayInterval is the day-long interval of day, counted from 2025-01-01.
+func DayInterval(day int) segments.Interval {
+	start := segments.UnixMilli(1735689600000 + int64(day)*86400000)
+	return segments.Interval{Start: start, End: start + 86400000}
 }
 
 // Key is where Druid's S3 pusher puts a segment: <baseKey>/<dataSource>/<start>_<end>/<version>/<partition>/index.zip.
