@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
@@ -141,6 +142,9 @@ type parts struct {
 	zkq       *loadqueue.ZKQueue // nil unless druid.sidecar.zkLoadQueue
 	zkqCancel context.CancelFunc
 	zkqDone   chan error
+	audit     *audit.Periodic // nil unless druid.sidecar.audit.period
+	auditStop context.CancelFunc
+	auditDone chan struct{}
 	upstream  *Upstream // nil without druid.sidecar.upstream
 	probing   sync.WaitGroup
 	stopProbe context.CancelFunc
@@ -307,6 +311,24 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 		go func() { p.zkqDone <- p.zkq.Run(zctx) }()
 		log.Info("reading the ZooKeeper load queue", "path", p.zkq.Path())
 	}
+
+	// The node's own audit: its cache, info_dir and inventory, and what it serves against the metadata store. Work
+	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift.
+	if cfg.Sidecar.AuditPeriod > 0 {
+		queue, cache := p.queue, p.cache
+		p.audit, err = audit.NewPeriodic(cfg, audit.PeriodicOptions{
+			Ignore:     func(id string) bool { return queue.Busy(id) || !cache.Settled(id) },
+			Logger:     log.Named("audit"),
+			Registerer: a.reg,
+		})
+		if err != nil {
+			return fmt.Errorf("setting up the periodic audit (druid.sidecar.audit.period): %w", err)
+		}
+		actx, cancel := context.WithCancel(context.Background())
+		p.auditStop, p.auditDone = cancel, make(chan struct{})
+		go func() { defer close(p.auditDone); _ = p.audit.Run(actx) }()
+		log.Info("auditing this node periodically", "period", cfg.Sidecar.AuditPeriod)
+	}
 	return nil
 }
 
@@ -316,6 +338,10 @@ func (a *Agent) stop(p *parts) error {
 	defer cancel()
 	var errs []error
 	a.selfDiscovered.Store(false)
+	if p.auditStop != nil {
+		p.auditStop()
+		<-p.auditDone
+	}
 	// The ZooKeeper load queue takes nothing new from here on; loads the engine cancels below keep their znodes.
 	if p.zkqCancel != nil {
 		p.zkqCancel()

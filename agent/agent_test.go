@@ -49,23 +49,7 @@ type running struct {
 
 func start(t *testing.T, cfg *configs.Config) *running {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: testLogger(t), Version: "test", ShutdownTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{a: a, url: "http://" + cfg.Node.HostAndPort(), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- a.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
-	select {
-	case <-a.Ready():
-	case err := <-r.done:
-		r.done <- err
-		t.Fatalf("Run returned during startup: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not announce itself within 10 s")
-	}
-	return r
+	return startAgent(t, cfg, nil)
 }
 
 func (r *running) stop(t *testing.T) error {

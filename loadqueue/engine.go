@@ -135,6 +135,19 @@ type op struct {
 	subs   []func(Status) // guarded by Engine.mu; called once, after done is closed
 }
 
+// Busy reports whether a load or drop of the segment with this id (its string form) is queued or running. Only
+// segments with work in flight are held, so the scan is short.
+func (e *Engine) Busy(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for sid := range e.ops {
+		if sid.String() == id {
+			return true
+		}
+	}
+	return false
+}
+
 // New makes an Engine.
 func New(opts Options) (*Engine, error) {
 	var missing []string

@@ -697,6 +697,16 @@ type CachedSegment struct {
 	State string
 }
 
+// Settled reports whether the segment with this id (its string form) is either unknown to the cache or loaded:
+// neither being pulled nor waiting out the drop delay. An audit of the node compares only settled segments, so
+// that it never reports the load queue's work in progress as drift.
+func (c *Cache) Settled(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	return !ok || e.state == stateLoaded
+}
+
 // List returns the loaded and dropping segments, by location and id.
 func (c *Cache) List() []CachedSegment {
 	c.mu.Lock()

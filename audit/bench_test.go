@@ -1,0 +1,162 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/metadata"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// benchSegmentsEnv sets how many rows BenchmarkAuditScale audits; without it a small table keeps a plain
+// `go test -bench` quick. The figure that matters is a million:
+//
+//	DRUID_SIDECAR_BENCH_SEGMENTS=1000000 go test -run '^$' -bench AuditScale -benchtime 1x ./audit
+const benchSegmentsEnv = "DRUID_SIDECAR_BENCH_SEGMENTS"
+
+// benchRecord is row i of a production-like table, the audit's worst case for memory: 20 dataSources of hourly
+// segments in 4 hashed partitions (a shard spec kept whole), S3 keys with a unique-path directory (a key kept
+// whole), 16 dimensions, a few unused rows.
+func benchRecord(i int) (metadata.SegmentRecord, error) {
+	const partitions = 4
+	part := i % partitions
+	hour := i / partitions
+	ds := fmt.Sprintf("wikipedia_edits_%02d", hour%20)
+	start := segments.Instant(int64(1640995200000) + int64(hour/20)*3600_000)
+	iv := segments.Interval{Start: start, End: start + 3600_000}
+	version := (start + 86400_000 + segments.Instant(i%997)).String()
+	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
+		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
+	bv := 9
+	s := &segments.DataSegment{
+		DataSource: ds, Interval: iv, Version: version,
+		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
+		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
+			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
+		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta"},
+		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
+		BinaryVersion: &bv,
+		Size:          int64(4_000_000 + i%1_000_000),
+	}
+	return metadata.SegmentRecord{Segment: s, Used: i%50 != 0, CreatedDate: iv.End.Time()}, nil
+}
+
+// BenchmarkAuditScale audits a segments table of production shape (no data server announced, deep storage
+// skipped: every used segment is then an unavailable finding, the collector's worst case too) and reports the
+// peak live heap the audit added and its time per segment.
+func BenchmarkAuditScale(b *testing.B) {
+	n := 20000
+	if v := os.Getenv(benchSegmentsEnv); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("%s=%q: expected a positive row count", benchSegmentsEnv, v)
+		}
+	}
+	pg, z := testenv.Postgres(b), testenv.ZooKeeper(b)
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
+		"druid.zk.service.host=" + z.ConnectString, "druid.metadata.storage.type=postgresql",
+		"druid.metadata.storage.connector.connectURI=" + pg.JDBCURI, "druid.metadata.storage.connector.user=" + pg.User,
+		"druid.storage.type=s3", "druid.storage.bucket=druid-deep-storage", "druid.storage.baseKey=druid/segments"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	conn := pg.Conn(b)
+	if err := metadata.CreateTables(ctx, conn, cfg.Metadata.Tables, metadata.VariantCurrent); err != nil {
+		b.Fatal(err)
+	}
+	// Druid's Coordinator seeds the default rule: two replicas on _default_tier.
+	if err := metadata.InsertRules(ctx, conn, cfg.Metadata.Tables, "_default", time.Now(),
+		[]byte(`[{"tieredReplicants":{"_default_tier":2},"useDefaultTierForNull":true,"type":"loadForever"}]`)); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := metadata.CopySegments(ctx, conn, cfg.Metadata.Tables, n, benchRecord); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+cfg.Metadata.Tables.Segments()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d rows in %v", n, time.Since(start).Round(time.Millisecond))
+	b.ResetTimer()
+	for range b.N {
+		peak := startPeak()
+		t0 := time.Now()
+		phase, phaseStart := "", t0
+		rep, err := Run(ctx, cfg, Options{SkipDeepStorage: true, Grace: -1, Progress: func(p string, _, _ int64) {
+			if p != phase {
+				if phase != "" {
+					b.Logf("phase %s: %v", phase, time.Since(phaseStart).Round(time.Millisecond))
+				}
+				phase, phaseStart = p, time.Now()
+			}
+		}})
+		b.Logf("phase %s: %v", phase, time.Since(phaseStart).Round(time.Millisecond))
+		d := time.Since(t0)
+		added := peak.finish()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(added)/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(added)/float64(rep.Totals.UsedSegments), "heap-B/used-segment")
+		b.ReportMetric(d.Seconds()*1e9/float64(n), "ns/row")
+		b.Logf("%d rows (%d used): %v, peak live heap +%.0f MiB, %d findings (%d kept)", n, rep.Totals.UsedSegments,
+			d.Round(time.Millisecond), float64(added)/(1<<20), rep.Totals.Findings, len(rep.Findings))
+		runtime.KeepAlive(rep)
+	}
+}
+
+// heapPeak samples the live heap (runtime/metrics, no stop-the-world) until finished and returns the peak above
+// the heap at the start.
+type heapPeak struct {
+	stop       chan struct{}
+	done       sync.WaitGroup
+	base, peak atomic.Uint64
+}
+
+func startPeak() *heapPeak {
+	runtime.GC()
+	h := &heapPeak{stop: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	h.base.Store(read())
+	h.done.Add(1)
+	go func() {
+		defer h.done.Done()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := read(); v > h.peak.Load() {
+				h.peak.Store(v)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) finish() uint64 {
+	close(h.stop)
+	h.done.Wait()
+	if p, b := h.peak.Load(), h.base.Load(); p > b {
+		return p - b
+	}
+	return 0
+}
