@@ -9,11 +9,13 @@
 #   make build    the binary, into bin/druid-sidecar.
 #   make bench    benchmarks against their same-run baselines (not part of make test).
 #   make soak     the fault loops run many times in a row: the ZooKeeper session-loss tests 20 times, the
-#                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations (not part of make test).
+#                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations, the prefetch-against-Historical race
+#                 test 20 times with SOAK_PREFETCH_ITERATIONS rounds per layout (not part of make test).
 
 GO       ?= go
 FUZZTIME ?= 20000x
 SOAK_KILL_ITERATIONS ?= 500
+SOAK_PREFETCH_ITERATIONS ?= 100
 PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
@@ -63,3 +65,4 @@ bench: services-up
 soak: services-up
 	$(GO) test -race -count=20 -run '^TestSessionLoss' -timeout 60m ./announcer
 	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segments
+	PREFETCH_RACE_ITERATIONS=$(SOAK_PREFETCH_ITERATIONS) $(GO) test -race -count=20 -run '^TestPrefetchRacesJavaHistorical$$' -timeout 60m ./segments

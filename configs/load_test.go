@@ -196,7 +196,7 @@ func TestLoadDefaults(t *testing.T) {
 		Lookup:    LookupConfig{LookupTier: "__default"},
 		Escalator: EscalatorConfig{Type: "noop"},
 		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10,
-			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 8283, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
+			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
 			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute},
 	}
 	if c.Node != want.Node || c.ZK != want.ZK || c.Announcer != want.Announcer || c.Storage != want.Storage ||

@@ -118,7 +118,6 @@ func TestHelmOptions(t *testing.T) {
 	})
 	t.Run("ports", func(t *testing.T) {
 		t.Parallel()
-		// A Historical with TLS on has druid.tlsPort 8283, the companion's default; both ports move together.
 		objs := decodeRendered(t, "helm template", helmTemplate(t, "--set", "druidPort=8088", "--set", "sidecar.companionPort=9283"))
 		sts := checkCompanion(t, objs, "druid-sidecar", "historical")
 		if p := containerPort(t, container(t, &sts.Spec.Template.Spec, "historical"), "http"); p != 8088 {
