@@ -1,0 +1,504 @@
+package main
+
+// Benchmarks of `druid-sidecar serve` as a process, each against a baseline measured in the same run on the same
+// services:
+//
+//	go test -run '^$' -bench Serve ./cmd/druid-sidecar
+//
+// Sizes come from the environment (defaults in parentheses):
+//
+//	DRUID_SIDECAR_BENCH_SERVE_SEGMENTS         segments loaded by BenchmarkServeLoad200 (200)
+//	DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES    column bytes of each, the DataSegment size (1048576)
+//	DRUID_SIDECAR_BENCH_SERVE_THREADS          numLoadingThreads, the Coordinator's batch, the raw pulls' parallelism (8)
+//	DRUID_SIDECAR_BENCH_SERVE_CACHED_SEGMENTS  cached segments of BenchmarkServeRestart100k (100000)
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/go-zookeeper/zk"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
+	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// benchEnvInt reads a positive integer from the environment, def when it is not set.
+func benchEnvInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
+}
+
+// parallel runs f(0) … f(n-1) on at most workers goroutines and returns the first error.
+func parallel(n, workers int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// BenchmarkServeLoad200 loads 200 segments end to end through changeRequests, timed from the Coordinator's first
+// POST until a Broker's sync lists all of them, and compares with the raw time to pull the same objects with the
+// same parallelism: deepstorage's Pull into plain directories (the same download and unzip without the cache, the
+// load queue and the announcements), and plain parallel GETs read to nowhere. Target: within 1.25x of the pull.
+func BenchmarkServeLoad200(b *testing.B) {
+	count := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENTS", 200)
+	chunk := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES", 1<<20)
+	threads := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_THREADS", 8)
+	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
+		"druid.segmentCache.numLoadingThreads=" + strconv.Itoa(threads),
+	}})
+	z, err := e2eIndexZip(chunk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	segs := make([]*segments.DataSegment, count)
+	for i := range segs {
+		segs[i] = sandbox.Segment("load", i, 0, 1, n.Bucket.Bucket, e2eBaseKey, z.size)
+	}
+	client := n.Bucket.Client(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	err = parallel(count, 16, func(i int) error {
+		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(n.Bucket.Bucket), Key: aws.String(e2eS3Key(segs[i])),
+			Body: bytes.NewReader(z.data), ContentLength: aws.Int64(int64(len(z.data)))})
+		return err
+	})
+	if err != nil {
+		b.Fatalf("uploading the segments: %v", err)
+	}
+	b.Logf("%d segments of %d bytes (index.zip %d bytes) uploaded in %v", count, z.size, len(z.data), time.Since(start).Round(time.Millisecond))
+	cfg, err := configs.Load(configs.LoadOptions{PropertiesFiles: []string{n.Props}, Environ: []string{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	puller, err := deepstorage.New(deepstorage.OptionsFromConfig(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	rawGet := func() time.Duration {
+		start := time.Now()
+		err := parallel(count, threads, func(i int) error {
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(n.Bucket.Bucket), Key: aws.String(e2eS3Key(segs[i]))})
+			if err != nil {
+				return err
+			}
+			defer out.Body.Close()
+			_, err = io.Copy(io.Discard, out.Body)
+			return err
+		})
+		if err != nil {
+			b.Fatalf("raw GETs: %v", err)
+		}
+		return time.Since(start)
+	}
+	// rawPull pulls every segment into a directory of its own; with durable, each file and the directory are then
+	// fsynced, as the segment cache does before it writes the info_dir entry, to tell the cost of durability apart.
+	rawPull := func(durable bool) time.Duration {
+		dir := b.TempDir()
+		start := time.Now()
+		err := parallel(count, threads, func(i int) error {
+			spec, err := deepstorage.ParseLoadSpec(segs[i].LoadSpec)
+			if err != nil {
+				return err
+			}
+			d := filepath.Join(dir, strconv.Itoa(i))
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return err
+			}
+			root, err := os.OpenRoot(d)
+			if err != nil {
+				return err
+			}
+			defer root.Close()
+			res, err := puller.Pull(ctx, spec, root, 1<<40)
+			if err != nil || !durable {
+				return err
+			}
+			for _, name := range append(res.Files, ".") {
+				f, err := root.Open(name)
+				if err != nil {
+					return err
+				}
+				if err := errors.Join(f.Sync(), f.Close()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("raw pulls: %v", err)
+		}
+		took := time.Since(start)
+		os.RemoveAll(dir)
+		return took
+	}
+	rawGet() // warms the S3 server's page cache for everything that follows
+
+	var serveSum, pullSum, syncedSum, getSum time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		getSum += rawGet()
+		pullSum += rawPull(false)
+		syncedSum += rawPull(true)
+		n.SetCache(filepath.Join(b.TempDir(), "segment-cache"))
+		p := n.StartReady()
+		broker := n.watchInventory(nil)
+		peon := &druidpeer.LoadPeon{URL: n.URL, BatchSize: threads, HostTimeout: 5 * time.Minute, RepeatDelay: 100 * time.Millisecond}
+		for _, s := range segs {
+			peon.Load(s)
+		}
+		want := idStrings(segs)
+		drained := make(chan error, 1)
+		b.StartTimer()
+		start := time.Now()
+		go func() { drained <- peon.Drain(ctx) }()
+		err := broker.WaitFor(ctx, func(view map[segments.SegmentID]*segments.DataSegment, _ *druidpeer.Counter) bool {
+			return len(view) == len(want)
+		})
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("the Broker did not see the %d segments: %v", count, err)
+		}
+		if err := <-drained; err != nil {
+			b.Fatalf("the Coordinator's queue: %v", err)
+		}
+		if got := replicaIDs(broker.Segments()); !slices.Equal(got, want) {
+			b.Fatalf("the Broker sees %d segments, not the %d loaded", len(got), len(want))
+		}
+		for _, s := range segs {
+			if st, _ := peon.Result(segments.ActionLoad, s.ID()); st.State != "SUCCESS" {
+				b.Fatalf("load of %s: %s %s", s.ID(), st.State, causeOf(st))
+			}
+		}
+		serveSum += took
+		broker.Stop()
+		p.Stop()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	nf := float64(b.N)
+	serve, pull, synced, get := serveSum.Seconds()/nf, pullSum.Seconds()/nf, syncedSum.Seconds()/nf, getSum.Seconds()/nf
+	b.ReportMetric(serve, "serve-s")
+	b.ReportMetric(pull, "raw-pull-s")
+	b.ReportMetric(synced, "raw-pull-fsync-s")
+	b.ReportMetric(get, "raw-get-s")
+	b.ReportMetric(serve/pull, "x-raw-pull")
+	b.ReportMetric(float64(count)*float64(len(z.data))/1e6/serve, "zip-MB/s")
+	b.Logf("%d segments (%d B each, %d B zipped) on %d threads: serve %.3f s, raw pull %.3f s (%.2fx; target within 1.25x), raw pull with fsync %.3f s (%.2fx), raw GET %.3f s",
+		count, z.size, len(z.data), threads, serve, pull, serve/pull, synced, serve/synced, get)
+}
+
+// BenchmarkServeTombstoneRoundTrip times the changeRequests round trip of one tombstone load (a load without deep
+// storage: cache entry, info_dir, announcement in the inventory and ZooKeeper), from the POST to the SUCCESS the
+// Coordinator reads, resends included, against a plain HTTP round trip to the same server (GET /status/health).
+// Reported: p50 and p99 of each.
+func BenchmarkServeTombstoneRoundTrip(b *testing.B) {
+	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info"})
+	p := n.StartReady()
+	defer p.Stop()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, Timeout: time.Minute}
+	do := func(req *http.Request) (int, []byte) {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	day := 0
+	load := func() time.Duration {
+		seg := e2eTombstone("tombstones", day)
+		day++
+		body, err := segments.AppendChangeRequests(nil, []segments.ChangeRequest{{Action: segments.ActionLoad, Segment: seg}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			req, _ := http.NewRequest(http.MethodPost, n.URL+"/druid-internal/v1/segments/changeRequests?timeout=60000", strings.NewReader(string(body)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json")
+			code, resp := do(req)
+			switch {
+			case code == http.StatusOK && strings.Contains(string(resp), `"state":"SUCCESS"`):
+				return time.Since(start)
+			case code == http.StatusNoContent || code == http.StatusOK && strings.Contains(string(resp), `"state":"PENDING"`):
+				continue // the Coordinator resends at once
+			default:
+				b.Fatalf("tombstone load of %s: %d %s", seg.ID(), code, resp)
+			}
+		}
+	}
+	health := func() time.Duration {
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodGet, n.URL+"/status/health", nil)
+		if code, body := do(req); code != http.StatusOK || strings.TrimSpace(string(body)) != "true" {
+			b.Fatalf("/status/health: %d %s", code, body)
+		}
+		return time.Since(start)
+	}
+	for range 20 { // connections and the first allocations
+		load()
+		health()
+	}
+	loads := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		loads = append(loads, load())
+	}
+	b.StopTimer()
+	base := make([]time.Duration, len(loads))
+	for i := range base {
+		base[i] = health()
+	}
+	slices.Sort(loads)
+	slices.Sort(base)
+	pct := func(d []time.Duration, q float64) float64 {
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(loads, 0.50), "load-p50-ms")
+	b.ReportMetric(pct(loads, 0.99), "load-p99-ms")
+	b.ReportMetric(pct(base, 0.50), "health-p50-ms")
+	b.ReportMetric(pct(base, 0.99), "health-p99-ms")
+	if ids := n.fullSync(b); len(ids) != day {
+		b.Fatalf("the inventory lists %d tombstones, %d were loaded", len(ids), day)
+	}
+}
+
+// BenchmarkServeRestart100k starts the node over a cache of 100,000 segments (written directly: info_dir entries
+// and tiny segment directories, as a Historical leaves them) and times the process until it is ready (readiness
+// 200: the cache read and every segment announced) and until it is announced to internal discovery (which comes
+// after every batch znode is written), against a plain walk of the cache plus a read of every info_dir file in the
+// same run. The inventory (a Broker's full sync) and the batch znodes are then checked to hold all of them.
+// Target: under 10 s.
+func BenchmarkServeRestart100k(b *testing.B) {
+	count := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_CACHED_SEGMENTS", 100_000)
+	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
+		// Room for a bulk announce on a busy machine; nothing here waits for an expiry.
+		"druid.zk.service.sessionTimeoutMs=10000",
+	}})
+	start := time.Now()
+	writeSyntheticCache(b, n.Cache, count)
+	b.Logf("wrote a cache of %d segments in %v", count, time.Since(start).Round(time.Millisecond))
+
+	walk := func() time.Duration {
+		start := time.Now()
+		entries, infos := 0, 0
+		err := filepath.WalkDir(n.Cache, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			entries++
+			if !d.IsDir() && filepath.Base(filepath.Dir(p)) == "info_dir" {
+				if _, err := os.ReadFile(p); err != nil {
+					return err
+				}
+				infos++
+			}
+			return nil
+		})
+		if err != nil || infos != count {
+			b.Fatalf("walking the cache: %d entries, %d info files, %v", entries, infos, err)
+		}
+		return time.Since(start)
+	}
+	walk()         // both measure a warm restart: dentries, inodes and info files cached
+	serveBinary(b) // built before the clock runs
+
+	var readySum, announcedSum, readSum, walkSum, syncSum, stopSum time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		walkSum += walk()
+		exists, _, watch, err := n.Conn.ExistsW(n.DiscoveryPath())
+		if err != nil || exists {
+			b.Fatalf("the discovery znode before the start: exists %v, %v", exists, err)
+		}
+		b.StartTimer()
+		p := n.Start()
+		ready := waitReadiness(b, p, 5*time.Minute)
+		var announced time.Duration
+		select {
+		case ev := <-watch:
+			announced = time.Since(p.start)
+			if ev.Type != zk.EventNodeCreated {
+				b.Fatalf("the discovery znode's watch fired %v", ev.Type)
+			}
+		case <-time.After(5 * time.Minute):
+			b.Fatal("the node was not announced within 5 minutes")
+		}
+		b.StopTimer()
+		readySum += ready
+		announcedSum += announced
+		if d, ok := logDuration(p.stderr.String(), "segment cache read"); ok {
+			readSum += d
+		}
+
+		syncStart := time.Now()
+		if ids := n.fullSync(b); len(ids) != count {
+			b.Fatalf("a Broker's full sync lists %d segments, want %d", len(ids), count)
+		}
+		syncSum += time.Since(syncStart)
+		batches, err := n.Batches()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids, err := batchSegmentIDs(batches)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ids) != count || len(slices.Compact(ids)) != count {
+			b.Fatalf("the batch znodes announce %d segments (%d distinct), want %d", len(ids), len(slices.Compact(ids)), count)
+		}
+		b.ReportMetric(float64(len(batches)), "znodes")
+		stopSum += p.Stop()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	nf := float64(b.N)
+	ready, announced, wlk := readySum.Seconds()/nf, announcedSum.Seconds()/nf, walkSum.Seconds()/nf
+	b.ReportMetric(ready, "ready-s")
+	b.ReportMetric(announced, "announced-s")
+	b.ReportMetric(wlk, "walk-s")
+	b.ReportMetric(announced/wlk, "x-walk")
+	b.ReportMetric(readSum.Seconds()/nf, "cache-read-s")
+	b.ReportMetric(syncSum.Seconds()/nf, "broker-sync-s")
+	b.ReportMetric(stopSum.Seconds()/nf, "stop-s")
+	b.Logf("%d cached segments: ready %.3f s (of which the cache read %.3f s), announced %.3f s (target under 10 s), walk+read %.3f s (%.1fx), a Broker's full sync %.3f s, SIGTERM to exit %.3f s",
+		count, ready, readSum.Seconds()/nf, announced, wlk, announced/wlk, syncSum.Seconds()/nf, stopSum.Seconds()/nf)
+}
+
+// logDuration finds the first log line of the node containing msg and returns its duration=… field.
+func logDuration(log, msg string) (time.Duration, bool) {
+	for line := range strings.SplitSeq(log, "\n") {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		_, v, ok := strings.Cut(line, " duration=")
+		if !ok {
+			return 0, false
+		}
+		v, _, _ = strings.Cut(v, " ")
+		d, err := time.ParseDuration(v)
+		return d, err == nil
+	}
+	return 0, false
+}
+
+// waitReadiness polls /druid/historical/v1/readiness until it answers 200 and returns the time since the process
+// started.
+func waitReadiness(b *testing.B, p *serveProc, timeout time.Duration) time.Duration {
+	b.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := client.Get(p.node.URL + "/druid/historical/v1/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(p.start)
+			}
+		}
+		if p.Exited() {
+			b.Fatalf("druid-sidecar serve exited (%v) before it was ready", p.state)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("druid-sidecar serve was not ready within %v", timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// writeSyntheticCache writes count segments into a flat cache at loc as a Historical leaves them: a directory per
+// segment with version.bin, meta.smoosh and a small 00000.smoosh (their sizes adding up to the segment's size), and
+// an info_dir file holding the segment's JSON.
+func writeSyntheticCache(b *testing.B, loc string, count int) {
+	b.Helper()
+	info := filepath.Join(loc, "info_dir")
+	if err := os.MkdirAll(info, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	files := map[string][]byte{
+		"version.bin":  {0, 0, 0, 9},
+		"meta.smoosh":  []byte("v1,2147483647,1\n__time,0,0,128\n"),
+		"00000.smoosh": make([]byte, 128),
+	}
+	var size int64
+	for _, data := range files {
+		size += int64(len(data))
+	}
+	err := parallel(count, 8, func(i int) error {
+		// 24 partitions a day: realistic ids, and a year of days is about 8,800 intervals.
+		s := sandbox.Segment("restart", i/24, i%24, 24, "druid-segments", e2eBaseKey, size)
+		name := s.ID().String()
+		dir := filepath.Join(loc, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		for fname, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, fname), data, 0o644); err != nil {
+				return err
+			}
+		}
+		js, err := s.AppendJSON(nil)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(info, name), js, 0o644)
+	})
+	if err != nil {
+		b.Fatalf("writing the synthetic cache: %v", err)
+	}
+}
