@@ -53,6 +53,25 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
+// withDefaults fills what o leaves out, the same way for serve and companion.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Registerer == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		o.Registerer = r
+	}
+	if o.Version == "" {
+		o.Version = "unknown"
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return o
+}
+
 // Agent is one data server's lifecycle. Run it once.
 type Agent struct {
 	cfg       *configs.Config
@@ -97,22 +116,9 @@ func New(cfg *configs.Config, opts Options) (*Agent, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	opts = opts.withDefaults()
 	a := &Agent{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
 		ready: make(chan struct{})}
-	if a.log == nil {
-		a.log = hclog.NewNullLogger()
-	}
-	if a.reg == nil {
-		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		a.reg = r
-	}
-	if a.version == "" {
-		a.version = "unknown"
-	}
-	if a.shutdown <= 0 {
-		a.shutdown = DefaultShutdownTimeout
-	}
 	a.probePeriod = upstreamProbePeriod
 	port := strconv.Itoa(cfg.Node.PortToUse())
 	if cfg.Node.BindOnHost {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
@@ -99,22 +96,9 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	opts = opts.withDefaults()
 	c := &Companion{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
 		now: time.Now, ready: make(chan struct{}), placed: map[string]bool{}}
-	if c.log == nil {
-		c.log = hclog.NewNullLogger()
-	}
-	if c.reg == nil {
-		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		c.reg = r
-	}
-	if c.version == "" {
-		c.version = "unknown"
-	}
-	if c.shutdown <= 0 {
-		c.shutdown = DefaultShutdownTimeout
-	}
 	c.server = cfg.Node.HostAndPortToUse()
 	scheme := "http"
 	if cfg.Node.EnableTLSPort {
@@ -920,14 +904,7 @@ func (c *Companion) handler() http.Handler {
 		s.Uptime = c.now().Sub(c.startTime).Round(time.Millisecond).String()
 		writeJSON(w, http.StatusOK, s)
 	}))
-	mux.Handle(MetricsPath, promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg}))
-	if c.cfg.Sidecar.HTTPPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
+	serveDiagnostics(mux, c.reg, c.cfg.Sidecar.HTTPPprof)
 	return mux
 }
 

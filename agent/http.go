@@ -80,15 +80,21 @@ func (a *Agent) handler(p *parts) http.Handler {
 		}
 		w.WriteHeader(code)
 	}))
-	mux.Handle(MetricsPath, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	if a.cfg.Sidecar.HTTPPprof {
+	serveDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof)
+	return mux
+}
+
+// serveDiagnostics mounts /metrics, and /debug/pprof/ when druid.sidecar.http.pprof is on (profiles expose
+// internals, so they are opt-in), on serve's and companion's ports alike.
+func serveDiagnostics(mux *http.ServeMux, reg Registry, pprofOn bool) {
+	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux
 }
 
 // requireInternalAuth lets through only requests with HTTP Basic credentials equal to the escalator's

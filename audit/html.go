@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
 )
 
 // The HTML report is one self-contained page (inline CSS and SVG, no script, nothing fetched) for someone who never
@@ -228,7 +230,7 @@ func count(k string, n int64) htmlNum {
 
 // size shows a byte count with a decimal unit, the exact count in the tooltip.
 func size(k string, n int64) htmlNum {
-	return htmlNum{K: k, V: strconv.FormatInt(n, 10), Text: humanBytes(n), Title: groupDigits(n) + " bytes"}
+	return htmlNum{K: k, V: strconv.FormatInt(n, 10), Text: configs.FormatHumanBytes(n), Title: groupDigits(n) + " bytes"}
 }
 
 func groupDigits(n int64) string {
@@ -246,21 +248,6 @@ func groupDigits(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
-}
-
-// humanBytes writes a byte count with a decimal unit, as Druid's sizes are given and as the table format shows
-// them ("300g" is 300,000,000,000).
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 // percent is num/den in percent with one decimal, rounded down so that 100 % means all of them, never nearly
@@ -515,8 +502,8 @@ func verdictOf(r *Report) htmlVerdict {
 		"segments are served that the metadata store marks unused or does not have: queries may return data that should be gone.")
 	say(by[KindOvershadowedServed]+by[KindOverReplicated]+by[KindCacheDrift], "finding is about wasted disk or memory on a data server (an overshadowed, over-replicated or drifted segment).",
 		"findings are about wasted disk or memory on data servers (overshadowed, over-replicated or drifted segments).")
-	say(by[KindOrphanInDeepStorage], "object in deep storage ("+humanBytes(t.OrphanBytes)+") belongs to no segment.",
-		"objects in deep storage ("+humanBytes(t.OrphanBytes)+") belong to no segment.")
+	say(by[KindOrphanInDeepStorage], "object in deep storage ("+configs.FormatHumanBytes(t.OrphanBytes)+") belongs to no segment.",
+		"objects in deep storage ("+configs.FormatHumanBytes(t.OrphanBytes)+") belong to no segment.")
 	if n := t.UnreachableServers; n > 0 {
 		s, them := plural(n, "data server", "data servers")+" could not be read", "them"
 		if n == 1 {

@@ -248,7 +248,7 @@ func TestWriteHTMLEmptyReport(t *testing.T) {
 func TestHTMLFormats(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{percent(999, 1000), "99.9 %"}, {percent(1, 1), "100.0 %"}, {percent(0, 0), "–"}, {percent(1, 3), "33.3 %"},
-		{humanBytes(999), "999 B"}, {humanBytes(1500), "1.5 kB"}, {humanBytes(300e9), "300.0 GB"},
+		{configs.FormatHumanBytes(999), "999 B"}, {configs.FormatHumanBytes(1500), "1.5 kB"}, {configs.FormatHumanBytes(300e9), "300.0 GB"},
 		{groupDigits(1234567), "1,234,567"}, {groupDigits(-1000), "-1,000"}, {groupDigits(12), "12"},
 		{jp("a", 1, "x/y~z"), "/a/1/x~1y~0z"},
 		{compactInterval("2025-01-02T00:00:00.000Z/2025-01-03T00:00:00.000Z"), "2025-01-02/2025-01-03"},

@@ -13,6 +13,21 @@ type ByteSize int64
 // String renders the size as a plain number of bytes, which every Druid version reads back.
 func (b ByteSize) String() string { return strconv.FormatInt(int64(b), 10) }
 
+// FormatHumanBytes renders n for people: "812 B", "4.9 MB", "1.2 GB" (decimal units, one decimal), the one format of
+// every report and listing.
+func FormatHumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("kMGTPE"[exp]) + "B"
+}
+
 // errHumanBytes is the one message for every malformed size: what a size looks like.
 var errHumanBytes = errors.New("expected a size in bytes such as 300000000000, 300g or 280Gi " +
 	"(k, m, g, t, p are powers of 1000; ki, mi, gi, ti, pi and kib … pib powers of 1024; whole numbers only)")

@@ -185,12 +185,12 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 		for _, c := range d.FindingsByKind {
 			n += c
 		}
-		fmt.Fprintf(w, row, auditCut(d.DataSource, 24), auditItoa(d.UsedSegments), humanBytes(d.UsedBytes), auditItoa(d.ExpectedSegments),
+		fmt.Fprintf(w, row, auditCut(d.DataSource, 24), auditItoa(d.UsedSegments), configs.FormatHumanBytes(d.UsedBytes), auditItoa(d.ExpectedSegments),
 			auditItoa(d.AvailableSegments), auditItoa(d.UnavailableSegments), auditItoa(d.UnderReplicatedSegments),
 			auditItoa(d.OverReplicatedSegments), auditItoa(n))
 	}
 	t := r.Totals
-	fmt.Fprintf(w, row, "TOTAL", auditItoa(t.UsedSegments), humanBytes(t.UsedBytes), auditItoa(t.ExpectedSegments),
+	fmt.Fprintf(w, row, "TOTAL", auditItoa(t.UsedSegments), configs.FormatHumanBytes(t.UsedBytes), auditItoa(t.ExpectedSegments),
 		auditItoa(t.AvailableSegments), auditItoa(t.UnavailableSegments), auditItoa(t.UnderReplicated), auditItoa(t.OverReplicated),
 		auditItoa(t.Findings))
 	if t.UnverifiedSegments > 0 || t.LoadingSegments > 0 {
@@ -198,8 +198,8 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 			"within the grace period.", t.UnverifiedSegments, t.LoadingSegments))
 	}
 	if r.Inputs.DeepStorageChecked {
-		fmt.Fprintf(w, "Deep storage: %d objects, %s; %s orphaned.\n", t.DeepStorageObjects, humanBytes(t.DeepStorageBytes),
-			humanBytes(t.OrphanBytes))
+		fmt.Fprintf(w, "Deep storage: %d objects, %s; %s orphaned.\n", t.DeepStorageObjects, configs.FormatHumanBytes(t.DeepStorageBytes),
+			configs.FormatHumanBytes(t.OrphanBytes))
 	}
 
 	fmt.Fprintln(w)

@@ -269,28 +269,14 @@ func runCacheLs(ctx context.Context, env *environment, args []string) int {
 	for _, l := range locs {
 		max := "unlimited"
 		if l.MaxSize != 1<<63-1 {
-			max = humanBytes(l.MaxSize)
+			max = configs.FormatHumanBytes(l.MaxSize)
 		}
 		fmt.Fprintf(tw, "%s\t%d segments, %s used of %s maxSize; disk %s free of %s\n", l.Path, len(l.Segments),
-			humanBytes(l.Used), max, humanBytes(int64(l.DiskFree)), humanBytes(int64(l.DiskTotal)))
+			configs.FormatHumanBytes(l.Used), max, configs.FormatHumanBytes(int64(l.DiskFree)), configs.FormatHumanBytes(int64(l.DiskTotal)))
 		for _, s := range l.Segments {
-			fmt.Fprintf(tw, "  %s\t%s\n", s.ID, humanBytes(s.Size))
+			fmt.Fprintf(tw, "  %s\t%s\n", s.ID, configs.FormatHumanBytes(s.Size))
 		}
 	}
 	tw.Flush()
 	return exitOK
-}
-
-// humanBytes writes a byte count with a decimal unit, as Druid's sizes are given ("300g" is 300,000,000,000).
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
