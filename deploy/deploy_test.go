@@ -258,10 +258,17 @@ func TestKustomizeOperator(t *testing.T) {
 
 // ---- the README's snippet -------------------------------------------------------------------------------------
 
-// TestReadmeSnippet decodes the init container block README.md tells operators to paste, and checks it against the
-// companion of the plain manifest: what is pasted must be what is tested.
+// TestReadmeSnippet decodes the init container block that deploy/README.md and the repository's README.md tell
+// operators to paste, and checks it against the companion of the plain manifest: what is pasted must be what is
+// tested.
 func TestReadmeSnippet(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	for _, readme := range []string{"README.md", filepath.Join("..", "README.md")} {
+		t.Run(readme, func(t *testing.T) { checkReadmeSnippet(t, readme) })
+	}
+}
+
+func checkReadmeSnippet(t *testing.T, readme string) {
+	data, err := os.ReadFile(readme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,11 +279,11 @@ func TestReadmeSnippet(t *testing.T) {
 		}
 	}
 	if snippet == "" {
-		t.Fatal("README.md: no yaml block with initContainers")
+		t.Fatalf("%s: no yaml block with initContainers", readme)
 	}
 	var spec corev1.PodSpec
 	if err := yaml.UnmarshalStrict([]byte(dedent(snippet)), &spec); err != nil {
-		t.Fatalf("README.md: the initContainers block does not decode as a pod spec: %v", err)
+		t.Fatalf("%s: the initContainers block does not decode as a pod spec: %v", readme, err)
 	}
 	side := container(t, &spec, "druid-sidecar")
 	checkSidecarContainer(t, &spec, side, true)
@@ -286,14 +293,14 @@ func TestReadmeSnippet(t *testing.T) {
 	if !reflect.DeepEqual(side.Args, want.Args) || !reflect.DeepEqual(side.Ports, want.Ports) ||
 		!reflect.DeepEqual(side.Env, want.Env) || !reflect.DeepEqual(side.VolumeMounts, want.VolumeMounts) ||
 		side.Image != want.Image {
-		t.Errorf("README.md's snippet differs from kubernetes/historical-companion.yaml's druid-sidecar:\n got %+v\nwant %+v", side, want)
+		t.Errorf("%s's snippet differs from kubernetes/historical-companion.yaml's druid-sidecar:\n got %+v\nwant %+v", readme, side, want)
 	}
 	for _, p := range []struct {
 		what      string
 		got, want *corev1.Probe
 	}{{"startupProbe", side.StartupProbe, want.StartupProbe}, {"livenessProbe", side.LivenessProbe, want.LivenessProbe}} {
 		if p.got == nil || p.got.HTTPGet == nil || !reflect.DeepEqual(*p.got.HTTPGet, *p.want.HTTPGet) {
-			t.Errorf("README.md's snippet: %s %+v, want the manifest's %+v", p.what, p.got, p.want)
+			t.Errorf("%s's snippet: %s %+v, want the manifest's %+v", readme, p.what, p.got, p.want)
 		}
 	}
 }

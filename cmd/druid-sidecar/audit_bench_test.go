@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/metadata"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// auditBenchSegmentsEnv sets the table size of BenchmarkAuditMillion; the figure that matters is the default,
+// a million used segments.
+const auditBenchSegmentsEnv = "DRUID_SIDECAR_BENCH_AUDIT_SEGMENTS"
+
+// auditBenchRecord is row i of a production-shaped table: 20 dataSources of hourly segments in 4 hashed
+// partitions, unique-path S3 keys, 16 dimensions; every row used, as the issue's benchmark asks.
+func auditBenchRecord(i int) (metadata.SegmentRecord, error) {
+	const partitions = 4
+	part, hour := i%partitions, i/partitions
+	ds := fmt.Sprintf("wikipedia_edits_%02d", hour%20)
+	start := segments.Instant(int64(1640995200000) + int64(hour/20)*3600_000)
+	iv := segments.Interval{Start: start, End: start + 3600_000}
+	version := (start + 86400_000).String()
+	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
+		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
+	bv := 9
+	s := &segments.DataSegment{
+		DataSource: ds, Interval: iv, Version: version,
+		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
+		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
+			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
+		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta"},
+		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
+		BinaryVersion: &bv,
+		Size:          int64(4_000_000 + i%1_000_000),
+	}
+	return metadata.SegmentRecord{Segment: s, Used: true, CreatedDate: iv.End.Time()}, nil
+}
+
+// BenchmarkAuditMillion runs `druid-sidecar audit --format json` as a child process over a million used segments
+// whose two replicas each (the default rule) are served by 20 data servers' HTTP inventories, and reports its
+// time and peak RSS against, in the same run, `COPY (SELECT payload FROM druid_segments WHERE used) TO STDOUT`
+// into nothing. Targets: within 2x of the copy, under 1.5 GB RSS. Deep storage is skipped (a listing of a million
+// objects measures the S3 server, not the audit).
+func BenchmarkAuditMillion(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv(auditBenchSegmentsEnv); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("%s=%q: expected a positive row count", auditBenchSegmentsEnv, v)
+		}
+	}
+	const servers = 20
+	pg, z := testenv.Postgres(b), testenv.ZooKeeper(b)
+	sets := []string{"druid.zk.service.host=" + z.ConnectString, "druid.metadata.storage.type=postgresql",
+		"druid.metadata.storage.connector.connectURI=" + pg.JDBCURI, "druid.metadata.storage.connector.user=" + pg.User,
+		"druid.storage.type=s3", "druid.storage.bucket=druid-deep-storage", "druid.storage.baseKey=druid/segments"}
+	if pg.Password != "" {
+		sets = append(sets, "druid.metadata.storage.connector.password="+pg.Password)
+	}
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: sets})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	conn := pg.Conn(b)
+	tables := cfg.Metadata.Tables
+	if err := metadata.CreateTables(ctx, conn, tables, metadata.VariantCurrent); err != nil {
+		b.Fatal(err)
+	}
+	if err := metadata.InsertRules(ctx, conn, tables, "_default", time.Now().Add(-time.Hour),
+		[]byte(`[{"tieredReplicants":{"_default_tier":2},"type":"loadForever"}]`)); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := metadata.CopySegments(ctx, conn, tables, n, auditBenchRecord); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+tables.Segments()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d rows in %s in %v", n, tables.Segments(), time.Since(t0).Round(time.Millisecond))
+
+	// 20 data servers: segment i on servers i%20 and (i+1)%20, announced over HTTP only (their inventories are
+	// what a Broker reads), discovered through ZooKeeper as Historicals of _default_tier.
+	t0 = time.Now()
+	invs := make([]*announcer.Inventory, servers)
+	mine := make([][]*segments.DataSegment, servers)
+	for k := range invs {
+		invs[k] = announcer.NewInventory()
+	}
+	for i := range n {
+		rec, _ := auditBenchRecord(i)
+		mine[i%servers] = append(mine[i%servers], rec.Segment)
+		mine[(i+1)%servers] = append(mine[(i+1)%servers], rec.Segment)
+	}
+	for k := range invs {
+		host := "127.0.0." + strconv.Itoa(100+k)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(invs[k])
+		srv.Listener.Close()
+		srv.Listener = l
+		srv.Start()
+		b.Cleanup(srv.Close)
+		scfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: append([]string{"druid.host=" + host,
+			"druid.plaintextPort=" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), "druid.server.maxSize=100000000000000",
+			"druid.announcer.skipSegmentAnnouncementOnZk=true"}, sets...)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := announcer.New(scfg, announcer.WithInventory(invs[k]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = a.Stop(context.Background()) })
+		if err := a.AnnounceSegments(ctx, mine[k]...); err != nil {
+			b.Fatal(err)
+		}
+		mine[k] = nil
+		if err := a.AnnounceNode(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%d servers announced %d replicas in %v", servers, 2*n, time.Since(t0).Round(time.Millisecond))
+
+	bin := serveBinary(b)
+	args := []string{"audit", "--format", "json", "--skip-deep-storage", "--grace", "0s", "--log-level", "warn"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	b.ResetTimer()
+	for range b.N {
+		// The baseline: the metadata store's own fastest way to hand over the payloads.
+		t0 := time.Now()
+		if _, err := conn.PgConn().CopyTo(ctx, io.Discard,
+			"COPY (SELECT payload FROM "+tables.Segments()+" WHERE used) TO STDOUT"); err != nil {
+			b.Fatal(err)
+		}
+		copyTime := time.Since(t0)
+
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout = io.Discard
+		cmd.Stderr = os.Stderr
+		t0 = time.Now()
+		err := cmd.Run()
+		auditTime := time.Since(t0)
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			b.Fatalf("audit exited %d (%v): a healthy cluster must give 0", code, err)
+		}
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		b.ReportMetric(auditTime.Seconds(), "audit-s")
+		b.ReportMetric(copyTime.Seconds(), "copy-s")
+		b.ReportMetric(auditTime.Seconds()/copyTime.Seconds(), "x-copy")
+		b.ReportMetric(float64(rss)/(1<<20), "audit-peak-RSS-MiB")
+		b.Logf("%d used segments, %d servers: audit %.2f s, COPY %.2f s (%.2fx; target within 2x), peak RSS %.0f MiB (target under 1536)",
+			n, servers, auditTime.Seconds(), copyTime.Seconds(), auditTime.Seconds()/copyTime.Seconds(), float64(rss)/(1<<20))
+	}
+}
