@@ -102,7 +102,10 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn func(id s
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}
-	req.Header.Set("Accept", announcer.InventorySmileType)
+	// JSON, not Smile: a JSON snapshot is decoded as it streams in, where a Smile one has to be held whole and
+	// transcoded first (a Historical's Accept check is an exact match, so it answers JSON to this). A server that
+	// answers Smile anyway is still read, below.
+	req.Header.Set("Accept", "application/json")
 	if c.user != "" || c.pass != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
