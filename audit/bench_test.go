@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -15,7 +14,6 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // benchSegmentsEnv sets how many rows BenchmarkAuditScale audits; without it a small table keeps a plain
@@ -23,33 +21,6 @@ import (
 //
 //	DRUID_SIDECAR_BENCH_SEGMENTS=1000000 go test -run '^$' -bench AuditScale -benchtime 1x ./audit
 const benchSegmentsEnv = "DRUID_SIDECAR_BENCH_SEGMENTS"
-
-// benchRecord is row i of a production-like table, the audit's worst case for memory: 20 dataSources of hourly
-// segments in 4 hashed partitions (a shard spec kept whole), S3 keys with a unique-path directory (a key kept
-// whole), 16 dimensions, a few unused rows.
-func benchRecord(i int) (metadata.SegmentRecord, error) {
-	const partitions = 4
-	part := i % partitions
-	hour := i / partitions
-	ds := fmt.Sprintf("wikipedia_edits_%02d", hour%20)
-	start := segments.Instant(int64(1640995200000) + int64(hour/20)*3600_000)
-	iv := segments.Interval{Start: start, End: start + 3600_000}
-	version := (start + 86400_000 + segments.Instant(i%997)).String()
-	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
-		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
-	bv := 9
-	s := &segments.DataSegment{
-		DataSource: ds, Interval: iv, Version: version,
-		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
-		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
-			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
-		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta"},
-		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
-		BinaryVersion: &bv,
-		Size:          int64(4_000_000 + i%1_000_000),
-	}
-	return metadata.SegmentRecord{Segment: s, Used: i%50 != 0, CreatedDate: iv.End.Time()}, nil
-}
 
 // BenchmarkAuditScale audits a segments table of production shape (no data server announced, deep storage
 // skipped: every used segment is then an unavailable finding, the collector's worst case too) and reports the
@@ -81,7 +52,7 @@ func BenchmarkAuditScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := metadata.CopySegments(ctx, conn, cfg.Metadata.Tables, n, benchRecord); err != nil {
+	if _, err := metadata.CopySegments(ctx, conn, cfg.Metadata.Tables, n, metadata.ProductionShapedRecord); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+cfg.Metadata.Tables.Segments()); err != nil {

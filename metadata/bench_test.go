@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -12,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // benchRowsEnv sets the number of rows BenchmarkStreamSegments loads; without it the benchmark uses a small table
@@ -32,31 +29,6 @@ func benchRows(tb testing.TB) int {
 		tb.Fatalf("%s=%q: expected a positive row count", benchRowsEnv, v)
 	}
 	return n
-}
-
-// realisticRecord is row i of a production-like table: 20 dataSources of hourly segments, 4 hashed partitions
-// each, S3 load specs with a UUID-like path part, 16 dimensions and 5 metrics, a few unused rows.
-func realisticRecord(i int) (SegmentRecord, error) {
-	const partitions = 4
-	part := i % partitions
-	hourIdx := i / partitions
-	ds := fmt.Sprintf("wikipedia_edits_%02d", hourIdx%20)
-	start := segments.Instant(int64(1640995200000) + int64(hourIdx/20)*3600_000)
-	iv := segments.Interval{Start: start, End: start + 3600_000}
-	version := (start + 86400_000 + segments.Instant(i%997)).String()
-	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
-		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
-	s := &segments.DataSegment{
-		DataSource: ds, Interval: iv, Version: version,
-		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
-		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
-			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
-		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta", "sum_metroCode"},
-		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
-		BinaryVersion: new(9),
-		Size:          int64(4_000_000 + i%1_000_000),
-	}
-	return SegmentRecord{Segment: s, Used: i%50 != 0, CreatedDate: iv.End.Time()}, nil
 }
 
 // heapPeak samples the live heap (runtime/metrics, no stop-the-world) until stopped and reports the peak.
@@ -107,7 +79,7 @@ func loadedFixture(b *testing.B, n int) (*fixture, int) {
 	ctx := context.Background()
 	f := newFixture(b, VariantCurrent)
 	start := time.Now()
-	if _, err := CopySegments(ctx, f.conn, f.tables, n, realisticRecord); err != nil {
+	if _, err := CopySegments(ctx, f.conn, f.tables, n, ProductionShapedRecord); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := f.conn.Exec(ctx, "VACUUM (ANALYZE) "+f.tables.Segments()); err != nil {
@@ -188,7 +160,7 @@ func TestRealisticRowsRoundTrip(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFixture(t, VariantSchema)
 	const n = 2000
-	if _, err := CopySegments(ctx, f.conn, f.tables, n, realisticRecord); err != nil {
+	if _, err := CopySegments(ctx, f.conn, f.tables, n, ProductionShapedRecord); err != nil {
 		t.Fatal(err)
 	}
 	rows, used := 0, 0

@@ -270,3 +270,29 @@ func InsertRules(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTab
 	}
 	return nil
 }
+
+// ProductionShapedRecord is row i of a production-shaped segments table, for benchmarks: 20 dataSources of hourly
+// segments in 4 hashed partitions, S3 load specs with a unique-path directory, 16 dimensions and 5 metrics, every
+// 50th row unused. Versions differ per row, so no version ever completes a partition set and overshadows another.
+func ProductionShapedRecord(i int) (SegmentRecord, error) {
+	const partitions = 4
+	part := i % partitions
+	hourIdx := i / partitions
+	ds := fmt.Sprintf("wikipedia_edits_%02d", hourIdx%20)
+	start := segments.Instant(int64(1640995200000) + int64(hourIdx/20)*3600_000)
+	iv := segments.Interval{Start: start, End: start + 3600_000}
+	version := (start + 86400_000 + segments.Instant(i%997)).String()
+	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
+		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
+	s := &segments.DataSegment{
+		DataSource: ds, Interval: iv, Version: version,
+		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
+		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
+			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
+		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta", "sum_metroCode"},
+		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
+		BinaryVersion: new(9),
+		Size:          int64(4_000_000 + i%1_000_000),
+	}
+	return SegmentRecord{Segment: s, Used: i%50 != 0, CreatedDate: iv.End.Time()}, nil
+}

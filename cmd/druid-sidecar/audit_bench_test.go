@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http/httptest"
@@ -24,29 +23,11 @@ import (
 // a million used segments.
 const auditBenchSegmentsEnv = "DRUID_SIDECAR_BENCH_AUDIT_SEGMENTS"
 
-// auditBenchRecord is row i of a production-shaped table: 20 dataSources of hourly segments in 4 hashed
-// partitions, unique-path S3 keys, 16 dimensions; every row used, as the issue's benchmark asks.
-func auditBenchRecord(i int) (metadata.SegmentRecord, error) {
-	const partitions = 4
-	part, hour := i%partitions, i/partitions
-	ds := fmt.Sprintf("wikipedia_edits_%02d", hour%20)
-	start := segments.Instant(int64(1640995200000) + int64(hour/20)*3600_000)
-	iv := segments.Interval{Start: start, End: start + 3600_000}
-	version := (start + 86400_000).String()
-	key := fmt.Sprintf("druid/segments/%s/%s_%s/%s/%d/%08x-5b1d-4d0a-8f4e-%012x/index.zip",
-		ds, iv.Start, iv.End, version, part, i*2654435761&0xffffffff, i)
-	bv := 9
-	s := &segments.DataSegment{
-		DataSource: ds, Interval: iv, Version: version,
-		LoadSpec: []byte(`{"type":"s3_zip","bucket":"druid-deep-storage","key":"` + key + `","S3Schema":"s3n"}`),
-		Dimensions: []string{"channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous", "isMinor",
-			"isNew", "isRobot", "isUnpatrolled", "metroCode", "namespace", "page", "regionIsoCode", "regionName", "user"},
-		Metrics:       []string{"count", "sum_added", "sum_deleted", "sum_delta"},
-		ShardSpec:     segments.HashedShardSpec(part, partitions, part, partitions, []string{"page"}, "murmur3_32_abs"),
-		BinaryVersion: &bv,
-		Size:          int64(4_000_000 + i%1_000_000),
-	}
-	return metadata.SegmentRecord{Segment: s, Used: true, CreatedDate: iv.End.Time()}, nil
+// allUsed is metadata.ProductionShapedRecord with every row used, as the benchmark asks.
+func allUsed(i int) (metadata.SegmentRecord, error) {
+	rec, err := metadata.ProductionShapedRecord(i)
+	rec.Used = true
+	return rec, err
 }
 
 // BenchmarkAuditMillion runs `druid-sidecar audit --format json` as a child process over a million used segments
@@ -85,7 +66,7 @@ func BenchmarkAuditMillion(b *testing.B) {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	if _, err := metadata.CopySegments(ctx, conn, tables, n, auditBenchRecord); err != nil {
+	if _, err := metadata.CopySegments(ctx, conn, tables, n, allUsed); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+tables.Segments()); err != nil {
@@ -102,7 +83,7 @@ func BenchmarkAuditMillion(b *testing.B) {
 		invs[k] = announcer.NewInventory()
 	}
 	for i := range n {
-		rec, _ := auditBenchRecord(i)
+		rec, _ := allUsed(i)
 		mine[i%servers] = append(mine[i%servers], rec.Segment)
 		mine[(i+1)%servers] = append(mine[(i+1)%servers], rec.Segment)
 	}
