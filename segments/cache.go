@@ -119,6 +119,17 @@ type loadRun struct {
 
 func newRun() *loadRun { return &loadRun{done: make(chan struct{})} }
 
+// infoDirPath is the absolute info_dir of a cache: druid.segmentCache.infoDir, which configs defaults to
+// <first location>/info_dir. Relative paths (Druid resolves them against the working directory) are made absolute,
+// as the locations' are: the info directory is recognized inside a location by comparing the two.
+func infoDirPath(sc configs.SegmentCacheConfig) (string, error) {
+	p, err := filepath.Abs(sc.InfoDir)
+	if err != nil {
+		return "", fmt.Errorf("druid.segmentCache.infoDir %s: %w", sc.InfoDir, err)
+	}
+	return p, nil
+}
+
 // NewCache opens the cache that cfg describes, creating the location and info directories if need be. It reads
 // nothing yet: call Bootstrap before loading, to learn what is cached and to clean up after a crash.
 func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
@@ -127,15 +138,9 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 	if len(confLocs) == 0 {
 		return nil, errors.New("druid.segmentCache.locations is empty: the segment cache needs at least one location")
 	}
-	infoPath := sc.InfoDir
-	if infoPath == "" {
-		infoPath = filepath.Join(confLocs[0].Path, "info_dir")
-	}
-	// Relative paths (Druid resolves them against the working directory) are made absolute here, as the
-	// locations' are below: the info directory is recognized inside a location by comparing the two.
-	infoPath, err := filepath.Abs(infoPath)
+	infoPath, err := infoDirPath(sc)
 	if err != nil {
-		return nil, fmt.Errorf("druid.segmentCache.infoDir %s: %w", sc.InfoDir, err)
+		return nil, err
 	}
 	c := &Cache{
 		log: opts.Logger, now: opts.Now, dropDelay: sc.DropSegmentDelay, entries: map[string]*entry{},

@@ -201,13 +201,9 @@ func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, erro
 	if len(confLocs) == 0 {
 		return nil, errors.New("druid.segmentCache.locations is empty: there is no segment cache to prefetch into")
 	}
-	infoPath := sc.InfoDir
-	if infoPath == "" {
-		infoPath = filepath.Join(confLocs[0].Path, "info_dir")
-	}
-	infoPath, err := filepath.Abs(infoPath)
+	infoPath, err := infoDirPath(sc)
 	if err != nil {
-		return nil, fmt.Errorf("druid.segmentCache.infoDir %s: %w", sc.InfoDir, err)
+		return nil, err
 	}
 	p := &Prefetcher{
 		log: opts.Logger, now: opts.Now, infoPath: infoPath,
