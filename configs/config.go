@@ -49,6 +49,9 @@ type NodeConfig struct {
 	// disabled; AnnouncedPorts gives those values.
 	PlaintextPort int
 	TLSPort       int
+	// LegacyPort is the deprecated druid.port (0 when not set), which DruidNode takes as the plaintext port when
+	// druid.plaintextPort is not set; druid-operator writes only druid.port.
+	LegacyPort int
 	// EnablePlaintextPort and EnableTLSPort are druid.enablePlaintextPort and druid.enableTlsPort.
 	EnablePlaintextPort bool
 	EnableTLSPort       bool

@@ -253,8 +253,12 @@ func (l *loader) finish(c *Config) {
 		return rv.origin, rv.order
 	}
 	n := &c.Node
+	_, plaintextSet := l.values["druid.plaintextPort"]
+	if !plaintextSet && n.LegacyPort != 0 {
+		n.PlaintextPort, plaintextSet = n.LegacyPort, true
+	}
 	if c.hostPort != 0 {
-		if _, set := l.values["druid.plaintextPort"]; !set {
+		if !plaintextSet {
 			n.PlaintextPort = c.hostPort
 		} else if n.PlaintextPort != c.hostPort {
 			o, ord := origin("druid.host")

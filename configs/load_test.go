@@ -256,6 +256,16 @@ func TestLoadDerived(t *testing.T) {
 				t.Errorf("tables = %s %s", c.Metadata.Tables.Segments(), c.Metadata.Tables.Rules())
 			}
 		}},
+		{"druid.port when druid.plaintextPort is not set", "druid.host=127.0.0.7\ndruid.port=8088\n", nil, func(t *testing.T, c *Config) {
+			if c.Node.PlaintextPort != 8088 || c.Node.HostAndPortToUse() != "127.0.0.7:8088" {
+				t.Errorf("node = %+v", c.Node)
+			}
+		}},
+		{"druid.plaintextPort wins over druid.port", "druid.port=8088\ndruid.plaintextPort=8090\n", nil, func(t *testing.T, c *Config) {
+			if c.Node.PlaintextPort != 8090 {
+				t.Errorf("node = %+v", c.Node)
+			}
+		}},
 		{"port in druid.host", "druid.host=127.0.0.7:9083\n", nil, func(t *testing.T, c *Config) {
 			if c.Node.Host != "127.0.0.7" || c.Node.PlaintextPort != 9083 || c.Node.HostAndPortToUse() != "127.0.0.7:9083" {
 				t.Errorf("node = %+v", c.Node)

@@ -32,6 +32,7 @@ var registry = []keyDef{
 	{name: "druid.service", def: "druid/historical", kind: str(func(c *Config) *string { return &c.Node.Service }), doc: "Service name announced in DruidNode."},
 	{name: "druid.host", kind: hostKind{}, doc: "Host or IP address to announce. A `:port` suffix is split off and used as `druid.plaintextPort` when that is not set. Druid falls back to the local host name; druid-sidecar has no default and `serve` requires it."},
 	{name: "druid.bindOnHost", def: "false", kind: boolean(func(c *Config) *bool { return &c.Node.BindOnHost }), doc: "Listen on `druid.host` only (announced in DruidNode)."},
+	{name: "druid.port", kind: port(func(c *Config) *int { return &c.Node.LegacyPort }), doc: "Deprecated alias of `druid.plaintextPort`, used when that is not set (as Druid's DruidNode does; druid-operator writes only this key)."},
 	{name: "druid.plaintextPort", def: "8083", kind: port(func(c *Config) *int { return &c.Node.PlaintextPort }), doc: "HTTP port. The default is a Historical's, since druid-sidecar stands in for one."},
 	{name: "druid.tlsPort", def: "8283", kind: port(func(c *Config) *int { return &c.Node.TLSPort }), doc: "HTTPS port (a Historical's default)."},
 	{name: "druid.enablePlaintextPort", def: "true", kind: boolean(func(c *Config) *bool { return &c.Node.EnablePlaintextPort }), doc: "Serve and announce the plaintext port."},
