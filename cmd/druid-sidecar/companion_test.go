@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
@@ -154,43 +152,10 @@ func closedPort(t *testing.T) int {
 func TestCompanionRunsUntilCanceled(t *testing.T) {
 	h := newCompanionHistorical(t)
 	port := closedPort(t)
-	var stdout, stderr lockedBuffer
-	env := &environment{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, environ: []string{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, env, h.args("--set", "druid.bindOnHost=true", "--set", "druid.sidecar.companion.port="+strconv.Itoa(port)))
-	}()
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/status/health"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("companion exited with %d before it served; stderr:\n%s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("companion did not serve within 10 s; stderr:\n%s", stderr.String())
-		}
-	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("exit %d after cancel, want 0; stderr:\n%s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("companion did not exit within 15 s of the cancel")
-	}
-	if !strings.Contains(stderr.String(), "prefetching is off") {
-		t.Errorf("no word on prefetching being off; stderr:\n%s", stderr.String())
+	stderr := runUntilAnswering(t, "companion",
+		h.args("--set", "druid.bindOnHost=true", "--set", "druid.sidecar.companion.port="+strconv.Itoa(port)),
+		"http://127.0.0.1:"+strconv.Itoa(port)+"/status/health")
+	if !strings.Contains(stderr, "prefetching is off") {
+		t.Errorf("no word on prefetching being off; stderr:\n%s", stderr)
 	}
 }

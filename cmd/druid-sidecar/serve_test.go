@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,23 +37,26 @@ func TestServeWithoutHostIsBadInput(t *testing.T) {
 }
 
 func TestServeRunsUntilCanceled(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	port := closedPort(t)
+	stderr := runUntilAnswering(t, "serve", []string{"serve", "--set", "druid.host=127.0.0.1", "--set", "druid.bindOnHost=true",
+		"--set", "druid.plaintextPort=" + strconv.Itoa(port), "--set", "druid.zk.service.enabled=false",
+		"--set", `druid.segmentCache.locations=[{"path":"` + t.TempDir() + `"}]`},
+		"http://127.0.0.1:"+strconv.Itoa(port)+"/druid/historical/v1/readiness")
+	if !strings.Contains(stderr, "shutdown complete") {
+		t.Errorf("no shutdown log; stderr:\n%s", stderr)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+}
+
+// runUntilAnswering runs the command args until url answers 200, then cancels it as a SIGTERM would, checks that it
+// exits 0 within 15 s, and returns what it wrote to stderr.
+func runUntilAnswering(t *testing.T, name string, args []string, url string) string {
+	t.Helper()
 	var stdout, stderr lockedBuffer
 	env := &environment{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, environ: []string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, env, []string{"serve", "--set", "druid.host=127.0.0.1", "--set", "druid.bindOnHost=true",
-			"--set", "druid.plaintextPort=" + strconv.Itoa(port), "--set", "druid.zk.service.enabled=false",
-			"--set", `druid.segmentCache.locations=[{"path":"` + t.TempDir() + `"}]`})
-	}()
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/druid/historical/v1/readiness"
+	go func() { done <- run(ctx, env, args) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(url)
@@ -66,11 +68,11 @@ func TestServeRunsUntilCanceled(t *testing.T) {
 		}
 		select {
 		case code := <-done:
-			t.Fatalf("serve exited with %d before it was ready; stderr:\n%s", code, stderr.String())
+			t.Fatalf("%s exited with %d before it answered %s; stderr:\n%s", name, code, url, stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve was not ready within 10 s; stderr:\n%s", stderr.String())
+			t.Fatalf("%s did not answer %s within 10 s; stderr:\n%s", name, url, stderr.String())
 		}
 	}
 	cancel()
@@ -80,9 +82,7 @@ func TestServeRunsUntilCanceled(t *testing.T) {
 			t.Fatalf("exit %d after cancel, want 0; stderr:\n%s", code, stderr.String())
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not exit within 15 s of the cancel")
+		t.Fatalf("%s did not exit within 15 s of the cancel", name)
 	}
-	if !strings.Contains(stderr.String(), "shutdown complete") {
-		t.Errorf("no shutdown log; stderr:\n%s", stderr.String())
-	}
+	return stderr.String()
 }
