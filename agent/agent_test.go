@@ -14,7 +14,6 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
-	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -80,17 +79,7 @@ func TestServeLoadRestart(t *testing.T) {
 	z := testenv.ZooKeeper(t)
 	b := testenv.S3(t)
 	cacheDir := t.TempDir()
-	const baseKey = "druid/segments"
-	var segs []*segments.DataSegment
-	for day := range 3 {
-		data, size, err := sandbox.IndexZip(uint64(day+1), 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := sandbox.Segment("wikipedia", day, 0, 1, b.Bucket, baseKey, size)
-		b.Put(t, sandbox.Key(baseKey, s.ID()), data)
-		segs = append(segs, s)
-	}
+	segs := putDailySegments(t, b, 3)
 	config := func(port int, s3Endpoint string) *configs.Config {
 		return loadConfig(t,
 			"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.plaintextPort="+strconv.Itoa(port),

@@ -652,7 +652,7 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 		if s.Prefetch.Enabled || !strings.Contains(s.Prefetch.Off, tc.why) {
 			t.Errorf("%s: /status prefetch %+v", tc.set, s.Prefetch)
 		}
-		if code, body := companionGet(t, "http://"+c.Addr().String()+HealthPath); code != 200 || strings.TrimSpace(body) != "true" {
+		if code, body := httpGet(t, "http://"+c.Addr().String()+HealthPath); code != 200 || strings.TrimSpace(body) != "true" {
 			t.Errorf("%s: %d %q", HealthPath, code, body)
 		}
 		cancel()
@@ -663,17 +663,6 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 	if n := len(api.Requests()); n != 0 {
 		t.Errorf("the Coordinator was asked %d times", n)
 	}
-}
-
-func companionGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 func TestNewCompanionRefusesWhatItCannotWatch(t *testing.T) {

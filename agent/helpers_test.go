@@ -9,6 +9,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 type testWriter struct{ t testing.TB }
@@ -78,4 +81,22 @@ func metricValue(t *testing.T, url, series string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// putDailySegments writes n small wikipedia segments, one a day, in Druid's index.zip layout to bucket b under
+// druid/segments, and returns their DataSegments.
+func putDailySegments(t *testing.T, b testenv.S3Bucket, n int) []*segments.DataSegment {
+	t.Helper()
+	const baseKey = "druid/segments"
+	var segs []*segments.DataSegment
+	for day := range n {
+		data, size, err := sandbox.IndexZip(uint64(day+1), 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sandbox.Segment("wikipedia", day, 0, 1, b.Bucket, baseKey, size)
+		b.Put(t, sandbox.Key(baseKey, s.ID()), data)
+		segs = append(segs, s)
+	}
+	return segs
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
-	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -199,17 +198,7 @@ func TestUpstreamHook(t *testing.T) {
 	z := testenv.ZooKeeper(t)
 	b := testenv.S3(t)
 	cacheDir := t.TempDir()
-	const baseKey = "druid/segments"
-	var segs []*segments.DataSegment
-	for day := range 3 {
-		data, size, err := sandbox.IndexZip(uint64(day+1), 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := sandbox.Segment("wikipedia", day, 0, 1, b.Bucket, baseKey, size)
-		b.Put(t, sandbox.Key(baseKey, s.ID()), data)
-		segs = append(segs, s)
-	}
+	segs := putDailySegments(t, b, 3)
 	start := segments.UnixMilli(1735689600000 + 5*86400000)
 	tomb := segments.NewTombstone("wikipedia", segments.Interval{Start: start, End: start + 86400000}, "2025-10-01T12:00:00.000Z")
 	segs = append(segs, &tomb)
