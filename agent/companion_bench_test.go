@@ -1,14 +1,10 @@
 package agent
 
 import (
-	"archive/zip"
 	"bytes"
 	"cmp"
-	"compress/flate"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -280,41 +276,13 @@ func companionBenchUpload(b *testing.B, bucket testenv.S3Bucket, n, size int) []
 	return segs
 }
 
-// companionBenchZip is an index.zip in the layout Druid's pusher writes (version.bin, meta.smoosh, one smoosh chunk,
-// factory.json; DEFLATED entries with data descriptors), whose chunk is size bytes of random data. Deflate at level
-// 0, as it leaves random data anyway, keeps the writing cheap. It returns the archive and the files' total size.
+// companionBenchZip is an index.zip whose chunk is size bytes of random data, deflated at level 0 (random data
+// does not compress anyway), and the files' total size.
 func companionBenchZip(seed uint64, size int) ([]byte, int64, error) {
 	chunk := make([]byte, size)
 	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16)})
 	if _, err := rng.Read(chunk); err != nil {
 		return nil, 0, err
 	}
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{"00000.smoosh", chunk},
-		{"factory.json", []byte(`{"type":"mMapSegmentFactory"}`)},
-		{"meta.smoosh", fmt.Appendf(nil, "v1,%d,1\n__time,0,0,%d\n", 2147483647, size)},
-		{"version.bin", binary.BigEndian.AppendUint32(nil, 9)},
-	}
-	var buf bytes.Buffer
-	buf.Grow(size + 1<<16)
-	zw := zip.NewWriter(&buf)
-	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.NoCompression) })
-	var total int64
-	for _, f := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate})
-		if err != nil {
-			return nil, 0, err
-		}
-		if _, err := w.Write(f.data); err != nil {
-			return nil, 0, err
-		}
-		total += int64(len(f.data))
-	}
-	if err := zw.Close(); err != nil {
-		return nil, 0, err
-	}
-	return buf.Bytes(), total, nil
+	return sandbox.IndexZipOf(chunk, true)
 }

@@ -8,9 +8,11 @@ package sandbox
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -31,8 +33,15 @@ func IndexZip(seed uint64, chunkBytes int) ([]byte, int64, error) {
 			i++
 		}
 	}
+	return IndexZipOf(chunk, false)
+}
+
+// IndexZipOf returns a segment archive in the layout of IndexZip whose column data is chunk, and the total
+// uncompressed size of its files. With level0 the entries are still DEFLATED but at level 0, which keeps writing a
+// large incompressible chunk cheap (benchmarks).
+func IndexZipOf(chunk []byte, level0 bool) ([]byte, int64, error) {
 	version := binary.BigEndian.AppendUint32(nil, 9)
-	meta := fmt.Appendf(nil, "v1,%d,1\n__time,0,0,%d\n", 2147483647, chunkBytes)
+	meta := fmt.Appendf(nil, "v1,%d,1\n__time,0,0,%d\n", 2147483647, len(chunk))
 	files := []struct {
 		name string
 		data []byte
@@ -43,7 +52,11 @@ func IndexZip(seed uint64, chunkBytes int) ([]byte, int64, error) {
 		{"version.bin", version},
 	}
 	var buf bytes.Buffer
+	buf.Grow(len(chunk) + 1<<16)
 	zw := zip.NewWriter(&buf)
+	if level0 {
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.NoCompression) })
+	}
 	var size int64
 	for _, f := range files {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate})
