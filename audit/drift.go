@@ -298,9 +298,6 @@ func Drift(s *NodeState, now time.Time, loadTimeout time.Duration, ignore func(i
 	slices.Sort(sorted)
 	var out []Finding
 	for _, name := range sorted {
-		if ignore != nil && ignore(name) {
-			continue
-		}
 		disk, onDisk := s.OnDisk[name]
 		announced := s.Announced[name]
 		var detail string
@@ -319,6 +316,10 @@ func Drift(s *NodeState, now time.Time, loadTimeout time.Duration, ignore func(i
 		case onDisk && s.Announced != nil && !announced:
 			detail = fmt.Sprintf("%s (%s)", DriftNeverAnnounced, disk.Dir)
 		default:
+			continue
+		}
+		// Asked only of a segment that would be reported: the callers' checks take locks of a live server.
+		if ignore != nil && ignore(name) {
 			continue
 		}
 		f := Finding{Kind: KindCacheDrift, Severity: KindCacheDrift.Severity(), SegmentID: name, Detail: detail}
