@@ -329,6 +329,10 @@ func (p *Prefetcher) Place(ctx context.Context, seg *DataSegment, puller Puller)
 		// Druid's own mkdirp makes the parents the same way; they are left in place on any failure below, since
 		// pruning them could race a Historical's mkdirp of a sibling.
 		if err := loc.root.MkdirAll(parentDir(rel), 0o755); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// A parent vanished while being made: a Historical's drop pruning it, as in rename.
+				err = fmt.Errorf("%w: a parent was pruned while it was made (%v)", ErrRecentDrop, err)
+			}
 			return fail(errors.Join(fmt.Errorf("creating the parent directories of %s in %s: %w", rel, loc.path, err),
 				p.removeStaging(st)))
 		}
@@ -412,6 +416,11 @@ func (p *Prefetcher) rename(st *stagedCopy, seg *DataSegment, rel, name string, 
 	}
 	defer from.Close()
 	to, err := loc.root.Open(parentDir(rel))
+	if err != nil && p.layout.depth() > 1 && errors.Is(err, fs.ErrNotExist) {
+		// Place made the parents moments ago: only a Historical's drop of the last sibling prunes them, so this is
+		// the drop the recent-drop check guards against, arrived after that check.
+		err = fmt.Errorf("%w: the parent of %s was pruned after it was made (%v)", ErrRecentDrop, dest, err)
+	}
 	if err != nil {
 		return Placement{}, errors.Join(fmt.Errorf("opening the parent of %s: %w", dest, err), p.removeLedger(loc, ino))
 	}
