@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 )
@@ -20,7 +19,7 @@ type LoadOptions struct {
 	// Sets are --set key=value flags; they override files and environment. They also stand in for Java system
 	// properties (-D): ${sys:NAME} reads them.
 	Sets []string
-	// NumCPU sizes the thread-count defaults; 0 means runtime.NumCPU().
+	// NumCPU sizes the thread-count defaults; 0 means Processors(), the count a JVM in the same container sees.
 	NumCPU int
 	// ReadFile reads the properties files and ${file:…} references; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
@@ -71,7 +70,7 @@ func newLoader(opts LoadOptions) *loader {
 	}
 	numCPU := opts.NumCPU
 	if numCPU <= 0 {
-		numCPU = runtime.NumCPU()
+		numCPU = Processors()
 	}
 	env := make(map[string]string, len(environ))
 	for _, kv := range environ {
