@@ -173,6 +173,8 @@ func (h *handler) changeRequests(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// One deadline for the whole request: every wait below shares it, so the answer comes at the timeout whatever
+	// is still pending (a drop behind a stuck hook included), as Java's does.
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	entries, err := h.start(batch, keys, mode)
@@ -181,33 +183,25 @@ func (h *handler) changeRequests(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	// A drop is answered in the call that asked for it: wait for the drops (they do not queue) within the timeout.
+	// Hold until the drops are done (a drop is answered in the call that asked for it) and something is done.
 	wake := make(chan struct{}, 1)
 	h.register(entries, wake)
 	defer h.unregister(entries, wake)
-	for h.pendingDrops(entries) {
+hold:
+	for h.pendingDrops(entries) || !h.anyDone(entries) {
 		select {
 		case <-wake:
-			continue
 		case <-deadline.C:
+			break hold
 		case <-r.Context().Done():
 			return
 		case <-h.e.stopCh:
+			break hold
 		}
-		break
 	}
-	if !h.anyDone(entries) {
-		select {
-		case <-wake:
-		case <-deadline.C:
-		case <-r.Context().Done():
-			return
-		case <-h.e.stopCh:
-		}
-		if !h.anyDone(entries) && !h.e.isStopping() {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+	if !h.anyDone(entries) && !h.e.isStopping() {
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
 	h.respond(w, smile, batch, entries)
 }

@@ -3,6 +3,7 @@ package loadqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +21,10 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
+// testClient bounds every request of a test, so that a response that never comes fails the test instead of hanging
+// it.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
 func post(t *testing.T, url, query, body string, hdr ...string) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url+ChangeRequestsPath+query, strings.NewReader(body))
@@ -30,7 +35,7 @@ func post(t *testing.T, url, query, body string, hdr ...string) (int, string, ht
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,14 +279,7 @@ func TestS3DownThenUp(t *testing.T) {
 func TestTimeoutIs204WithoutBody(t *testing.T) {
 	r := newRig(t, rigOpts{delay: 2 * time.Second})
 	s := tombstone(t, "slow", 0)
-	start := time.Now()
-	code, b, _ := post(t, r.srv.URL, "?timeout=200", reqJSON(t, load(s)))
-	if code != 204 || b != "" {
-		t.Fatalf("%d %q", code, b)
-	}
-	if d := time.Since(start); d < 200*time.Millisecond || d > 1500*time.Millisecond {
-		t.Fatalf("held %v", d)
-	}
+	want204At(t, r, 200*time.Millisecond, reqJSON(t, load(s)))
 	// The resend is PENDING until the load ends, then SUCCESS.
 	p := r.peon(1)
 	p.Load(s)
@@ -291,6 +289,19 @@ func TestTimeoutIs204WithoutBody(t *testing.T) {
 	}
 	if n := r.puller.pulls.Load(); n != 1 {
 		t.Fatalf("%d pulls", n)
+	}
+}
+
+// want204At posts body with the given timeout and checks that the answer is 204 without a body, given at the timeout.
+func want204At(t *testing.T, r *rig, timeout time.Duration, body string) {
+	t.Helper()
+	start := time.Now()
+	code, b, _ := post(t, r.srv.URL, fmt.Sprintf("?timeout=%d", timeout.Milliseconds()), body)
+	if code != 204 || b != "" {
+		t.Fatalf("%d %q, want 204 without a body", code, b)
+	}
+	if d := time.Since(start); d < timeout || d > timeout+1300*time.Millisecond {
+		t.Fatalf("held %v, want the %v timeout", d, timeout)
 	}
 }
 
@@ -536,5 +547,44 @@ func TestDropCancelsLoadInProgress(t *testing.T) {
 	}
 	if r.cached(s.ID()) || r.ann.has(s.ID()) {
 		t.Fatal("canceled load left state")
+	}
+}
+
+// A drop held by a stuck upstream hook does not hold the answer past the request's timeout: with nothing done the
+// Coordinator gets 204, with something else done 200 and the drop PENDING, and it resends.
+func TestTimeoutAnsweredWithDropBehindStuckHook(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, rigOpts{hook: func(ctx context.Context, a segments.Action, seg *segments.DataSegment, dir string) error {
+		if a == segments.ActionDrop {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}})
+	var once sync.Once
+	unstick := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unstick) // before the rig's Stop, which waits for the drop
+	s, other := tombstone(t, "stuck", 0), tombstone(t, "stuck", 1)
+	p := r.peon(2)
+	p.Load(s)
+	p.Load(other)
+	drain(t, p)
+
+	want204At(t, r, 300*time.Millisecond, reqJSON(t, drop(s)))
+	// Something else done: 200 at the timeout, the drop PENDING.
+	start := time.Now()
+	code, b, _ := post(t, r.srv.URL, "?timeout=300", reqJSON(t, drop(s), load(other)))
+	if code != 200 || time.Since(start) > 3*time.Second ||
+		!strings.Contains(b, `"action":"drop"`) || !strings.Contains(b, `{"state":"PENDING","failureCause":null,"loadingMode":null}`) ||
+		!strings.Contains(b, `{"state":"SUCCESS","failureCause":null,"loadingMode":"NORMAL"}`) {
+		t.Fatalf("after %v: %d %s", time.Since(start), code, b)
+	}
+	unstick()
+	code, b, _ = post(t, r.srv.URL, "?timeout=5000", reqJSON(t, drop(s)))
+	if code != 200 || !strings.Contains(b, `"state":"SUCCESS"`) || r.ann.has(s.ID()) {
+		t.Fatalf("once the hook returns: %d %s", code, b)
 	}
 }
