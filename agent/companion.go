@@ -904,7 +904,7 @@ func (c *Companion) handler() http.Handler {
 		s.Uptime = c.now().Sub(c.startTime).Round(time.Millisecond).String()
 		writeJSON(w, http.StatusOK, s)
 	}))
-	serveDiagnostics(mux, c.reg, c.cfg.Sidecar.HTTPPprof)
+	serveDiagnostics(mux, c.reg, c.cfg.Sidecar.HTTPPprof, func(h http.Handler) http.Handler { return h })
 	return mux
 }
 

@@ -32,10 +32,10 @@ const (
 // loadCapabilities); with druid.sidecar.internalAuth they require the escalator's credentials.
 const InternalPath = "/druid-internal/"
 
-// handler is the data server's HTTP surface. /druid-internal/* checks the escalator's basic-auth credentials when
-// druid.sidecar.internalAuth is set (trap 25; otherwise keep it on a trusted network); everything else is open,
-// /status/health and /druid/historical/v1/readiness always, as in Java. /druid/v2/* goes to the local segment
-// server, or answers 503 when there is none.
+// handler is the data server's HTTP surface. /druid-internal/*, the status endpoints Java secures and the profiles
+// check the escalator's basic-auth credentials when druid.sidecar.internalAuth is set (trap 25; otherwise keep
+// them on a trusted network); /status/health and /druid/historical/v1/readiness are always open, as in Java, and
+// so is /metrics. /druid/v2/* goes to the local segment server, or answers 503 when there is none.
 func (a *Agent) handler(p *parts) http.Handler {
 	mux := http.NewServeMux()
 	internal := http.NewServeMux()
@@ -57,20 +57,24 @@ func (a *Agent) handler(p *parts) http.Handler {
 	mux.Handle(QueryPath, query)
 	mux.Handle(strings.TrimSuffix(QueryPath, "/"), query) // without the slash too, instead of a redirect a POST would not follow
 
+	// Java secures every status endpoint but /status/health and readiness (StateResourceFilter on /status,
+	// selfDiscovered and loadstatus, ConfigResourceFilter on /status/properties): with druid.sidecar.internalAuth
+	// they take the same credentials as /druid-internal/*.
+	secured := func(h http.HandlerFunc) http.Handler { return a.requireInternalAuth(get(h)) }
 	mux.HandleFunc(HealthPath, get(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, true) }))
-	mux.HandleFunc(StatusPath, get(a.status))
-	mux.HandleFunc(PropertiesPath, get(a.properties))
-	mux.HandleFunc(SelfDiscoveredPath, get(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(StatusPath, secured(a.status))
+	mux.Handle(PropertiesPath, secured(a.properties))
+	mux.Handle(SelfDiscoveredPath, secured(func(w http.ResponseWriter, r *http.Request) {
 		code := http.StatusOK
 		if !a.selfDiscovered.Load() {
 			code = http.StatusServiceUnavailable
 		}
 		w.WriteHeader(code)
 	}))
-	mux.HandleFunc(SelfDiscoveredStatePath, get(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(SelfDiscoveredStatePath, secured(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"selfDiscovered": a.selfDiscovered.Load()})
 	}))
-	mux.HandleFunc(LoadStatusPath, get(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(LoadStatusPath, secured(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"cacheInitialized": a.cacheReady.Load()})
 	}))
 	mux.HandleFunc(ReadinessPath, get(func(w http.ResponseWriter, r *http.Request) {
@@ -80,20 +84,21 @@ func (a *Agent) handler(p *parts) http.Handler {
 		}
 		w.WriteHeader(code)
 	}))
-	serveDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof)
+	// The profiles take the credentials too: /debug/pprof/cmdline shows the command line, --set passwords included.
+	serveDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof, a.requireInternalAuth)
 	return mux
 }
 
-// serveDiagnostics mounts /metrics, and /debug/pprof/ when druid.sidecar.http.pprof is on (profiles expose
-// internals, so they are opt-in), on serve's and companion's ports alike.
-func serveDiagnostics(mux *http.ServeMux, reg Registry, pprofOn bool) {
+// serveDiagnostics mounts /metrics, and /debug/pprof/ behind guard when druid.sidecar.http.pprof is on (profiles
+// expose internals, so they are opt-in), on serve's and companion's ports alike.
+func serveDiagnostics(mux *http.ServeMux, reg Registry, pprofOn bool, guard func(http.Handler) http.Handler) {
 	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if pprofOn {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", guard(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", guard(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
 	}
 }
 

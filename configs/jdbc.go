@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -106,7 +107,8 @@ func parseJDBC(uri string) (jdbcURI, error) {
 			k, v, _ := strings.Cut(kv, "=")
 			v, err := url.QueryUnescape(v)
 			if err != nil {
-				return j, fmt.Errorf("bad %%-escape in parameter %s: %v", k, err)
+				// The value is not quoted: it may be a password.
+				return j, fmt.Errorf("bad %%-escape in the value of parameter %s", k)
 			}
 			j.params = append(j.params, [2]string{k, v})
 		}
@@ -117,6 +119,11 @@ func parseJDBC(uri string) (jdbcURI, error) {
 func jdbcHost(h string) (string, error) {
 	if h == "" {
 		return "", fmt.Errorf("empty host in the host list; expected a URI such as %s", jdbcExample)
+	}
+	if strings.Contains(h, "@") {
+		// Not quoted: what comes before the @ is a user name and maybe a password.
+		return "", errors.New("a user:password@ before the host is not read by the PostgreSQL JDBC driver; give the " +
+			"user and password parameters, or druid.metadata.storage.connector.user and password")
 	}
 	host, p, err := net.SplitHostPort(h)
 	if err != nil {

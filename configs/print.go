@@ -3,7 +3,6 @@ package configs
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -25,9 +24,6 @@ type Entry struct {
 // druid.server.hiddenProperties says: Druid's default list.
 var defaultHidden = []string{"druid.s3.accessKey", "druid.s3.secretKey", "druid.metadata.storage.connector.password",
 	"password", "key", "token", "pwd"}
-
-// uriPassword finds a password parameter in a JDBC URI.
-var uriPassword = regexp.MustCompile(`([?&;]password=)[^&;]*`)
 
 // Entries returns every key druid-sidecar reads, with its value and where it came from, and every other druid.*
 // key found in a source, sorted by key.
@@ -65,8 +61,9 @@ func (l *loader) entries(c *Config, resolved map[string]string) []Entry {
 		switch {
 		case out[i].Secret && out[i].Value != "":
 			out[i].Value = redacted
-		case out[i].Key == connectURIKey:
-			out[i].Value = uriPassword.ReplaceAllString(out[i].Value, "${1}"+redacted)
+		case looksLikeURI(out[i].Value):
+			// A JDBC URI's password, sslpassword and other credential parameters, or a URL's user:password@.
+			out[i].Value = redactURI(out[i].Value, isHidden)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
