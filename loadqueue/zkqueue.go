@@ -41,16 +41,19 @@ type ZKQueueOptions struct {
 	Registerer prometheus.Registerer
 	// PollInterval is how often the queue's directory is looked at; 0 (or less) means 200 ms.
 	PollInterval time.Duration
+	// DrainTimeout bounds how long Run keeps going after its context ends, to delete the znodes of requests that
+	// finish meanwhile; requests still running then stay in ZooKeeper and run again at the next start. 0 (or
+	// less) means 5 s.
+	DrainTimeout time.Duration
 }
 
 // defaultZKPollInterval is the announcer's polling period too: one Exists a fifth of a second is nothing for
 // ZooKeeper, and the Coordinator's load timeout is minutes.
 const defaultZKPollInterval = 200 * time.Millisecond
 
-// zkDrainTimeout bounds how long Run keeps going after its context ends, to delete the znodes of requests that
-// finish meanwhile; requests still running then stay in ZooKeeper and run again at the next start. A variable
-// only so that a test can shorten it.
-var zkDrainTimeout = 5 * time.Second
+// defaultZKDrainTimeout is ZKQueueOptions.DrainTimeout's default: long enough for a load in its last bytes to
+// have its znode deleted, short beside the agent's 30 s shutdown deadline.
+const defaultZKDrainTimeout = 5 * time.Second
 
 // zkFetchParallel bounds the znode reads a listing pipelines on the connection.
 const zkFetchParallel = 32
@@ -79,6 +82,7 @@ type ZKQueue struct {
 	dir   string // the Druid path of our queue, <loadQueuePath>/<host:port>
 	log   hclog.Logger
 	poll  time.Duration
+	drain time.Duration // ZKQueueOptions.DrainTimeout
 	m     *zkQueueMetrics
 
 	ran      atomic.Bool
@@ -147,6 +151,10 @@ func NewZKQueue(opts ZKQueueOptions) (*ZKQueue, error) {
 	if poll <= 0 {
 		poll = defaultZKPollInterval
 	}
+	drain := opts.DrainTimeout
+	if drain <= 0 {
+		drain = defaultZKDrainTimeout
+	}
 	m := newZKQueueMetrics()
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(m); err != nil {
@@ -155,7 +163,7 @@ func NewZKQueue(opts ZKQueueOptions) (*ZKQueue, error) {
 	}
 	return &ZKQueue{
 		e: opts.Engine, zkCfg: cfg.ZK.Service, dir: path.Join(cfg.ZK.Paths.LoadQueue, name),
-		log: log, poll: poll, m: m, kick: make(chan struct{}, 1), entries: map[string]*zkEntry{},
+		log: log, poll: poll, drain: drain, m: m, kick: make(chan struct{}, 1), entries: map[string]*zkEntry{},
 	}, nil
 }
 
@@ -163,9 +171,11 @@ func NewZKQueue(opts ZKQueueOptions) (*ZKQueue, error) {
 func (q *ZKQueue) Path() string { return q.dir }
 
 // Run serves the queue until ctx ends, through ZooKeeper outages and session expiries. After ctx ends it takes
-// no new request and, for at most 5 seconds, deletes the znodes of requests that succeed meanwhile; a request
-// that fails then (the engine stopping cancels it) or is still running keeps its znode, for the next start. It
-// returns nil after ctx ends, and an error only when it cannot start (a second call, a bad connect string).
+// no new request and, for at most ZKQueueOptions.DrainTimeout, deletes the znodes of requests that succeed
+// meanwhile; a request that fails then (the engine stopping cancels it) or is still running keeps its znode, for
+// the next start. It returns nil after ctx ends, and an error only when it cannot start (a second call, a bad
+// connect string). Every goroutine Run starts has ended when it returns; requests still running in the engine
+// call back into the queue when they finish, which then only records their outcome.
 func (q *ZKQueue) Run(ctx context.Context) error {
 	if !q.ran.CompareAndSwap(false, true) {
 		return errors.New("loadqueue: ZKQueue.Run was already called; a ZKQueue runs once")
@@ -175,17 +185,14 @@ func (q *ZKQueue) Run(ctx context.Context) error {
 		return fmt.Errorf("starting the ZooKeeper load queue %s: %w", q.dir, err)
 	}
 	q.conn.Store(conn)
-	finished := make(chan struct{})
-	defer func() {
-		close(finished)
-		conn.Close()
-		q.m.depth.Set(0)
-	}()
 	// A ZooKeeper call in progress when the drain time is over (ZooKeeper unreachable) must not hold Run:
 	// closing the connection fails it at once.
+	finished := make(chan struct{})
 	drainOver := make(chan struct{})
+	watchDone := make(chan struct{})
 	stopWatch := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(zkDrainTimeout)
+		defer close(watchDone)
+		t := time.NewTimer(q.drain)
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -194,7 +201,15 @@ func (q *ZKQueue) Run(ctx context.Context) error {
 		case <-finished:
 		}
 	})
-	defer stopWatch()
+	defer func() {
+		// The watch is told to end first, then waited for when it had started, so that it never outlives Run.
+		close(finished)
+		if !stopWatch() {
+			<-watchDone
+		}
+		conn.Close()
+		q.m.depth.Set(0)
+	}()
 
 	q.log.Info("taking load and drop requests from the ZooKeeper load queue", "path", q.dir, "zk", q.zkCfg.Host)
 	var st zkRunState

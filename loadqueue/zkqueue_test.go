@@ -37,6 +37,7 @@ type zkqRig struct {
 	coord *zkqCoordinator
 	logs  *zkqLog
 	poll  time.Duration
+	drain time.Duration // ZKQueueOptions.DrainTimeout of the queues started; 0 for the default
 }
 
 // zkqRun is one running ZKQueue.
@@ -78,7 +79,8 @@ func (zr *zkqRig) start(e *Engine) *zkqRun {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	log := hclog.New(&hclog.LoggerOptions{Name: "zkqueue", Level: hclog.Debug, Output: zr.logs})
-	q, err := NewZKQueue(ZKQueueOptions{Engine: e, Config: zr.cfg, Logger: log, Registerer: reg, PollInterval: zr.poll})
+	q, err := NewZKQueue(ZKQueueOptions{Engine: e, Config: zr.cfg, Logger: log, Registerer: reg, PollInterval: zr.poll,
+		DrainTimeout: zr.drain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,9 +411,8 @@ func TestZKQueueCreationOrderAndOnce(t *testing.T) {
 // TestZKQueueStopWhileZooKeeperUnreachable stops the queue while a load runs and ZooKeeper does not answer: Run
 // returns within its drain time, and the entry stays in ZooKeeper for the next start.
 func TestZKQueueStopWhileZooKeeperUnreachable(t *testing.T) {
-	defer func(d time.Duration) { zkDrainTimeout = d }(zkDrainTimeout)
-	zkDrainTimeout = 500 * time.Millisecond
 	zr := newZKQRig(t, rigOpts{threads: 1, delay: 1500 * time.Millisecond}, true, 20*time.Millisecond)
+	zr.drain = 500 * time.Millisecond
 	run := zr.start(zr.eng)
 	zr.coord.waitParent()
 	s := zr.s3Segment("zkqcut", 0, 1000)
@@ -427,7 +428,7 @@ func TestZKQueueStopWhileZooKeeperUnreachable(t *testing.T) {
 	took := run.stop()
 	t.Logf("Run returned %v after its context ended", took.Round(time.Millisecond))
 	if took > 3*time.Second {
-		t.Errorf("Run took %v to return with ZooKeeper unreachable; the drain time is %v", took, zkDrainTimeout)
+		t.Errorf("Run took %v to return with ZooKeeper unreachable; the drain time is %v", took, zr.drain)
 	}
 	zr.proxy.Heal()
 	// The load finishes in the engine after Run returned; nobody deletes the entry, which the next start runs.
