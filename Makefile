@@ -11,6 +11,8 @@
 #   make soak     the fault loops run many times in a row: the ZooKeeper session-loss tests 20 times, the
 #                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations, the prefetch-against-Historical race
 #                 test 20 times with SOAK_PREFETCH_ITERATIONS rounds per layout (not part of make test).
+#   make flakes   the flaky-test hunt: every package with go test -race -count=5, except the real-Druid interop
+#                 tests (./interop/..., too slow to repeat five times), which run twice after (not part of make test).
 
 GO       ?= go
 FUZZTIME ?= 20000x
@@ -21,7 +23,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all sandbox demo build test unit fmt-check vet race fuzz services-up services-down bench soak
+.PHONY: all sandbox demo build test unit fmt-check vet race fuzz services-up services-down bench soak flakes
 
 all: build
 
@@ -66,3 +68,11 @@ soak: services-up
 	$(GO) test -race -count=20 -run '^TestSessionLoss' -timeout 60m ./announcer
 	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segments
 	PREFETCH_RACE_ITERATIONS=$(SOAK_PREFETCH_ITERATIONS) $(GO) test -race -count=20 -run '^TestPrefetchRacesJavaHistorical$$' -timeout 60m ./segments
+
+# The interop packages are left out by path; their own run is skipped while the directory does not exist.
+flakes: services-up
+	$(GO) test -race -count=5 -timeout 60m $$($(GO) list ./... | grep -v '/interop\(/\|$$\)')
+	@if [ -d interop ]; then \
+		echo "$(GO) test -race -count=2 -timeout 60m ./interop/..."; \
+		$(GO) test -race -count=2 -timeout 60m ./interop/...; \
+	else echo "flakes: no ./interop package yet; nothing more to run"; fi
