@@ -891,3 +891,56 @@ func TestCacheRelativeLocation(t *testing.T) {
 		t.Fatalf("info dir %q is not absolute", c.InfoDir())
 	}
 }
+
+// TestReadErrorsDeleteNothing puts in info_dir, where a segment's info file should be, entries that cannot be read
+// (a directory; a symbolic link out of info_dir, which the cache refuses to follow): neither a startup nor a repair
+// takes that for corruption, and both leave the info_dir entry and the segment's files where they are.
+func TestReadErrorsDeleteNothing(t *testing.T) {
+	for _, layout := range []string{"flat", "nested"} {
+		t.Run(layout, func(t *testing.T) {
+			loc := t.TempDir()
+			info := filepath.Join(loc, "info_dir")
+			outside := filepath.Join(t.TempDir(), "elsewhere")
+			cfg := testConfig(t, []testLoc{{path: loc}}, "druid.sidecar.cacheLayout="+layout)
+			l, _ := newLayout(configs.CacheLayout(layout), "info_dir")
+			var segs []*DataSegment
+			for day := range 2 {
+				seg := testSegment(t, "wiki", day, 0, 1000)
+				rel, _, _ := l.rel(seg.ID())
+				writeSegmentDir(t, filepath.Join(loc, rel), segmentFilesFor(1000, "a"))
+				segs = append(segs, seg)
+			}
+			os.MkdirAll(filepath.Join(info, segs[0].ID().String()), 0o755)
+			writeInfo(t, filepath.Dir(outside), filepath.Base(outside), segs[1])
+			if err := os.Symlink(outside, filepath.Join(info, segs[1].ID().String())); err != nil {
+				t.Fatal(err)
+			}
+			before := tree(t, loc)
+			check := func(what string, rep Report) {
+				t.Helper()
+				if n := rep.Count(ProblemReadError); n != 2 {
+					t.Errorf("%s: %d read errors, want 2: %v", what, n, rep.Problems)
+				}
+				for _, p := range rep.Problems {
+					if p.Repaired || p.Kind == ProblemCorrupt || p.Kind == ProblemOrphaned {
+						t.Errorf("%s: %v", what, p)
+					}
+				}
+				if after := tree(t, loc); strings.Join(after, "\n") != strings.Join(before, "\n") {
+					t.Errorf("%s changed the cache:\n%v\n%v", what, before, after)
+				}
+			}
+			c := newTestCacheNoBootstrap(t, cfg)
+			announced, rep, err := c.Bootstrap(context.Background())
+			if err != nil || len(announced) != 0 {
+				t.Fatalf("bootstrap: %v %v", announced, err)
+			}
+			check("bootstrap", rep)
+			rep, err = c.Verify(context.Background(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("verify --repair", rep)
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +37,10 @@ const (
 	// ProblemIgnored is an info file that is not named after its segment's id, or whose segment cannot be stored in
 	// this cache; like Druid, the cache ignores it, and leaves it alone. It is a warning, not a finding.
 	ProblemIgnored ProblemKind = "ignored"
+	// ProblemReadError is an info file or a segment directory that could not be read (permissions, an I/O error, a
+	// directory where a file should be). It says nothing about the segment, so nothing is ever removed because of
+	// it: neither the info file nor the segment's directory, which is not taken for an orphan either.
+	ProblemReadError ProblemKind = "read-error"
 )
 
 // Problem is one thing Verify or Bootstrap found wrong.
@@ -131,8 +136,10 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 			c.log.Warn("ignoring an info file", "path", p.Path, "reason", p.Detail)
 		case p.Err != nil:
 			c.log.Error("segment cache entry could not be removed", "kind", p.Kind, "path", p.Path, "problem", p.Detail, "error", p.Err)
-		case p.Kind != ProblemTrash:
+		case p.Repaired && p.Kind != ProblemTrash:
 			c.log.Warn("segment cache entry removed", "kind", p.Kind, "path", p.Path, "problem", p.Detail)
+		case !p.Repaired:
+			c.log.Warn("segment cache entry left in place", "kind", p.Kind, "path", p.Path, "problem", p.Detail)
 		}
 	}
 	c.log.Info("segment cache read", "segments", rep.Segments, "bytes", rep.Bytes, "problems", len(rep.Findings()), "duration", rep.Duration)
@@ -146,17 +153,21 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 func (c *Cache) Verify(ctx context.Context, repair bool) (Report, error) {
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	found, rep, err := c.scan(ctx, repair)
+	_, rep, err := c.scan(ctx, repair)
 	if err != nil || !repair {
 		return rep, err
 	}
-	healthy := make(map[string]bool, len(found))
-	for _, f := range found {
-		healthy[f.name] = true
+	// A loaded segment is forgotten when the repair removed its directory or its info file; one whose files could
+	// not be read, say, stays loaded.
+	removed := map[string]bool{}
+	for _, p := range rep.Problems {
+		if p.Repaired {
+			removed[p.Path] = true
+		}
 	}
 	c.mu.Lock()
 	for name, e := range c.entries {
-		if e.state == stateLoaded && !healthy[name] {
+		if e.state == stateLoaded && (removed[filepath.Join(e.loc.path, e.rel)] || removed[filepath.Join(c.info.path, name)]) {
 			e.loc.forget(e.bytes, true)
 			delete(c.entries, name)
 		}
@@ -276,7 +287,16 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 		case r.ignored:
 			add(Problem{Kind: ProblemIgnored, Path: r.infoPath, Segment: r.name, Detail: r.detail}, nil)
 			continue
-		case r.kind == ProblemCorrupt && r.seg == nil: // an unreadable info file
+		case r.kind == ProblemReadError:
+			// Nothing is removed because of a read error, and whatever directory may be the segment's is claimed.
+			path := r.infoPath
+			if r.loc != nil {
+				path = filepath.Join(r.loc.path, r.rel)
+			}
+			add(Problem{Kind: ProblemReadError, Path: path, Segment: r.name, Detail: r.detail}, nil)
+			c.claimAll(claimed, r)
+			continue
+		case r.kind == ProblemCorrupt && r.seg == nil: // an info file that is not a DataSegment
 			add(Problem{Kind: ProblemCorrupt, Path: r.infoPath, Segment: r.name, Detail: r.detail}, removeInfo)
 			continue
 		case r.loc == nil && r.nested != nil:
@@ -352,13 +372,42 @@ func (c *Cache) parallel(ctx context.Context, n int, f func(i int, buf *[]byte))
 	return nil
 }
 
+// claimAll marks every directory that may be the segment of r as claimed in every location, so that none is taken
+// for an orphan: its own directory when its info file was read, else (the id known only from the file's name)
+// the flat directory of that name, or in the nested layout the directory of every reading of the name as an id.
+func (c *Cache) claimAll(claimed []map[string]bool, r *scanned) {
+	rels := []string{r.rel}
+	if r.seg == nil {
+		if c.layout.depth() == 1 {
+			rels = []string{r.name}
+		} else {
+			rels = nil
+			for _, id := range PossibleSegmentIDs(r.name) {
+				if rel, _, err := c.layout.rel(id); err == nil {
+					rels = append(rels, rel)
+				}
+			}
+		}
+	}
+	for _, m := range claimed {
+		for _, rel := range rels {
+			m[rel] = true
+		}
+	}
+}
+
 // check reads one info file and checks its segment's directory.
 func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *scanned {
 	r := &scanned{name: name, infoPath: filepath.Join(c.info.path, name)}
 	seg, b, err := c.info.read(name, *buf)
 	*buf = b
-	if err != nil {
+	switch {
+	case errors.Is(err, errUnreadableInfo):
 		r.kind, r.detail = ProblemCorrupt, fmt.Sprintf("the info file cannot be read: %v", err)
+		return r
+	case err != nil:
+		r.kind, r.detail = ProblemReadError, fmt.Sprintf("the info file cannot be read (%v); it and its segment's "+
+			"directory are left alone", err)
 		return r
 	}
 	r.seg = seg
@@ -383,8 +432,13 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 			isDir = mode.IsDir()
 		} else {
 			fi, err := loc.root.Lstat(rel)
-			if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue
+			}
+			if err != nil {
+				// Whether the segment is there is unknown: never call it missing.
+				r.loc, r.kind, r.detail = loc, ProblemReadError, fmt.Sprintf("looking for its directory in %s: %v", loc.path, err)
+				return r
 			}
 			isDir = fi.IsDir()
 		}
@@ -399,7 +453,7 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 		}
 		files, err := listSegmentDir(loc.root, rel)
 		if err != nil {
-			r.kind, r.detail = ProblemCorrupt, err.Error()
+			r.kind, r.detail = ProblemReadError, fmt.Sprintf("%v; the directory and the info file are left alone", err)
 			continue
 		}
 		actual, problem := checkSegmentFiles(seg, files)
@@ -476,6 +530,12 @@ func (c *Cache) findOrphans(ctx context.Context, loc *location, claimed map[stri
 			des, err = listNames(loc.path) // names and types only, for the 100,000 entries of a flat location
 		} else {
 			des, err = readDir(loc.root, dir)
+			if err != nil {
+				// A nested parent that cannot be read: what is below it is unknown, and left alone.
+				add(Problem{Kind: ProblemReadError, Path: filepath.Join(loc.path, dir), Detail: fmt.Sprintf(
+					"%v; what it holds is left alone", err)}, nil)
+				return false, nil
+			}
 		}
 		if err != nil {
 			return false, err

@@ -97,7 +97,10 @@ type infoEntry struct {
 	temp bool // a dot-file: a temporary file left by a crash in the middle of a write
 }
 
-// list returns the directory's regular files (subdirectories and other kinds are not Druid's and are left alone).
+// list returns the directory's entries: its regular files, and every other entry not named with a leading '.'
+// (a directory or a symbolic link where an info file should be is read like one, and fails as a read error, so
+// that its segment is left alone rather than taken for an orphan). lost+found, which mkfs puts at the root of a
+// volume mounted as the info directory, is not an entry.
 func (d *infoDir) list() ([]infoEntry, error) {
 	des, err := listNames(d.path)
 	if err != nil {
@@ -105,16 +108,18 @@ func (d *infoDir) list() ([]infoEntry, error) {
 	}
 	out := make([]infoEntry, 0, len(des))
 	for _, de := range des {
-		if !de.Type().IsRegular() {
+		dot := strings.HasPrefix(de.Name(), ".")
+		if !de.Type().IsRegular() && (dot || de.Name() == lostFound) {
 			continue
 		}
-		out = append(out, infoEntry{name: de.Name(), temp: strings.HasPrefix(de.Name(), ".")})
+		out = append(out, infoEntry{name: de.Name(), temp: dot})
 	}
 	return out, nil
 }
 
-// read parses an info file. A file that cannot be read as a DataSegment (Druid 35 and older write in place, so a
-// crash can truncate one) is reported as an error, as is one whose segment's id is not its name.
+// read parses an info file. A file whose bytes are not a DataSegment (Druid 35 and older write in place, so a
+// crash can truncate one) is an error matching errUnreadableInfo; any other error is one of reading the file
+// (permissions, the disk, a directory in its place), which says nothing about the segment.
 func (d *infoDir) read(name string, buf []byte) (*DataSegment, []byte, error) {
 	f, err := d.root.Open(name)
 	if err != nil {

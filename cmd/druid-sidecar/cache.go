@@ -34,8 +34,9 @@ const cacheUsage = `Usage: druid-sidecar cache pull   [--properties FILE]... [--
 pull loads one segment (a DataSegment JSON, or a load change request) as a Coordinator's load would: it reads the
 cache first (as a starting server does, removing what is partial), reserves the segment's size in a location,
 pulls it from deep storage and writes its info_dir entry, then prints its directory.
-verify checks every cache entry (a Java Historical's too) and lists what is corrupt, partial, orphaned or over a
-location's maxSize; it exits 1 when it finds any, and --repair removes them.
+verify checks every cache entry (a Java Historical's too) and lists what is corrupt, partial, orphaned, over a
+location's maxSize or could not be read; it exits 1 when it finds any, and --repair removes them, except what could
+not be read (a read error says nothing about the segment: check permissions and the disk).
 ls lists the cached segments per location with their sizes and the locations' usage.
 
 pull and verify --repair change the cache: never run them against a cache a running server is using.

@@ -170,3 +170,34 @@ func TestCacheUsage(t *testing.T) {
 		t.Errorf("no locations: exit %d: %s", code, stderr)
 	}
 }
+
+// TestCacheVerifyRepairLeavesReadErrors: an info_dir entry that cannot be read (here a directory in its place) is
+// a finding of its own, and --repair removes neither it nor the segment's directory.
+func TestCacheVerifyRepairLeavesReadErrors(t *testing.T) {
+	deep, loc := t.TempDir(), t.TempDir()
+	set := []string{"--set", `druid.segmentCache.locations=[{"path":"` + loc + `"}]`}
+	zip1, size1 := writeIndexZip(t, deep, 1)
+	segFile := filepath.Join(deep, "segment.json")
+	os.WriteFile(segFile, []byte(segmentJSON("wiki", 1, zip1, size1)), 0o644)
+	code, stdout, stderr := runCLIStdin(t, "", append(append([]string{"cache", "pull"}, set...), segFile)...)
+	if code != exitOK {
+		t.Fatalf("pull: exit %d: %s", code, stderr)
+	}
+	dir := strings.TrimSpace(stdout)
+	infoFile := filepath.Join(loc, "info_dir", filepath.Base(dir))
+	if err := os.Remove(infoFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(infoFile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCLIStdin(t, "", append([]string{"cache", "verify", "--repair"}, set...)...)
+	if code != exitFailure || !strings.Contains(stdout, "read-error: ") || !strings.Contains(stdout, "1 problems, 0 removed") {
+		t.Errorf("verify --repair: exit %d: %s", code, stdout)
+	}
+	for _, p := range []string{infoFile, filepath.Join(dir, "00000.smoosh")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("removed: %v", err)
+		}
+	}
+}
