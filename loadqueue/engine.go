@@ -8,6 +8,7 @@
 package loadqueue
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -97,22 +98,24 @@ type Options struct {
 // Engine runs loads and drops. Requests for one segment are serialized and coalesced: a load submitted while a
 // load of the segment is queued or running shares its outcome, a drop cancels a load in progress and runs after
 // it, a load submitted during a drop runs after the drop (and takes the segment back from the cache's delayed
-// deletion). It is safe for concurrent use.
+// deletion). Work waits in queues and runs on the pools' threads (goroutines), so that a batch of any size costs
+// memory in proportion to its requests, not a goroutine each. It is safe for concurrent use.
 type Engine struct {
 	cache     *segments.Cache
 	puller    segments.Puller
 	announcer Announcer
 	hook      Hook
 	log       hclog.Logger
-	normal    chan struct{} // semaphores of the pools
-	turbo     chan struct{}
+	normal    *pool // NORMAL loads
+	turbo     *pool // TURBO loads
+	drops     *pool
 	statusMax int
 	metrics   *metrics
 
 	base       context.Context // canceled when Stop's deadline passes
 	cancelBase context.CancelCauseFunc
 
-	mu       sync.Mutex
+	mu       sync.Mutex                 // guards the fields below, the pools and the ops' fields marked so
 	ops      map[segments.SegmentID]*op // the latest op of each segment with one queued or running
 	served   map[segments.SegmentID]bool
 	stopping bool
@@ -122,17 +125,31 @@ type Engine struct {
 	http *handler
 }
 
-// op is one load or drop of a segment; requests that coalesce into it share its outcome.
+// dropThreads is the size of the drop pool. A drop is short (an unannouncement, the local segment server's drop,
+// a scheduled deletion) and Java runs a batch's drops one after another on the request's thread; a few threads
+// keep one drop stuck in the upstream hook from holding up every other.
+const dropThreads = 4
+
+// op is one load or drop of a segment; requests that coalesce into it share its outcome. Its fields other than
+// action, seg and mode are guarded by Engine.mu.
 type op struct {
-	action segments.Action
-	seg    *segments.DataSegment
-	mode   LoadingMode
-	prev   *op // the op of the same segment this one runs after, or nil
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	done   chan struct{}
-	status Status         // set before done is closed
-	subs   []func(Status) // guarded by Engine.mu; called once, after done is closed
+	action  segments.Action
+	seg     *segments.DataSegment
+	mode    LoadingMode
+	next    *op           // the op of the same segment that runs after this one, or nil
+	elem    *list.Element // the op's place in its pool's queue while it waits there
+	started bool
+	cause   error                   // set to cancel the op: before it starts, it fails with this cause at once
+	cancel  context.CancelCauseFunc // cancels the op while it runs
+	subs    []func(Status)          // called once, when the op ends
+}
+
+// pool runs queued ops on at most size goroutines, started as ops arrive and ended when the queue is empty: an idle
+// pool holds no goroutine, a busy one size of them whatever the length of its queue. Guarded by Engine.mu.
+type pool struct {
+	size    int
+	running int
+	queue   list.List // of *op, oldest first
 }
 
 // Busy reports whether a load or drop of the segment with this id (its string form) is queued or running. Only
@@ -181,7 +198,7 @@ func New(opts Options) (*Engine, error) {
 	base, cancel := context.WithCancelCause(context.Background())
 	e := &Engine{
 		cache: opts.Cache, puller: opts.Puller, announcer: opts.Announcer, hook: opts.Hook, log: log,
-		normal: make(chan struct{}, n), turbo: make(chan struct{}, t), statusMax: size, metrics: m,
+		normal: &pool{size: n}, turbo: &pool{size: t}, drops: &pool{size: dropThreads}, statusMax: size, metrics: m,
 		base: base, cancelBase: cancel,
 		ops: map[segments.SegmentID]*op{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
 	}
@@ -190,10 +207,10 @@ func New(opts Options) (*Engine, error) {
 }
 
 // NumLoadingThreads and NumTurboThreads are the sizes of the pools, as loadCapabilities reports them.
-func (e *Engine) NumLoadingThreads() int { return cap(e.normal) }
+func (e *Engine) NumLoadingThreads() int { return e.normal.size }
 
 // NumTurboThreads is the size of the TURBO pool.
-func (e *Engine) NumTurboThreads() int { return cap(e.turbo) }
+func (e *Engine) NumTurboThreads() int { return e.turbo.size }
 
 // Submit starts a load or a drop (or joins the one of the same segment in progress) and returns a channel that
 // receives its final status (SUCCESS or FAILED) once. mode picks the pool of a load ("" means NORMAL) and is
@@ -230,21 +247,86 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 		cur.subs = append(cur.subs, sub)
 		return nil
 	}
-	o := &op{action: req.Action, seg: req.Segment, prev: cur, done: make(chan struct{}), subs: []func(Status){sub}}
+	o := &op{action: req.Action, seg: req.Segment, subs: []func(Status){sub}}
 	if req.Action == segments.ActionLoad {
 		o.mode = mode
-	}
-	o.ctx, o.cancel = context.WithCancelCause(e.base)
-	if cur != nil && req.Action == segments.ActionDrop {
-		cur.cancel(errCanceledByDrop) // cur is a load: the Coordinator changed its mind
-	}
-	e.ops[id] = o
-	if o.action == segments.ActionLoad {
 		e.metrics.queued.Inc()
 	}
+	e.ops[id] = o
 	e.work.Add(1)
-	go e.run(id, o)
+	if cur == nil {
+		e.readyLocked(o)
+		return nil
+	}
+	cur.next = o
+	if req.Action == segments.ActionDrop {
+		// cur is a load: the Coordinator changed its mind.
+		if cur.started {
+			cur.cancel(errCanceledByDrop)
+		} else {
+			cur.cause = errCanceledByDrop
+			if cur.elem != nil {
+				// It fails at once on a drop thread rather than wait for its turn in the load queue.
+				e.loadPool(cur.mode).queue.Remove(cur.elem)
+				e.metrics.waiting.Dec()
+				e.queueLocked(e.drops, cur)
+			}
+		}
+	}
 	return nil
+}
+
+// readyLocked queues an op whose turn has come (no earlier op of its segment is left) in its pool, and starts a
+// thread of the pool if one is free.
+func (e *Engine) readyLocked(o *op) {
+	p := e.drops
+	if o.action == segments.ActionLoad {
+		p = e.loadPool(o.mode)
+		e.metrics.waiting.Inc()
+	}
+	e.queueLocked(p, o)
+}
+
+func (e *Engine) loadPool(mode LoadingMode) *pool {
+	if mode == Turbo {
+		return e.turbo
+	}
+	return e.normal
+}
+
+// queueLocked appends o to p's queue and starts a thread of p if one is free.
+func (e *Engine) queueLocked(p *pool, o *op) {
+	o.elem = p.queue.PushBack(o)
+	if p.running < p.size {
+		p.running++
+		go e.worker(p)
+	}
+}
+
+// worker is a thread of pool p: it runs the queued ops one after another and ends when the queue is empty.
+func (e *Engine) worker(p *pool) {
+	for {
+		e.mu.Lock()
+		front := p.queue.Front()
+		if front == nil {
+			p.running--
+			e.mu.Unlock()
+			return
+		}
+		o := p.queue.Remove(front).(*op)
+		if o.action == segments.ActionLoad && p != e.drops {
+			e.metrics.waiting.Dec()
+		}
+		o.elem, o.started = nil, true
+		ctx, cancel := context.WithCancelCause(e.base)
+		o.cancel = cancel
+		if o.cause != nil {
+			cancel(o.cause)
+		}
+		e.mu.Unlock()
+		e.run(ctx, o)
+		cancel(nil)
+	}
 }
 
 // checkRequest rejects what the engine cannot carry out.
@@ -263,23 +345,23 @@ func checkRequest(req segments.ChangeRequest) error {
 	return fmt.Errorf("change request action %q is unknown; a data server takes load and drop requests", string(req.Action))
 }
 
-func (e *Engine) run(id segments.SegmentID, o *op) {
+// run carries out an op on a pool's thread, then hands its turn to the next op of the segment and its status to
+// its subscribers.
+func (e *Engine) run(ctx context.Context, o *op) {
 	defer e.work.Done()
+	id := o.seg.ID()
 	var st Status
-	if o.prev != nil {
-		<-o.prev.done
-	}
 	if o.action == segments.ActionLoad {
-		st = e.load(id, o)
+		st = e.load(ctx, id, o)
 	} else {
-		st = e.drop(id, o)
+		st = e.drop(ctx, id, o)
 	}
-	o.cancel(nil)
 	e.mu.Lock()
-	o.status = st
-	close(o.done)
 	if e.ops[id] == o {
 		delete(e.ops, id)
+	}
+	if o.next != nil {
+		e.readyLocked(o.next)
 	}
 	subs := o.subs
 	o.subs = nil
@@ -294,24 +376,12 @@ func failed(mode LoadingMode, err error) Status {
 }
 
 // load carries out a load: pull into the cache, the hook, the announcement. A failure undoes what this load did.
-func (e *Engine) load(id segments.SegmentID, o *op) (st Status) {
-	ctx := o.ctx
-	pool := e.normal
-	if o.mode == Turbo {
-		pool = e.turbo
-	}
-	e.metrics.waiting.Inc()
-	select {
-	case pool <- struct{}{}:
-	case <-ctx.Done():
-	}
-	e.metrics.waiting.Dec()
+func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st Status) {
 	defer e.metrics.queued.Dec()
 	if err := ctx.Err(); err != nil {
 		e.metrics.loads(false)
 		return failed(o.mode, context.Cause(ctx))
 	}
-	defer func() { <-pool }()
 	start := time.Now()
 	defer func() {
 		e.metrics.loads(st.State == Success)
@@ -386,8 +456,7 @@ func (e *Engine) rollback(seg *segments.DataSegment) error {
 
 // drop carries out a drop: unannounce, the hook, then the cache (whose files go after the drop delay). Every step
 // runs even if an earlier one failed; the status is FAILED with every cause then, and a resend retries.
-func (e *Engine) drop(id segments.SegmentID, o *op) Status {
-	ctx := o.ctx
+func (e *Engine) drop(ctx context.Context, id segments.SegmentID, o *op) Status {
 	var errs []error
 	if err := e.announcer.UnannounceSegments(ctx, o.seg); err != nil {
 		errs = append(errs, fmt.Errorf("unannouncing segment %s: %w", id, e.explain(ctx, err)))

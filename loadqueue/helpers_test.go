@@ -77,7 +77,8 @@ type rigOpts struct {
 	hook      Hook
 	statusMax int
 	sets      []string
-	delay     time.Duration // wrap the puller with a delay
+	delay     time.Duration   // wrap the puller with a delay
+	block     <-chan struct{} // when set, pulls wait until it is closed
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -112,11 +113,14 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		t.Fatal(err)
 	}
 	var inner segments.Puller = DeepStoragePuller{dp}
-	if o.delay > 0 {
-		p := inner
+	if o.delay > 0 || o.block != nil {
+		p, wait := inner, afterChan(o.delay)
+		if o.block != nil {
+			wait = func() <-chan struct{} { return o.block }
+		}
 		inner = segments.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 			select {
-			case <-time.After(o.delay):
+			case <-wait():
 			case <-ctx.Done():
 				return 0, ctx.Err()
 			}
@@ -144,6 +148,27 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		r.srv.Close()
 	})
 	return r
+}
+
+// afterChan returns a function giving, on each call, a channel closed d from then.
+func afterChan(d time.Duration) func() <-chan struct{} {
+	return func() <-chan struct{} {
+		ch := make(chan struct{})
+		time.AfterFunc(d, func() { close(ch) })
+		return ch
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (r *rig) peon(batch int) *druidpeer.LoadPeon {

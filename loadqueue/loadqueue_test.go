@@ -1,6 +1,7 @@
 package loadqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -586,5 +588,68 @@ func TestTimeoutAnsweredWithDropBehindStuckHook(t *testing.T) {
 	code, b, _ = post(t, r.srv.URL, "?timeout=5000", reqJSON(t, drop(s)))
 	if code != 200 || !strings.Contains(b, `"state":"SUCCESS"`) || r.ann.has(s.ID()) {
 		t.Fatalf("once the hook returns: %d %s", code, b)
+	}
+}
+
+// A batch of 100,000 loads waits in the queues: the goroutines are the pools' threads whatever the batch holds, and
+// the memory is the queue's.
+func TestHugeBatchQueuesOnThePools(t *testing.T) {
+	block := make(chan struct{})
+	r := newRig(t, rigOpts{threads: 2, block: block})
+	const n = 100_000
+	spec := `{"type":"s3_zip","bucket":"` + r.bucket.Bucket + `","key":"druid/segments/absent/index.zip"}`
+	var body []byte
+	for i := range n {
+		req := load(segment(t, "huge", i, spec, 1000))
+		body = append(body, ',')
+		var err error
+		if body, err = req.AppendJSON(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body[0] = '['
+	body = append(body, ']')
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := testClient.Post(r.srv.URL+ChangeRequestsPath+"?timeout=2000", "application/json", bytes.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 204 {
+				err = fmt.Errorf("status %d, want 204: every load is still waiting", resp.StatusCode)
+			}
+		}
+		answered <- err
+	}()
+	waitUntil(t, 60*time.Second, "the whole batch queued", func() bool { return testutil.ToFloat64(r.eng.metrics.queued) == n })
+	waitUntil(t, 10*time.Second, "both loading threads pulling", func() bool { return r.puller.pulls.Load() == 2 })
+	extra := runtime.NumGoroutine() - goroutines
+	var during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	perLoad := (int64(during.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d loads queued: %d goroutines more than before the batch, %d heap bytes per queued load (the batch's requests and status entries included)",
+		n, extra, perLoad)
+	if extra > 50 {
+		t.Errorf("%d goroutines more during the batch, want the 2 loading threads and the request's own", extra)
+	}
+	if w := testutil.ToFloat64(r.eng.metrics.waiting); w != n-2 {
+		t.Errorf("druid_sidecar_load_queue_waiting = %v, want %d", w, n-2)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	// The shutdown's deadline cancels the pulls and fails the queue at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := r.eng.Stop(ctx); err == nil {
+		t.Error("Stop with loads running past its deadline reported no error")
+	}
+	if q := testutil.ToFloat64(r.eng.metrics.queued); q != 0 {
+		t.Errorf("druid_sidecar_load_queue_depth = %v after Stop, want 0", q)
 	}
 }
