@@ -16,6 +16,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
 func init() { register(auditCommand()) }
@@ -105,9 +106,10 @@ func runAudit(ctx context.Context, env *environment, args []string) int {
 	return exitOK
 }
 
-// auditOneLine joins a multi-line error (errors.Join) into one line, as the exit-2 contract promises.
+// auditOneLine joins a multi-line error (errors.Join) into one line, as the exit-2 contract promises, with what it
+// quotes from the cluster made printable.
 func auditOneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	return safetext.Printable(strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " "))
 }
 
 // auditProgress shows the audit's phase and counts on a terminal, rewriting one line; elsewhere it is silent.
@@ -169,7 +171,7 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 		if s.Source == audit.SourceHTTP {
 			continue
 		}
-		fmt.Fprintf(w, "  %s %s (%s, tier %s):\n", s.Source, auditCut(s.Name, 40), s.ServerType, auditCut(s.Tier, 20))
+		fmt.Fprintf(w, "  %s %s (%s, tier %s):\n", s.Source, auditCut(s.Name, 40), auditCut(s.ServerType, 20), auditCut(s.Tier, 20))
 		auditWrap(w, "      ", s.Error)
 	}
 	for _, warning := range r.Warnings {
@@ -249,8 +251,11 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 
 func auditItoa(n int) string { return fmt.Sprint(n) }
 
-// auditCut shortens s to at most n runes, marking the cut with an ellipsis.
+// auditCut shortens s to at most n runes, marking the cut with an ellipsis. Every string of the report reaches the
+// table through auditCut, auditCutMiddle or auditWrap, which make it printable first: names read from the cluster
+// may hold terminal escape sequences.
 func auditCut(s string, n int) string {
+	s = safetext.Printable(s)
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
@@ -261,6 +266,7 @@ func auditCut(s string, n int) string {
 // auditCutMiddle shortens s to at most n runes by cutting its middle, which keeps a segment id's dataSource and
 // version readable.
 func auditCutMiddle(s string, n int) string {
+	s = safetext.Printable(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -12,6 +12,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -178,7 +179,7 @@ func runCacheVerify(ctx context.Context, env *environment, args []string) int {
 		return exitBadInput
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintln(env.stdout, p.String())
+		fmt.Fprintln(env.stdout, safetext.Printable(p.String())) // directory names come from segment ids
 	}
 	findings := rep.Findings()
 	repaired := 0
@@ -272,10 +273,10 @@ func runCacheLs(ctx context.Context, env *environment, args []string) int {
 		if l.MaxSize != 1<<63-1 {
 			max = configs.FormatHumanBytes(l.MaxSize)
 		}
-		fmt.Fprintf(tw, "%s\t%d segments, %s used of %s maxSize; disk %s free of %s\n", l.Path, len(l.Segments),
+		fmt.Fprintf(tw, "%s\t%d segments, %s used of %s maxSize; disk %s free of %s\n", safetext.Printable(l.Path), len(l.Segments),
 			configs.FormatHumanBytes(l.Used), max, configs.FormatHumanBytes(int64(l.DiskFree)), configs.FormatHumanBytes(int64(l.DiskTotal)))
 		for _, s := range l.Segments {
-			fmt.Fprintf(tw, "  %s\t%s\n", s.ID, configs.FormatHumanBytes(s.Size))
+			fmt.Fprintf(tw, "  %s\t%s\n", safetext.Printable(s.ID), configs.FormatHumanBytes(s.Size)) // ids come from the cluster
 		}
 	}
 	tw.Flush()

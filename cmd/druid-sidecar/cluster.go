@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
 func init() { register(clusterCommand()) }
@@ -60,18 +61,21 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 		writeClusterTable(env.stdout, c)
 	}
 	if readErr != nil {
-		fmt.Fprintf(env.stderr, "druid-sidecar cluster: some of the cluster could not be read: %v\n", readErr)
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: some of the cluster could not be read: %s\n", safetext.Printable(readErr.Error()))
 		return exitFailure
 	}
 	return exitOK
 }
 
+// writeClusterTable writes what ZooKeeper holds as a table; every name in it was written by some process of the
+// cluster, so each goes through safetext.Printable (a tab would also break the columns).
 func writeClusterTable(w io.Writer, c *announcer.Cluster) {
+	p := safetext.Printable
 	leader := func(l *announcer.Leader) string {
 		if l == nil {
 			return "(none)"
 		}
-		return l.URL
+		return p(l.URL)
 	}
 	fmt.Fprintf(w, "Coordinator leader: %s\nOverlord leader:    %s\n\n", leader(c.Coordinator), leader(c.Overlord))
 
@@ -97,7 +101,7 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 			segs, bytes = strconv.Itoa(s.Segments), strconv.FormatInt(s.Bytes, 10)
 			delete(inv, n.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Role, n.Name, n.Service, n.Version, tier, maxSize, segs, bytes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(n.Role), p(n.Name), p(n.Service), p(n.Version), p(tier), maxSize, segs, bytes)
 	}
 	// Batch inventories of servers that are not (or no longer) in internal discovery.
 	rest := make([]string, 0, len(inv))
@@ -107,7 +111,7 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	sort.Strings(rest)
 	for _, name := range rest {
 		s := inv[name]
-		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t-\t%d\t%d\n", name, s.Segments, s.Bytes)
+		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t-\t%d\t%d\n", p(name), s.Segments, s.Bytes)
 	}
 	tw.Flush()
 }

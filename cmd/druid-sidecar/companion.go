@@ -10,6 +10,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/agent"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
 func init() { register(companionCommand()) }
@@ -58,7 +59,7 @@ func runCompanion(ctx context.Context, env *environment, args []string) int {
 	}
 	findings, err := c.Once(ctx)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
+		fmt.Fprintf(env.stderr, "druid-sidecar companion: %s\n", safetext.Printable(err.Error()))
 		return exitBadInput
 	}
 	if *format == "json" {
@@ -80,7 +81,10 @@ func runCompanion(ctx context.Context, env *environment, args []string) int {
 	return exitOK
 }
 
+// writeDriftTable writes the drift findings; segment ids come from the Historical's files and inventory, so they
+// are made printable.
 func writeDriftTable(w io.Writer, server string, findings []audit.Finding) {
+	server = safetext.Printable(server)
 	if len(findings) == 0 {
 		fmt.Fprintf(w, "No drift: the cache, info_dir and inventory of %s agree.\n", server)
 		return
@@ -88,7 +92,7 @@ func writeDriftTable(w io.Writer, server string, findings []audit.Finding) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEGMENT\tPROBLEM")
 	for _, f := range findings {
-		fmt.Fprintf(tw, "%s\t%s\n", f.SegmentID, f.Detail)
+		fmt.Fprintf(tw, "%s\t%s\n", safetext.Printable(f.SegmentID), safetext.Printable(f.Detail))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d finding(s) on %s.\n", len(findings), server)
