@@ -66,9 +66,6 @@ type Status struct {
 // ErrStopped is the error of a Submit after Stop has begun.
 var ErrStopped = errors.New("the load queue is shutting down and takes no new requests")
 
-// errCanceledByDrop is the cause of a load canceled because a drop of the same segment arrived.
-var errCanceledByDrop = errors.New("the load was canceled because a drop of the segment arrived")
-
 // errShutdown is the cause of work canceled because Stop's deadline passed.
 var errShutdown = errors.New("the load was canceled because the server is shutting down")
 
@@ -96,9 +93,10 @@ type Options struct {
 }
 
 // Engine runs loads and drops. Requests for one segment are serialized and coalesced: a load submitted while a
-// load of the segment is queued or running shares its outcome, a drop cancels a load in progress and runs after
-// it, a load submitted during a drop runs after the drop (and takes the segment back from the cache's delayed
-// deletion). Work waits in queues and runs on the pools' threads (goroutines), so that a batch of any size costs
+// load of the segment is queued or running shares its outcome; a drop submitted during a load runs once the load
+// has ended, so that the load answers SUCCESS and the drop then undoes it (a load still waiting for a thread is
+// skipped, answering SUCCESS, as the drop leaves the segment as it would after it); a load submitted during a drop
+// runs after the drop (and takes the segment back from the cache's delayed deletion). Work waits in queues and runs on the pools' threads (goroutines), so that a batch of any size costs
 // memory in proportion to its requests, not a goroutine each. It is safe for concurrent use.
 type Engine struct {
 	cache     *segments.Cache
@@ -139,9 +137,8 @@ type op struct {
 	next    *op           // the op of the same segment that runs after this one, or nil
 	elem    *list.Element // the op's place in its pool's queue while it waits there
 	started bool
-	cause   error                   // set to cancel the op: before it starts, it fails with this cause at once
-	cancel  context.CancelCauseFunc // cancels the op while it runs
-	subs    []func(Status)          // called once, when the op ends
+	skip    bool           // a load a drop of its segment overtook before it started: it ends at once, SUCCESS
+	subs    []func(Status) // called once, when the op ends
 }
 
 // pool runs queued ops on at most size goroutines, started as ops arrive and ended when the queue is empty: an idle
@@ -259,18 +256,17 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 		return nil
 	}
 	cur.next = o
-	if req.Action == segments.ActionDrop {
-		// cur is a load: the Coordinator changed its mind.
-		if cur.started {
-			cur.cancel(errCanceledByDrop)
-		} else {
-			cur.cause = errCanceledByDrop
-			if cur.elem != nil {
-				// It fails at once on a drop thread rather than wait for its turn in the load queue.
-				e.loadPool(cur.mode).queue.Remove(cur.elem)
-				e.metrics.waiting.Dec()
-				e.queueLocked(e.drops, cur)
-			}
+	// cur is then a load, and the Coordinator changed its mind. A load in progress is not canceled: it ends (as
+	// Druid's would, whose Coordinator would alert on a FAILED load) and the drop then undoes it. One not started
+	// yet is pointless: it answers SUCCESS without loading, and the drop after it leaves the segment as it would
+	// have after the load.
+	if req.Action == segments.ActionDrop && !cur.started {
+		cur.skip = true
+		if cur.elem != nil {
+			// Ended on a drop thread at once, rather than at its turn in the load queue.
+			e.loadPool(cur.mode).queue.Remove(cur.elem)
+			e.metrics.waiting.Dec()
+			e.queueLocked(e.drops, cur)
 		}
 	}
 	return nil
@@ -279,8 +275,8 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 // readyLocked queues an op whose turn has come (no earlier op of its segment is left) in its pool, and starts a
 // thread of the pool if one is free.
 func (e *Engine) readyLocked(o *op) {
-	p := e.drops
-	if o.action == segments.ActionLoad {
+	p := e.drops // drops, and loads to skip, which end at once
+	if o.action == segments.ActionLoad && !o.skip {
 		p = e.loadPool(o.mode)
 		e.metrics.waiting.Inc()
 	}
@@ -318,14 +314,9 @@ func (e *Engine) worker(p *pool) {
 			e.metrics.waiting.Dec()
 		}
 		o.elem, o.started = nil, true
-		ctx, cancel := context.WithCancelCause(e.base)
-		o.cancel = cancel
-		if o.cause != nil {
-			cancel(o.cause)
-		}
+		skip := o.skip
 		e.mu.Unlock()
-		e.run(ctx, o)
-		cancel(nil)
+		e.run(o, skip)
 	}
 }
 
@@ -345,15 +336,23 @@ func checkRequest(req segments.ChangeRequest) error {
 	return fmt.Errorf("change request action %q is unknown; a data server takes load and drop requests", string(req.Action))
 }
 
-// run carries out an op on a pool's thread, then hands its turn to the next op of the segment and its status to
-// its subscribers.
-func (e *Engine) run(ctx context.Context, o *op) {
+// run carries out an op on a pool's thread (or skips a load a drop overtook), then hands its turn to the next op of
+// the segment and its status to its subscribers.
+func (e *Engine) run(o *op, skip bool) {
 	defer e.work.Done()
+	ctx, cancel := context.WithCancel(e.base)
+	defer cancel()
 	id := o.seg.ID()
 	var st Status
-	if o.action == segments.ActionLoad {
+	switch {
+	case skip:
+		// Not counted as a load: nothing was loaded.
+		e.metrics.queued.Dec()
+		st = Status{State: Success, LoadingMode: o.mode}
+		e.log.Debug("segment load skipped: a drop of the segment arrived before it started", "segment", id.String())
+	case o.action == segments.ActionLoad:
 		st = e.load(ctx, id, o)
-	} else {
+	default:
 		st = e.drop(ctx, id, o)
 	}
 	e.mu.Lock()

@@ -270,3 +270,12 @@ func (r *rig) cached(id segments.SegmentID) bool {
 
 // The ZooKeeper announcer must satisfy the engine's interface.
 var _ Announcer = (*announcer.Announcer)(nil)
+
+// pending reports whether the handler's status cache holds a PENDING entry for the request.
+func (r *rig) pending(action segments.Action, seg *segments.DataSegment) bool {
+	h := r.eng.http
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	en := h.entries[key{action, seg.ID()}]
+	return en != nil && en.status.State == Pending
+}

@@ -531,25 +531,85 @@ func TestStopDeadlineCancelsAndRollsBack(t *testing.T) {
 	}
 }
 
-func TestDropCancelsLoadInProgress(t *testing.T) {
-	r := newRig(t, rigOpts{delay: 5 * time.Second})
-	s := r.s3Segment("dcl", 0, 1000)
-	ch, err := r.eng.Submit(load(s), Normal)
-	if err != nil {
-		t.Fatal(err)
+// A drop arriving while a load of the segment is in progress lets the load end and answer SUCCESS (a FAILED load
+// is an alert on the Coordinator), then undoes it: not announced, the files gone after the drop delay. A load still
+// waiting for a thread when its drop arrives answers SUCCESS without pulling.
+func TestDropDuringLoadEndsTheLoadFirst(t *testing.T) {
+	block := make(chan struct{})
+	const delay = 500 * time.Millisecond
+	r := newRig(t, rigOpts{threads: 1, block: block,
+		sets: []string{fmt.Sprintf("druid.segmentCache.dropSegmentDelayMillis=%d", delay.Milliseconds())}})
+	s, queued := r.s3Segment("dl", 0, 1000), r.s3Segment("dl", 1, 1000)
+	want204At(t, r, 100*time.Millisecond, reqJSON(t, load(s), load(queued)))
+	waitUntil(t, 10*time.Second, "the first load pulling", func() bool { return r.puller.pulls.Load() == 1 })
+
+	// The load waiting for the only thread is overtaken by its drop.
+	code, b, _ := post(t, r.srv.URL, "?timeout=5000", reqJSON(t, drop(queued)))
+	if code != 200 || !strings.Contains(b, `"status":{"state":"SUCCESS"`) {
+		t.Fatalf("drop of the queued load: %d %s", code, b)
 	}
-	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
-	code, b, _ := post(t, r.srv.URL, "?timeout=5000", reqJSON(t, drop(s)))
-	if code != 200 || !strings.Contains(b, `"SUCCESS"`) || time.Since(start) > 2*time.Second {
-		t.Fatalf("%d %s after %v", code, b, time.Since(start))
+	code, b, _ = post(t, r.srv.URL, "?timeout=5000", reqJSON(t, load(queued)))
+	if code != 200 || !strings.Contains(b, `"status":{"state":"SUCCESS","failureCause":null,"loadingMode":"NORMAL"}`) {
+		t.Fatalf("resend of the overtaken load: %d %s", code, b)
 	}
-	if st := <-ch; st.State != Failed || !strings.Contains(st.FailureCause, "drop") {
-		t.Fatalf("%+v", st)
+
+	// The drop of the load in progress waits for it.
+	type answer struct {
+		code int
+		body string
+		at   time.Time
 	}
-	if r.cached(s.ID()) || r.ann.has(s.ID()) {
-		t.Fatal("canceled load left state")
+	dropped := make(chan answer, 1)
+	go func() {
+		resp, err := testClient.Post(r.srv.URL+ChangeRequestsPath+"?timeout=20000", "application/json", strings.NewReader(reqJSON(t, drop(s))))
+		if err != nil {
+			dropped <- answer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		dropped <- answer{resp.StatusCode, string(b), time.Now()}
+	}()
+	waitUntil(t, 10*time.Second, "the drop waiting for the load", func() bool { return r.pending(segments.ActionDrop, s) })
+	close(block)
+	a := <-dropped
+	if a.code != 200 || !strings.Contains(a.body, `"status":{"state":"SUCCESS","failureCause":null,"loadingMode":null}`) {
+		t.Fatalf("drop: %d %s", a.code, a.body)
 	}
+	code, b, _ = post(t, r.srv.URL, "?timeout=5000", reqJSON(t, load(s)))
+	if code != 200 || !strings.Contains(b, `"status":{"state":"SUCCESS","failureCause":null,"loadingMode":"NORMAL"}`) {
+		t.Fatalf("resend of the load the drop waited for: %d %s", code, b)
+	}
+	if r.ann.has(s.ID()) || r.cached(s.ID()) || r.ann.has(queued.ID()) || r.cached(queued.ID()) {
+		t.Fatal("a dropped segment is still announced or listed")
+	}
+	waitUntil(t, 10*time.Second, "the dropped files deleted", func() bool { return segmentFiles(t, r.dir) == 0 })
+	if d := time.Since(a.at); d < delay {
+		t.Errorf("the files went %v after the drop, before the %v drop delay", d, delay)
+	}
+	m := r.eng.metrics
+	if ok, bad := testutil.ToFloat64(m.loadOK), testutil.ToFloat64(m.loadFail); ok != 1 || bad != 0 {
+		t.Errorf("loads: %v succeeded, %v failed; want the one that ran, succeeded", ok, bad)
+	}
+	if n := r.puller.pulls.Load(); n != 1 {
+		t.Errorf("%d pulls, want 1: the overtaken load pulled", n)
+	}
+}
+
+// segmentFiles counts the segment files in a cache location (info_dir aside).
+func segmentFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "info_dir" {
+			return filepath.SkipDir
+		}
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // A drop held by a stuck upstream hook does not hold the answer past the request's timeout: with nothing done the
