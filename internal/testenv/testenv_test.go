@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/go-zookeeper/zk"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/zkproxy"
 )
 
 func TestParseEnv(t *testing.T) {
@@ -104,6 +106,36 @@ func TestZooKeeper(t *testing.T) {
 	})
 	if ok, _, err := conn.Exists(inner.Chroot); err != nil || ok {
 		t.Errorf("chroot %s after its test: exists=%v err=%v; want it deleted", inner.Chroot, ok, err)
+	}
+}
+
+// TestWaitSessionExpired: while its client is connected a session stays listed and the wait fails at its deadline;
+// cut off by a proxy, the session is expired by the server after its timeout and the wait returns.
+func TestWaitSessionExpired(t *testing.T) {
+	t.Parallel()
+	z := ZooKeeper(t)
+	px, err := zkproxy.New(z.Servers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	conn, err := zkConnect(t, defaultLimits, []string{px.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	sid := conn.SessionID()
+
+	f := runFake(t, func(tb testing.TB) { z.WaitSessionExpired(tb, sid, 300*time.Millisecond) })
+	if !strings.Contains(f.fatal, "not expired within 300ms") {
+		t.Errorf("waiting for a live session: %q, want a failure at the deadline", f.fatal)
+	}
+	px.Cut()
+	took := z.WaitSessionExpired(t, sid, 20*time.Second)
+	t.Logf("session 0x%x expired %v after the cut (session timeout %v)", sid, took.Round(time.Millisecond), zkSessionTimeout)
+	// The server hears nothing from the cut client for a whole timeout; its last ping was at most a third of one ago.
+	if took < zkSessionTimeout/2 {
+		t.Errorf("the session was taken for expired %v after the cut, before its timeout of %v could pass", took, zkSessionTimeout)
 	}
 }
 

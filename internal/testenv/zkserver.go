@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -136,16 +135,6 @@ func (s *ZKServer) logTail() string {
 
 // zkRuok reports whether a ZooKeeper server at addr answers the ruok four-letter word with imok.
 func zkRuok(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false
-	}
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(c)
-	return buf.String() == "imok"
+	answer, _ := zkFourLetterWord(addr, "ruok")
+	return answer == "imok"
 }
