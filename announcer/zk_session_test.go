@@ -65,7 +65,7 @@ func TestSessionLossExpiry(t *testing.T) {
 		t.Fatal("AnnounceSegments returned nil while ZooKeeper was unreachable")
 	}
 	want := append(append([]*segments.DataSegment{}, segs[50:]...), zktSegments(t, "koalas", 1)...)
-	time.Sleep(3500 * time.Millisecond) // > sessionTimeoutMs=2000: the server expires the session
+	z.WaitSessionExpired(t, old, 15*time.Second) // sessionTimeoutMs=2000: the heal finds the session expired
 	proxy.Heal()
 
 	sid := zktWaitSession(t, a, old, 15*time.Second)

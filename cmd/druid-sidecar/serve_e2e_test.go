@@ -413,7 +413,8 @@ func TestServeE2EZKSessionExpiry(t *testing.T) {
 		defer cancel()
 		drained <- peon.Drain(ctx)
 	}()
-	time.Sleep(3500 * time.Millisecond) // > the 2 s session timeout: ZooKeeper expires the session
+	// Healed only once ZooKeeper has expired the node's session (2 s timeout), so that the node must start anew.
+	n.ZK.WaitSessionExpired(t, disc.Owner, 15*time.Second)
 	n.ZKProxy.Heal()
 	if err := <-drained; err != nil {
 		t.Fatalf("the loads during the session loss did not finish: %v (stats %+v)", err, peon.Stats())
