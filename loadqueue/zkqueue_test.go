@@ -467,7 +467,7 @@ func TestZKQueueSessionExpiry(t *testing.T) {
 		segs = append(segs, s)
 		paths = append(paths, zr.coord.send(load(s)))
 	}
-	time.Sleep(3500 * time.Millisecond) // > sessionTimeoutMs=2000: the server expires the session
+	zr.z.WaitSessionExpired(t, old, 15*time.Second) // sessionTimeoutMs=2000: the heal finds the session expired
 	zr.proxy.Heal()
 
 	took := zr.coord.waitDeleted(20*time.Second, paths...)
