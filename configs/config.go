@@ -31,7 +31,12 @@ type Config struct {
 	hostPort int // a port given in druid.host, 0 if none
 	entries  []Entry
 	warnings []string
+	problems []Problem // what a LoadOptions.KeepGoing load refused
 }
+
+// Problems are what a load with LoadOptions.KeepGoing refused (each refused value left at its default); nil for
+// a Config from a load without problems.
+func (c *Config) Problems() []Problem { return slices.Clone(c.problems) }
 
 // Warnings are notes about the configuration that do not stop it from loading: a key given twice in one file,
 // a removed Druid key still in use, a value of a key Druid owns that could not be interpolated.

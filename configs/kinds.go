@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
 // kind is how a key's value is read, stored in a Config and rendered back.
@@ -52,12 +54,17 @@ func str(ptr func(*Config) *string) kind {
 
 // text is a string kind: the value, trimmed, must pass check, whose error is completed with the value.
 func text(name string, check func(string) error, ptr func(*Config) *string) kind {
+	return quotedText(name, check, quoteValue, ptr)
+}
+
+// quotedText is text whose errors quote the value with quote.
+func quotedText(name string, check func(string) error, quote func(string) string, ptr func(*Config) *string) kind {
 	return field[string]{
 		name: name,
 		parse: func(raw string, _ *lookups) (string, error) {
 			s := strings.TrimSpace(raw)
 			if err := check(s); err != nil {
-				return "", fmt.Errorf("%w, got %s", err, quoteValue(raw))
+				return "", fmt.Errorf("%w, got %s", err, quote(raw))
 			}
 			return s, nil
 		},
@@ -257,6 +264,10 @@ func (hostKind) typeName() string { return "host[:port]" }
 func (hostKind) get(c *Config) string { return c.Node.Host }
 
 func (hostKind) set(c *Config, raw string, _ *lookups) error {
+	if !safetext.IsPrintable(strings.TrimSpace(raw)) {
+		// The host is announced to the whole cluster and printed by every tool that lists nodes.
+		return fmt.Errorf("holds a control character; expected a host name or IP address such as 10.0.0.5, got %s", quoteValue(raw))
+	}
 	host, port, err := splitHostPort(strings.TrimSpace(raw))
 	if err != nil {
 		return fmt.Errorf("%w, got %s", err, quoteValue(raw))

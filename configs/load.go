@@ -25,6 +25,10 @@ type LoadOptions struct {
 	ReadFile func(string) ([]byte, error)
 	// Require lists the checks the calling command needs beyond the ones every configuration must pass.
 	Require []Requirement
+	// KeepGoing makes Load return the Config along with its *Errors: each refused value is left at its default
+	// (a derived default is derived), and Config.Problems lists what was refused. For `companion`, which runs
+	// without what a problem affects rather than exit.
+	KeepGoing bool
 }
 
 // rawValue is one value for a key from one source, before interpolation.
@@ -45,6 +49,10 @@ func Load(opts LoadOptions) (*Config, error) {
 		}
 	}
 	if err := l.probs.err(); err != nil {
+		if opts.KeepGoing {
+			c.problems = err.(*Errors).Problems
+			return c, err
+		}
 		return nil, err
 	}
 	return c, nil
@@ -200,6 +208,7 @@ func (l *loader) build() *Config {
 	sort.Strings(keys)
 
 	resolved := make(map[string]string, len(keys))
+	refused := map[string]bool{} // keys whose value was refused: they keep their default
 	for _, key := range keys {
 		rv := l.values[key]
 		def, known := keysByName[key]
@@ -222,11 +231,13 @@ func (l *loader) build() *Config {
 		v, err := l.lk.interpolate(rv.value)
 		if err != nil {
 			l.probs.add(Problem{Key: key, Origin: rv.origin, Msg: err.Error(), order: rv.order})
+			refused[key] = true
 			continue
 		}
 		resolved[key] = v
 		if err := def.kind.set(c, v, l.lk); err != nil {
 			l.probs.add(Problem{Key: key, Origin: rv.origin, Msg: err.Error(), order: rv.order})
+			refused[key] = true
 		}
 		if def.warn != "" {
 			l.warnings = append(l.warnings, fmt.Sprintf("%s: %s: %s", rv.origin, key, def.warn))
@@ -235,7 +246,7 @@ func (l *loader) build() *Config {
 
 	for i := range registry {
 		k := &registry[i]
-		if _, set := l.values[k.name]; !set && k.derive != nil {
+		if _, set := l.values[k.name]; (!set || refused[k.name]) && k.derive != nil {
 			k.derive(c, l.numCPU)
 		}
 	}
@@ -255,6 +266,12 @@ func (l *loader) finish(c *Config) {
 	_, plaintextSet := l.values["druid.plaintextPort"]
 	if !plaintextSet && n.LegacyPort != 0 {
 		n.PlaintextPort, plaintextSet = n.LegacyPort, true
+	} else if plaintextSet && n.LegacyPort != 0 && n.LegacyPort != n.PlaintextPort {
+		// DruidNode takes druid.plaintextPort and ignores druid.port then; a Historical started from the same files
+		// listens on the former, so say which one wins rather than refuse what Java accepts.
+		o, _ := origin("druid.port")
+		l.warnings = append(l.warnings, fmt.Sprintf("%s: druid.port: %d is ignored: druid.plaintextPort=%d is set and wins, as in Druid",
+			o, n.LegacyPort, n.PlaintextPort))
 	}
 	if c.hostPort != 0 {
 		if !plaintextSet {

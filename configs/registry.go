@@ -97,7 +97,7 @@ var registry = []keyDef{
 	// druid.s3.* (AWSCredentialsConfig, AWSEndpointConfig, AWSClientConfig).
 	{name: "druid.s3.accessKey", kind: password(func(c *Config) *Secret { return &c.S3.AccessKey }), secret: true, doc: "S3 access key, or a password provider; empty uses the AWS default credential chain."},
 	{name: "druid.s3.secretKey", kind: password(func(c *Config) *Secret { return &c.S3.SecretKey }), secret: true, doc: "S3 secret key, or a password provider."},
-	{name: "druid.s3.endpoint.url", kind: str(func(c *Config) *string { return &c.S3.EndpointURL }), doc: "S3 endpoint, for S3-compatible stores."},
+	{name: "druid.s3.endpoint.url", kind: uriKind("URL", checkS3Endpoint, func(c *Config) *string { return &c.S3.EndpointURL }), doc: "S3 endpoint, for S3-compatible stores."},
 	{name: "druid.s3.endpoint.signingRegion", kind: str(func(c *Config) *string { return &c.S3.EndpointSigningRegion }), doc: "Region used to sign requests to the endpoint."},
 	{name: "druid.s3.protocol", def: "https", kind: str(func(c *Config) *string { return &c.S3.Protocol }), doc: "Protocol used when the endpoint URL has no scheme."},
 	{name: "druid.s3.enablePathStyleAccess", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.EnablePathStyleAccess }), doc: "Path-style bucket addressing (most S3-compatible stores need it)."},
@@ -106,7 +106,7 @@ var registry = []keyDef{
 
 	// Metadata store (MetadataStorageConnectorConfig, MetadataStorageTablesConfig).
 	{name: "druid.metadata.storage.type", def: "derby", kind: str(func(c *Config) *string { return &c.Metadata.Type }), doc: "Metadata store type; druid-sidecar reads postgresql."},
-	{name: "druid.metadata.storage.connector.connectURI", kind: str(func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require`."},
+	{name: "druid.metadata.storage.connector.connectURI", kind: uriKind("JDBC URI", checkConnectURI, func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require`."},
 	{name: "druid.metadata.storage.connector.user", kind: str(func(c *Config) *string { return &c.Metadata.User }), doc: "Metadata store user."},
 	{name: "druid.metadata.storage.connector.password", kind: password(func(c *Config) *Secret { return &c.Metadata.Password }), secret: true, doc: "Metadata store password, or a password provider."},
 	{name: "druid.metadata.storage.tables.base", def: "druid", kind: str(func(c *Config) *string { return &c.Metadata.Tables.Base }), doc: "Prefix of every metadata table name."},
