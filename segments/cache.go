@@ -76,7 +76,16 @@ type Cache struct {
 	mu      sync.Mutex
 	entries map[string]*entry // by segment id string
 	closed  bool
-	work    sync.WaitGroup // loads and deletions in progress
+	work    sync.WaitGroup      // loads and deletions in progress
+	left    map[ProblemKind]int // problems the last Bootstrap or Verify left in place, by kind
+}
+
+// setLeft records what a check left in place, for the druid_sidecar_segment_cache_problems gauge.
+func (c *Cache) setLeft(rep Report) {
+	left := rep.left()
+	c.mu.Lock()
+	c.left = left
+	c.mu.Unlock()
 }
 
 type entryState int
@@ -201,19 +210,29 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 	return c, nil
 }
 
-// Close stops pending deletions (their files stay, and the next Bootstrap removes them as orphans), waits for loads
-// and deletions in progress and releases the directories.
+// Close waits for loads and deletions in progress, deletes at once the files of dropped segments still waiting out
+// the drop delay (the delay lets queries in flight finish, and there are none once the server stops; a startup
+// leaves directories without an info file alone, as Druid does, so they would stay), and releases the directories.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	var pending []*entry
 	for _, e := range c.entries {
-		if e.timer != nil {
-			e.timer.Stop()
+		if e.timer != nil && e.timer.Stop() {
+			e.timer = nil
+			pending = append(pending, e)
 		}
 	}
 	c.mu.Unlock()
 	c.work.Wait()
 	var errs []error
+	c.disk.RLock()
+	for _, e := range pending {
+		if err := c.removeDir(e.loc, e.rel); err != nil {
+			errs = append(errs, fmt.Errorf("deleting the files of the dropped segment %s: %w", e.name, err))
+		}
+	}
+	c.disk.RUnlock()
 	for _, l := range c.locs {
 		errs = append(errs, l.root.Close())
 	}
@@ -679,7 +698,7 @@ func (c *Cache) deleteDropped(e *entry, gen int) {
 	err := c.removeDir(e.loc, e.rel)
 	c.disk.RUnlock()
 	if err != nil {
-		// The files stay; with no info file they are an orphan the next Bootstrap or repair removes.
+		// The files stay; with no info file they are an orphan that `cache verify --repair` removes.
 		c.log.Error("deleting a dropped segment's files failed", "segment", e.name, "error", err)
 	} else {
 		c.log.Debug("dropped segment deleted", "segment", e.name)

@@ -19,7 +19,17 @@ var (
 	cacheFreeBytesDesc = prometheus.NewDesc("druid_sidecar_segment_cache_free_bytes",
 		"Bytes the location can still take: below maxSize and within the filesystem's free space less freeSpacePercent.",
 		[]string{"location"}, nil)
+	cacheProblemsDesc = prometheus.NewDesc("druid_sidecar_segment_cache_problems", cacheProblemsDescHelp,
+		[]string{"kind"}, nil)
 )
+
+const cacheProblemsDescHelp = "Problems the last check of the cache (the startup's, or cache verify's) found and left " +
+	"in place, by kind: directories without an info file (orphaned), partial or corrupt segments (not announced, " +
+	"pulled again at their next load), segments over a location's maxSize, entries that could not be read."
+
+// problemKinds are the label values of druid_sidecar_segment_cache_problems, always exported (0 when none).
+var problemKinds = []ProblemKind{ProblemPartial, ProblemCorrupt, ProblemMissing, ProblemOrphaned, ProblemOverLimit,
+	ProblemTrash, ProblemReadError}
 
 // cacheCollector reads a Cache's locations at scrape time (CacheOptions.Registerer). The location label is the
 // configured path, a handful of values; no metric names a segment.
@@ -30,9 +40,15 @@ func (cc cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cacheUsedBytesDesc
 	ch <- cacheSegmentsDesc
 	ch <- cacheFreeBytesDesc
+	ch <- cacheProblemsDesc
 }
 
 func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	cc.c.mu.Lock()
+	for _, k := range problemKinds {
+		ch <- prometheus.MustNewConstMetric(cacheProblemsDesc, prometheus.GaugeValue, float64(cc.c.left[k]), string(k))
+	}
+	cc.c.mu.Unlock()
 	for _, l := range cc.c.locs {
 		ds, err := l.statfs(l.path)
 		diskKnown := err == nil

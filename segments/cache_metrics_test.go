@@ -3,6 +3,9 @@ package segments
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,7 +46,7 @@ druid_sidecar_segment_cache_free_bytes{location=%[2]q} 40000
 # TYPE druid_sidecar_segment_cache_max_bytes gauge
 druid_sidecar_segment_cache_max_bytes{location=%[1]q} 10000
 druid_sidecar_segment_cache_max_bytes{location=%[2]q} 100000
-# HELP druid_sidecar_segment_cache_segments Segments loaded or loading in the location (Druid's segment/count).
+%[3]s# HELP druid_sidecar_segment_cache_segments Segments loaded or loading in the location (Druid's segment/count).
 # TYPE druid_sidecar_segment_cache_segments gauge
 druid_sidecar_segment_cache_segments{location=%[1]q} 2
 druid_sidecar_segment_cache_segments{location=%[2]q} 1
@@ -51,7 +54,7 @@ druid_sidecar_segment_cache_segments{location=%[2]q} 1
 # TYPE druid_sidecar_segment_cache_used_bytes gauge
 druid_sidecar_segment_cache_used_bytes{location=%[1]q} 1500
 druid_sidecar_segment_cache_used_bytes{location=%[2]q} 3000
-`, locA, locB)
+`, locA, locB, problemsExposition(nil))
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
@@ -65,6 +68,9 @@ druid_sidecar_segment_cache_used_bytes{location=%[2]q} 3000
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				v := lp.GetValue()
+				if mf.GetName() == "druid_sidecar_segment_cache_problems" && lp.GetName() == "kind" && slices.Contains(problemKinds, ProblemKind(v)) {
+					continue
+				}
 				if lp.GetName() != "location" || (v != locA && v != locB) || len(PossibleSegmentIDs(v)) > 0 || strings.Contains(v, "wiki") {
 					t.Errorf("%s{%s=%q}: not a location path", mf.GetName(), lp.GetName(), v)
 				}
@@ -79,10 +85,49 @@ func TestCacheMetricsUnknownDisk(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	opts := CacheOptions{Registerer: reg, statfs: func(string) (diskSpace, error) { return diskSpace{}, fmt.Errorf("no statfs") }}
 	newTestCache(t, testConfig(t, []testLoc{{path: loc}}), opts)
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 2 {
-		t.Errorf("%d series (%v), want used_bytes and segments only", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 2+len(problemKinds) {
+		t.Errorf("%d series (%v), want used_bytes, segments and the problems only", n, err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "druid_sidecar_segment_cache_max_bytes", "druid_sidecar_segment_cache_free_bytes"); err != nil || n != 0 {
 		t.Errorf("%d max/free series (%v), want none", n, err)
+	}
+}
+
+// problemsExposition is the text exposition of druid_sidecar_segment_cache_problems with the given counts.
+func problemsExposition(counts map[ProblemKind]int) string {
+	var b strings.Builder
+	b.WriteString("# HELP druid_sidecar_segment_cache_problems " + strings.ReplaceAll(cacheProblemsDescHelp, "\\", "\\\\") + "\n")
+	b.WriteString("# TYPE druid_sidecar_segment_cache_problems gauge\n")
+	kinds := slices.Clone(problemKinds)
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "druid_sidecar_segment_cache_problems{kind=%q} %d\n", k, counts[k])
+	}
+	return b.String()
+}
+
+// TestCacheProblemsMetric: what a startup leaves in place shows in the problems gauge until a check finds it gone.
+func TestCacheProblemsMetric(t *testing.T) {
+	loc := t.TempDir()
+	for day := range 3 {
+		writeSegmentDir(t, filepath.Join(loc, testSegment(t, "wiki", day, 0, 1000).ID().String()), segmentFilesFor(1000, "a"))
+	}
+	partial := segmentFilesFor(1000, "b")
+	partial[DownloadStartMarker] = nil
+	writeSegmentDir(t, filepath.Join(loc, testSegment(t, "wiki", 9, 0, 1000).ID().String()), partial)
+	reg := prometheus.NewPedanticRegistry()
+	c := newTestCache(t, testConfig(t, []testLoc{{path: loc}}), CacheOptions{Registerer: reg})
+	want := problemsExposition(map[ProblemKind]int{ProblemOrphaned: 3, ProblemPartial: 1})
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "druid_sidecar_segment_cache_problems"); err != nil {
+		t.Error(err)
+	}
+	if _, err := c.Verify(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(problemsExposition(nil)), "druid_sidecar_segment_cache_problems"); err != nil {
+		t.Error(err)
+	}
+	if entries, _ := os.ReadDir(loc); len(entries) != 2 { // info_dir and __drop
+		t.Errorf("after the repair: %v", entries)
 	}
 }

@@ -534,7 +534,9 @@ func writeInfo(t testing.TB, infoDir, name string, seg *DataSegment) {
 }
 
 // TestBootstrapRepairs builds every kind of damage a crash or an operator can leave and checks that Bootstrap
-// announces only complete segments, removes the rest and leaves alone what is not a segment.
+// deletes no more than a Druid 35+ Historical's startup does (the leftovers in __drop, the info files of segments
+// that are nowhere), announces complete segments only (those over maxSize too, as Druid does) and reports the rest
+// in place; then that a repair removes what is wrong and leaves alone what is not a segment.
 func TestBootstrapRepairs(t *testing.T) {
 	loc := t.TempDir()
 	info := filepath.Join(loc, "info_dir")
@@ -554,9 +556,9 @@ func TestBootstrapRepairs(t *testing.T) {
 	partialFiles := segmentFilesFor(1000, "b")
 	partialFiles[DownloadStartMarker] = nil
 	partial := mk(1, 1000, partialFiles, true)
-	short := segmentFilesFor(1000, "c")
-	short["00000.smoosh"] = short["00000.smoosh"][:10]
-	corrupt := mk(2, 1000, short, true)
+	broken := segmentFilesFor(1000, "c")
+	delete(broken, "version.bin")
+	corrupt := mk(2, 1000, broken, true)
 	orphan := mk(3, 1000, segmentFilesFor(1000, "d"), false)
 	missing := mk(4, 1000, nil, true)
 	// Over the 10,000 bytes of maxSize with the others: ids sort by day, so day 5 (9,000 bytes) passes and day 6
@@ -570,7 +572,8 @@ func TestBootstrapRepairs(t *testing.T) {
 	// An info file not named after its id is ignored and left alone.
 	os.WriteFile(filepath.Join(info, "someone-else"), full, 0o644)
 	// A temporary info file of an interrupted atomic write.
-	os.WriteFile(filepath.Join(info, "."+good.ID().String()+".1234"), full[:5], 0o644)
+	tmpInfo := "info_dir/." + good.ID().String() + ".1234"
+	os.WriteFile(filepath.Join(loc, tmpInfo), full[:5], 0o644)
 	// Leftovers of an interrupted delete.
 	writeSegmentDir(t, filepath.Join(loc, DropDir, "x.123"), segmentFilesFor(100, "h"))
 	// Not segments: the prefetcher's staging area, lost+found, a file.
@@ -595,26 +598,56 @@ func TestBootstrapRepairs(t *testing.T) {
 			t.Errorf("%s: %d, want %d", k, rep.Count(k), n)
 		}
 	}
-	if len(rep.Problems) != 10 || len(rep.Findings()) != 9 || rep.Segments != 2 || rep.Bytes != 9000 {
+	if len(rep.Problems) != 10 || len(rep.Findings()) != 9 || rep.Segments != 3 || rep.Bytes != 10500 {
 		for _, p := range rep.Problems {
 			t.Log(p)
 		}
 		t.Errorf("%d problems, %d findings, %d segments, %d bytes", len(rep.Problems), len(rep.Findings()), rep.Segments, rep.Bytes)
 	}
 
+	// The startup: only __drop and the info file of the segment that is nowhere go.
 	segs, rep, err := c.Bootstrap(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(segs) != 2 || segs[0].ID() != good.ID() || segs[1].ID() != big.ID() {
+	if len(segs) != 3 || segs[0].ID() != good.ID() || segs[1].ID() != big.ID() || segs[2].ID() != over.ID() {
 		t.Fatalf("bootstrap announced %v", segs)
+	}
+	for _, p := range rep.Problems {
+		removed := p.Kind == ProblemMissing || p.Kind == ProblemTrash && strings.Contains(p.Path, DropDir)
+		if p.Repaired != removed {
+			t.Errorf("repaired %v: %v", p.Repaired, p)
+		}
+	}
+	got := tree(t, loc)
+	for _, gone := range []string{"info_dir/" + missing.ID().String(), DropDir + "/x.123/"} {
+		if hasEntry(got, gone) {
+			t.Errorf("%s is still there", gone)
+		}
+	}
+	for _, seg := range []*DataSegment{partial, corrupt, orphan, over, trunc} {
+		if !hasEntry(got, seg.ID().String()+"/meta.smoosh") {
+			t.Errorf("the startup removed %s's files", seg.ID())
+		}
+	}
+	if !hasEntry(got, tmpInfo) || !hasEntry(got, "info_dir/"+partial.ID().String()) || !hasEntry(got, "info_dir/"+trunc.ID().String()) {
+		t.Errorf("the startup removed info files: %v", withPrefix(got, "info_dir/"))
+	}
+	if u := c.Usage()[0]; u.Used != 10500 || u.Segments != 3 {
+		t.Errorf("usage %+v", u)
+	}
+
+	// The repair removes the rest.
+	rep, err = c.Verify(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, p := range rep.Problems {
 		if p.Kind != ProblemIgnored && !p.Repaired {
 			t.Errorf("not repaired: %v", p)
 		}
 	}
-	got := tree(t, loc)
+	got = tree(t, loc)
 	for _, seg := range []*DataSegment{partial, corrupt, orphan, missing, over, trunc} {
 		if len(withPrefix(got, seg.ID().String())) != 0 || hasEntry(got, "info_dir/"+seg.ID().String()) {
 			t.Errorf("%s still in the cache", seg.ID())
@@ -629,6 +662,9 @@ func TestBootstrapRepairs(t *testing.T) {
 	}
 	if len(withPrefix(got, "__drop/")) != 1 || len(withPrefix(got, "info_dir/.")) != 0 {
 		t.Errorf("trash left: %v", got)
+	}
+	if l := c.List(); len(l) != 2 {
+		t.Errorf("the repaired over-limit segment is still listed: %v", l)
 	}
 	// A second check finds nothing more.
 	rep, err = c.Verify(context.Background(), false)
@@ -654,11 +690,15 @@ func TestBootstrapNestedAndMigration(t *testing.T) {
 	writeSegmentDir(t, filepath.Join(loc, "other", "2025-01-01T00:00:00.000Z_2025-01-02T00:00:00.000Z", "v", "0"), segmentFilesFor(1000, "c"))
 	writeInfo(t, info, seg.ID().String(), seg)
 
-	// Nested: the segment is found where Druid 34 put it, the orphans go with their empty parents.
+	// Nested: the segment is found where Druid 34 put it; the orphans are left to a repair, which removes them with
+	// their empty parents.
 	c := newTestCacheNoBootstrap(t, testConfig(t, []testLoc{{path: loc}}, "druid.sidecar.cacheLayout=nested"))
 	segs, rep, err := c.Bootstrap(context.Background())
-	if err != nil || len(segs) != 1 || rep.Count(ProblemOrphaned) != 2 {
+	if err != nil || len(segs) != 1 || rep.Count(ProblemOrphaned) != 2 || !hasEntry(tree(t, loc), orel+"/") {
 		t.Fatalf("nested bootstrap: %v %+v %v", segs, rep, err)
+	}
+	if rep, err = c.Verify(context.Background(), true); err != nil || rep.Count(ProblemOrphaned) != 2 {
+		t.Fatalf("nested repair: %+v %v", rep, err)
 	}
 	got := tree(t, loc)
 	if hasEntry(got, "other/") || hasEntry(got, orel+"/") || !hasEntry(got, rel+"/version.bin") {
@@ -942,5 +982,68 @@ func TestReadErrorsDeleteNothing(t *testing.T) {
 			}
 			check("verify --repair", rep)
 		})
+	}
+}
+
+// TestRepairKeepsPrefetchedCopies: the copies the prefetcher placed for a Java Historical that has not loaded them
+// yet have no info file, but are no orphans; a directory the Historical re-created under the same name (another
+// identity) is one.
+func TestRepairKeepsPrefetchedCopies(t *testing.T) {
+	for _, layout := range []configs.CacheLayout{configs.FlatLayout, configs.NestedLayout} {
+		t.Run(string(layout), func(t *testing.T) {
+			loc := t.TempDir()
+			p := newTestPrefetcher(t, []testLoc{{path: loc}}, layout, "1g", PrefetchOptions{})
+			kept, replaced := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
+			for _, seg := range []*DataSegment{kept, replaced} {
+				if pl, err := p.Place(context.Background(), seg, &fakePuller{}); err != nil || pl.Outcome != Placed {
+					t.Fatalf("%+v %v", pl, err)
+				}
+			}
+			gone := segDir(t, p, loc, replaced)
+			if err := os.RemoveAll(gone); err != nil {
+				t.Fatal(err)
+			}
+			writeSegmentDir(t, gone, segmentFilesFor(1000, "z"))
+			c := newTestCacheNoBootstrap(t, testConfig(t, []testLoc{{path: loc}}, "druid.sidecar.cacheLayout="+string(layout)))
+			rep, err := c.Verify(context.Background(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemOrphaned || rep.Problems[0].Path != gone || !rep.Problems[0].Repaired {
+				t.Errorf("%v", rep.Problems)
+			}
+			if _, err := os.Stat(filepath.Join(segDir(t, p, loc, kept), "version.bin")); err != nil {
+				t.Errorf("the prefetched copy was removed: %v", err)
+			}
+		})
+	}
+}
+
+// TestCloseDeletesPendingDrops: a dropped segment whose files wait out the drop delay has them deleted when the
+// cache closes, since a startup leaves a directory without an info file in place.
+func TestCloseDeletesPendingDrops(t *testing.T) {
+	loc := t.TempDir()
+	c, err := NewCache(testConfig(t, []testLoc{{path: loc}}, hour), CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kept, dropped := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
+	for _, seg := range []*DataSegment{kept, dropped} {
+		if _, err := c.Load(context.Background(), seg, &fakePuller{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Drop(dropped); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := tree(t, loc)
+	if len(withPrefix(got, dropped.ID().String())) != 0 || !hasEntry(got, kept.ID().String()+"/version.bin") {
+		t.Errorf("after Close: %v", got)
 	}
 }

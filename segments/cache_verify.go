@@ -28,9 +28,11 @@ const (
 	// ProblemMissing is an info file whose segment has no directory in any location.
 	ProblemMissing ProblemKind = "missing"
 	// ProblemOrphaned is a segment directory with no info file (a load or a delete cut short), or a second copy of
-	// a segment in another location.
+	// a segment in another location. A copy the prefetcher placed for a Java Historical (recorded in the
+	// .prefetch ledger, and still the very directory it placed) is not one.
 	ProblemOrphaned ProblemKind = "orphaned"
-	// ProblemOverLimit is a segment that does not fit its location's maxSize with the segments before it.
+	// ProblemOverLimit is a segment that does not fit its location's maxSize with the segments before it. Like
+	// Druid, a startup only alerts: the segment is announced and counted.
 	ProblemOverLimit ProblemKind = "over-limit"
 	// ProblemTrash is a leftover of an interrupted delete in __drop, or a temporary info file.
 	ProblemTrash ProblemKind = "trash"
@@ -103,10 +105,13 @@ func (r *Report) Count(kind ProblemKind) int {
 }
 
 // Bootstrap reads the cache after a (re)start, as Druid's SegmentCacheBootstrapper does, and returns the segments to
-// announce, in id order: it empties __drop, reads info_dir (skipping dot-files, reading defensively, ignoring with a
-// warning a file not named after its segment's id), checks each segment's directory, and deletes what is partial,
-// corrupt, orphaned or over its location's maxSize, so that no partial segment is ever reported as loaded. In the
-// flat layout, a segment found only in the nested layout is moved in, as Druid 35 does.
+// announce, in id order. It deletes no more than a Druid 35+ Historical's startup does: it empties __drop and
+// removes the info files of segments whose directory is in no location; in the flat layout it moves in a segment
+// found only in the nested layout, as Druid 35 does. Everything else it reports (in the log, in the Report and in
+// the druid_sidecar_segment_cache_problems gauge) and leaves in place: a segment whose directory is partial (its
+// downloadStartMarker is there) or corrupt is not announced, and its directory is deleted when the segment is next
+// loaded; directories without an info file are left alone (only `cache verify --repair` removes them); a segment
+// over its location's maxSize is announced and counted, with an alert; what cannot be read is never touched.
 //
 // Bootstrap must be called before any Load.
 func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
@@ -118,7 +123,7 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 	c.mu.Unlock()
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	found, rep, err := c.scan(ctx, true)
+	found, rep, err := c.scan(ctx, scanStartup)
 	if err != nil {
 		return nil, rep, err
 	}
@@ -130,20 +135,67 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 		segs[i] = f.seg
 	}
 	c.mu.Unlock()
+	c.logProblems(rep)
+	c.setLeft(rep)
+	c.log.Info("segment cache read", "segments", rep.Segments, "bytes", rep.Bytes, "problems", len(rep.Findings()),
+		"left in place", rep.left(), "duration", rep.Duration)
+	return segs, rep, nil
+}
+
+// problemsLoggedPerKind bounds the problems of one kind logged one by one; the rest are counted in a summary line,
+// so that a cache of 100,000 stray directories does not write 100,000 warnings.
+const problemsLoggedPerKind = 20
+
+// logProblems logs what a startup found, with what happens next to each problem left in place.
+func (c *Cache) logProblems(rep Report) {
+	logged := map[ProblemKind]int{}
 	for _, p := range rep.Problems {
+		if p.Repaired && p.Kind == ProblemTrash {
+			continue
+		}
+		if logged[p.Kind]++; logged[p.Kind] > problemsLoggedPerKind {
+			continue
+		}
 		switch {
 		case p.Kind == ProblemIgnored:
 			c.log.Warn("ignoring an info file", "path", p.Path, "reason", p.Detail)
 		case p.Err != nil:
 			c.log.Error("segment cache entry could not be removed", "kind", p.Kind, "path", p.Path, "problem", p.Detail, "error", p.Err)
-		case p.Repaired && p.Kind != ProblemTrash:
+		case p.Repaired:
 			c.log.Warn("segment cache entry removed", "kind", p.Kind, "path", p.Path, "problem", p.Detail)
-		case !p.Repaired:
-			c.log.Warn("segment cache entry left in place", "kind", p.Kind, "path", p.Path, "problem", p.Detail)
+		default:
+			c.log.Warn("segment cache entry left in place", "kind", p.Kind, "path", p.Path, "problem", p.Detail,
+				"next", leftInPlace[p.Kind])
 		}
 	}
-	c.log.Info("segment cache read", "segments", rep.Segments, "bytes", rep.Bytes, "problems", len(rep.Findings()), "duration", rep.Duration)
-	return segs, rep, nil
+	for kind, n := range logged {
+		if n > problemsLoggedPerKind {
+			c.log.Warn("more segment cache problems of this kind not logged one by one", "kind", kind,
+				"not logged", n-problemsLoggedPerKind, "total", n)
+		}
+	}
+}
+
+// leftInPlace says what becomes of a problem a startup leaves in place.
+var leftInPlace = map[ProblemKind]string{
+	ProblemPartial:   "not announced; its directory is deleted and pulled again when the segment is next loaded",
+	ProblemCorrupt:   "not announced; its directory is deleted and pulled again when the segment is next loaded",
+	ProblemOrphaned:  "not a cached segment, left alone as Druid does; a load of its segment re-uses it if complete, `druid-sidecar cache verify --repair` (server stopped) removes it",
+	ProblemOverLimit: "announced anyway, as Druid does; no segment is loaded into the location until it has room (raise its maxSize)",
+	ProblemReadError: "nothing is removed because of a read error; check the permissions and the disk",
+	ProblemTrash:     "harmless; `druid-sidecar cache verify --repair` removes it",
+	ProblemMissing:   "`druid-sidecar cache verify --repair` moves it in",
+}
+
+// left counts the problems of a report that were left in place, by kind; warnings are not problems.
+func (r *Report) left() map[ProblemKind]int {
+	out := map[ProblemKind]int{}
+	for _, p := range r.Findings() {
+		if !p.Repaired {
+			out[p.Kind]++
+		}
+	}
+	return out
 }
 
 // Verify checks the cache as Bootstrap does (an fsck), and with repair removes what is partial, corrupt, orphaned,
@@ -153,7 +205,14 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 func (c *Cache) Verify(ctx context.Context, repair bool) (Report, error) {
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	_, rep, err := c.scan(ctx, repair)
+	mode := scanOnly
+	if repair {
+		mode = scanRepair
+	}
+	_, rep, err := c.scan(ctx, mode)
+	if err == nil {
+		c.setLeft(rep)
+	}
 	if err != nil || !repair {
 		return rep, err
 	}
@@ -191,12 +250,27 @@ type scanned struct {
 	infoPath string
 }
 
-// scan is the check behind Bootstrap and Verify; c.disk is held for writing.
-func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, error) {
+// scanMode says what a scan may change.
+type scanMode int
+
+const (
+	// scanOnly changes nothing (Verify without repair, Inspect).
+	scanOnly scanMode = iota
+	// scanStartup removes only what a Druid 35+ Historical's startup removes (Bootstrap).
+	scanStartup
+	// scanRepair removes everything found wrong, except what could not be read (Verify with repair).
+	scanRepair
+)
+
+// scan is the check behind Bootstrap, Verify and Inspect; c.disk is held for writing. Every problem is reported
+// with the fix that would remove it; mode decides whether the fix runs: always with scanRepair, and with scanStartup
+// only for the fixes marked as Druid's own startup behaviour.
+func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, error) {
 	start := c.now()
 	var rep Report
-	add := func(p Problem, fix func() error) {
-		if repair && fix != nil {
+	const atStartup = true
+	add := func(p Problem, fix func() error, startup ...bool) {
+		if fix != nil && (mode == scanRepair || mode == scanStartup && len(startup) > 0 && startup[0]) {
 			p.Err = fix()
 			p.Repaired = p.Err == nil
 		}
@@ -212,7 +286,7 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 		for _, n := range names {
 			rel := DropDir + "/" + n
 			add(Problem{Kind: ProblemTrash, Path: filepath.Join(loc.path, rel), Detail: "a leftover of an interrupted delete"},
-				func() error { return loc.root.RemoveAll(rel) })
+				func() error { return loc.root.RemoveAll(rel) }, atStartup)
 		}
 	}
 
@@ -300,7 +374,7 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 			add(Problem{Kind: ProblemCorrupt, Path: r.infoPath, Segment: r.name, Detail: r.detail}, removeInfo)
 			continue
 		case r.loc == nil && r.nested != nil:
-			if !repair {
+			if mode == scanOnly {
 				add(Problem{Kind: ProblemMissing, Path: r.infoPath, Segment: r.name, Detail: fmt.Sprintf(
 					"the segment is in the nested layout (%s) of a flat cache; a repair moves it in", filepath.Join(r.nested.path, c.nestedRel(r.seg)))}, nil)
 				continue
@@ -311,7 +385,8 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 			}
 			c.log.Info("moved a segment from the nested layout", "segment", r.name, "location", r.loc.path)
 		case r.loc == nil:
-			add(Problem{Kind: ProblemMissing, Path: r.infoPath, Segment: r.name, Detail: "no location holds the segment's directory"}, removeInfo)
+			add(Problem{Kind: ProblemMissing, Path: r.infoPath, Segment: r.name, Detail: "no location holds the segment's directory"},
+				removeInfo, atStartup)
 			continue
 		}
 		for _, other := range r.extra {
@@ -327,9 +402,13 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 			add(Problem{Kind: ProblemOverLimit, Path: filepath.Join(r.loc.path, r.rel), Segment: r.name, Detail: fmt.Sprintf(
 				"its %d bytes do not fit in the location's maxSize %d after the %d bytes of the segments before it",
 				r.bytes, r.loc.maxSize, tally[r.loc.index])}, removeBoth)
-			continue
+			if mode == scanRepair {
+				continue
+			}
+			// Announced and counted all the same, as Druid 30+ does (an alert, never a delete).
+		} else {
+			tally[r.loc.index] += r.bytes
 		}
-		tally[r.loc.index] += r.bytes
 		found = append(found, r)
 		rep.Segments++
 		rep.Bytes += r.bytes
@@ -337,7 +416,7 @@ func (c *Cache) scan(ctx context.Context, repair bool) ([]*scanned, Report, erro
 
 	// 4. Directories nobody claims.
 	for _, loc := range c.locs {
-		if err := c.findOrphans(ctx, loc, claimed[loc.index], add, repair); err != nil {
+		if err := c.findOrphans(ctx, loc, claimed[loc.index], add, mode == scanRepair); err != nil {
 			return nil, rep, err
 		}
 	}
@@ -517,8 +596,20 @@ func (c *Cache) migrate(r *scanned) error {
 }
 
 // findOrphans reports (and with repair removes) segment directories of a location that no info file claims. Names
-// starting with '.', __drop, lost+found and the info_dir are not segments; neither are files.
-func (c *Cache) findOrphans(ctx context.Context, loc *location, claimed map[string]bool, add func(Problem, func() error), repair bool) error {
+// starting with '.', __drop, lost+found and the info_dir are not segments; neither are files, nor the copies the
+// prefetcher placed for a Java Historical that has not claimed them yet (its ledger names them by directory
+// identity). When that ledger cannot be read, orphans are reported but not removed: any may be such a copy.
+func (c *Cache) findOrphans(ctx context.Context, loc *location, claimed map[string]bool, add func(Problem, func() error, ...bool), repair bool) error {
+	placed, err := readDirNames(loc.root, ledgerDir)
+	if err != nil {
+		add(Problem{Kind: ProblemReadError, Path: filepath.Join(loc.path, ledgerDir), Detail: fmt.Sprintf(
+			"the prefetcher's ledger of placed copies cannot be read (%v); no orphan of this location is removed", err)}, nil)
+		repair = false
+	}
+	ledger := make(map[string]bool, len(placed))
+	for _, n := range placed {
+		ledger[n] = true
+	}
 	var walk func(dir string, depth int) (empty bool, err error)
 	walk = func(dir string, depth int) (bool, error) {
 		if err := ctx.Err(); err != nil {
@@ -571,18 +662,28 @@ func (c *Cache) findOrphans(ctx context.Context, loc *location, claimed map[stri
 			if fi, err := loc.root.Lstat(rel); err != nil || !fi.IsDir() {
 				continue // gone since the listing (a nested parent pruned by a migration)
 			}
+			if len(ledger) > 0 {
+				if id, err := identify(loc.root, rel); err == nil && ledger[id.String()] {
+					empty = false
+					continue // placed by the prefetcher, awaiting the Historical's load
+				}
+			}
 			kind, detail := ProblemOrphaned, "a segment directory with no info file"
 			if _, err := loc.root.Lstat(rel + "/" + DownloadStartMarker); err == nil {
 				kind, detail = ProblemPartial, "a download cut short (its downloadStartMarker is there, its info file is not)"
 			}
-			add(Problem{Kind: kind, Path: filepath.Join(loc.path, rel), Detail: detail}, func() error { return c.removeDir(loc, rel) })
+			var fix func() error
+			if repair {
+				fix = func() error { return c.removeDir(loc, rel) }
+			}
+			add(Problem{Kind: kind, Path: filepath.Join(loc.path, rel), Detail: detail}, fix)
 			if !repair {
 				empty = false
 			}
 		}
 		return empty, nil
 	}
-	_, err := walk(".", 1)
+	_, err = walk(".", 1)
 	return err
 }
 
@@ -735,7 +836,7 @@ func isTombstoneLoadSpec(raw []byte) bool {
 func (c *Cache) Inspect(ctx context.Context) ([]CachedSegment, Report, error) {
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	found, rep, err := c.scan(ctx, false)
+	found, rep, err := c.scan(ctx, scanOnly)
 	if err != nil {
 		return nil, rep, err
 	}

@@ -33,11 +33,14 @@ const cacheUsage = `Usage: druid-sidecar cache pull   [--properties FILE]... [--
        druid-sidecar cache ls     [--properties FILE]... [--set key=value]... [--format table|json]
 
 pull loads one segment (a DataSegment JSON, or a load change request) as a Coordinator's load would: it reads the
-cache first (as a starting server does, removing what is partial), reserves the segment's size in a location,
-pulls it from deep storage and writes its info_dir entry, then prints its directory.
+cache first (as a starting server does), reserves the segment's size in a location, pulls it from deep storage
+(replacing a partial copy of it) and writes its info_dir entry, then prints its directory.
 verify checks every cache entry (a Java Historical's too) and lists what is corrupt, partial, orphaned, over a
 location's maxSize or could not be read; it exits 1 when it finds any, and --repair removes them, except what could
-not be read (a read error says nothing about the segment: check permissions and the disk).
+not be read (a read error says nothing about the segment: check permissions and the disk). A server's startup
+removes only what a Druid Historical's does (__drop, info_dir entries of segments that are nowhere) and reports the
+rest; verify --repair is what removes directories without an info_dir entry, except the copies companion placed
+for a Java Historical that has not loaded them yet.
 ls lists the cached segments per location with their sizes and the locations' usage.
 
 pull and verify --repair change the cache: never run them against a cache a running server is using.
