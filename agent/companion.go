@@ -50,12 +50,17 @@ type Companion struct {
 	now          func() time.Time
 
 	// off says why prefetching is off ("" when it is on); pf, coord, source and puller are nil then.
-	off     string
-	pf      *segments.Prefetcher
-	coord   *loadqueue.CoordinatorClient
-	source  companionSegmentSource
-	puller  segments.Puller
-	metrics *companionMetrics
+	off string
+	// driftOff says why a configuration problem turned the drift watch off; noMetadata that one turned off the
+	// metadata store fallback; problems are the configuration's problems, as shown on /status.
+	driftOff   string
+	noMetadata bool
+	problems   []string
+	pf         *segments.Prefetcher
+	coord      *loadqueue.CoordinatorClient
+	source     companionSegmentSource
+	puller     segments.Puller
+	metrics    *companionMetrics
 	// drift reads the Historical and compares; tests may replace it.
 	drift func(ctx context.Context, ignore func(id string) bool) ([]audit.Finding, error)
 
@@ -74,31 +79,24 @@ type companionSegmentSource interface {
 	SegmentByID(ctx context.Context, id string) (*segments.DataSegment, error)
 }
 
-// NewCompanion checks that cfg describes a Historical the companion can sit beside and returns the Companion;
-// nothing is contacted yet. Its errors are configuration errors.
+// NewCompanion prepares the companion for the Historical cfg describes; nothing is contacted yet. A companion only
+// helps, so a configuration problem never stops it (it must never keep the Historical it sits beside from
+// starting): the problems a configs.LoadOptions.KeepGoing load found (cfg.Problems) and the ones NewCompanion
+// finds itself turn off what they affect (prefetching, the drift watch, the metadata store fallback), and they
+// show on /status, in the log at startup and in druid_sidecar_config_problems. Its error is for what is no
+// configuration problem (the metrics cannot be registered).
 func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	if cfg == nil {
 		return nil, errors.New("companion: no configuration")
 	}
-	var errs []error
-	if cfg.Node.Host == "" {
-		errs = append(errs, errors.New("druid.host is not set: the companion needs the Historical's host, which is its "+
-			"name in the Coordinator's load queue and the address of its segment inventory"))
-	}
-	if len(cfg.SegmentCache.Locations()) == 0 {
-		errs = append(errs, errors.New("druid.segmentCache.locations is empty: give the companion the Historical's own "+
-			"properties, whose segment cache it fills and watches"))
-	}
-	if !cfg.Node.EnablePlaintextPort && !cfg.Node.EnableTLSPort {
-		errs = append(errs, errors.New("druid.enablePlaintextPort and druid.enableTlsPort are both false: the Historical "+
-			"would have no address"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	opts = opts.withDefaults()
 	c := &Companion{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
 		now: time.Now, ready: make(chan struct{}), placed: map[string]bool{}}
+	c.metrics = newCompanionMetrics()
+	if err := c.reg.Register(c.metrics); err != nil {
+		return nil, fmt.Errorf("registering the companion's metrics: %w", err)
+	}
+	c.configProblems(cfg)
 	c.server = cfg.Node.HostAndPortToUse()
 	scheme := "http"
 	if cfg.Node.EnableTLSPort {
@@ -106,19 +104,15 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	}
 	c.inventoryURL = scheme + "://" + c.server + announcer.InventoryPath + "?counter=-1"
 	port := strconv.Itoa(cfg.Sidecar.CompanionPort)
-	if cfg.Node.BindOnHost {
+	if cfg.Node.BindOnHost && cfg.Node.Host != "" {
 		c.listen = net.JoinHostPort(cfg.Node.Host, port)
 	} else {
 		c.listen = net.JoinHostPort("", port)
 	}
 	c.drift = c.readDrift
 
-	c.metrics = newCompanionMetrics()
-	if err := c.reg.Register(c.metrics); err != nil {
-		return nil, fmt.Errorf("registering the companion's metrics: %w", err)
-	}
-
 	switch {
+	case c.off != "":
 	case cfg.SegmentCache.VirtualStorage:
 		c.off = "druid.segmentCache.virtualStorage=true: the Historical loads segments on demand, so there is nothing " +
 			"to fill ahead of it"
@@ -131,27 +125,103 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	if c.off != "" {
 		return c, nil
 	}
+	// What fails below cannot work with this configuration either: prefetching stays off, saying why.
 	var err error
 	c.pf, err = segments.NewPrefetcher(cfg, segments.PrefetchOptions{Logger: c.log.Named("prefetch"), Now: c.now})
 	if err != nil {
-		return nil, fmt.Errorf("setting up prefetching into %s: %w", describeLocations(cfg), err)
+		c.off = fmt.Sprintf("setting up prefetching into %s failed: %v", describeLocations(cfg), err)
+		return c, nil
 	}
 	c.coord, err = loadqueue.NewCoordinatorClient(cfg, loadqueue.CoordinatorOptions{Logger: c.log.Named("coordinator")})
 	if err != nil {
-		return nil, err
+		c.off = "reading the Coordinator's load queue cannot be set up: " + err.Error()
+		c.closePrefetcher()
+		return c, nil
 	}
 	c.source = c.coord
-	if cfg.Metadata.Type == "postgresql" && cfg.Metadata.ConnectURI != "" {
+	if cfg.Metadata.Type == "postgresql" && cfg.Metadata.ConnectURI != "" && !c.noMetadata {
 		c.source = &companionFallbackSource{primary: c.coord, cfg: cfg, log: c.log}
 	}
 	dsOpts := deepstorage.OptionsFromConfig(cfg)
 	dsOpts.Logger = c.log.Named("deepstorage")
 	p, err := deepstorage.New(dsOpts)
 	if err != nil {
-		return nil, fmt.Errorf("setting up deep storage: %w", err)
+		c.off = "deep storage cannot be set up: " + err.Error()
+		c.coord.Close()
+		c.coord, c.source = nil, nil
+		c.closePrefetcher()
+		return c, nil
 	}
 	c.puller = loadqueue.DeepStoragePuller{P: p}
 	return c, nil
+}
+
+// closePrefetcher releases the prefetcher of a companion whose prefetching ended up off.
+func (c *Companion) closePrefetcher() {
+	if err := c.pf.Close(); err != nil {
+		c.log.Warn("closing the segment cache locations of the prefetcher failed", "error", err)
+	}
+	c.pf = nil
+}
+
+// configProblems records the configuration's problems, adds those of a Historical the companion cannot sit beside,
+// and turns off what they affect: c.off (prefetching), c.driftOff, c.noMetadata.
+func (c *Companion) configProblems(cfg *configs.Config) {
+	problems := cfg.Problems()
+	about := func(key string) bool {
+		return slices.ContainsFunc(problems, func(p configs.Problem) bool { return p.Key == key })
+	}
+	if cfg.Node.Host == "" && !about("druid.host") {
+		problems = append(problems, configs.Problem{Key: "druid.host", Msg: "not set: the companion needs the " +
+			"Historical's host, which is its name in the Coordinator's load queue and the address of its segment inventory"})
+	}
+	if len(cfg.SegmentCache.Locations()) == 0 && !about("druid.segmentCache.locations") {
+		problems = append(problems, configs.Problem{Key: "druid.segmentCache.locations", Msg: "empty: give the " +
+			"companion the Historical's own properties, whose segment cache it fills and watches"})
+	}
+	var prefetch, drift []string
+	for _, p := range problems {
+		line := p.Error()
+		c.problems = append(c.problems, line)
+		pre, dri, meta := companionAffected(p.Key)
+		if pre {
+			prefetch = append(prefetch, line)
+		}
+		if dri {
+			drift = append(drift, line)
+		}
+		c.noMetadata = c.noMetadata || meta
+	}
+	c.metrics.configProblems.Set(float64(len(problems)))
+	if len(prefetch) > 0 {
+		c.off = "configuration problem: " + strings.Join(prefetch, "; ")
+	}
+	if len(drift) > 0 {
+		c.driftOff = "configuration problem: " + strings.Join(drift, "; ")
+	}
+}
+
+// companionAffected says what a problem with key takes away. Keys that say which Historical and which cache (its
+// host and ports, the cache locations and layout), or a problem with no key (a properties file that cannot be
+// read), leave nothing to fill or watch. The drift watch's own keys turn off only the drift watch, the metadata
+// store's only the fallback to it, and the companion's HTTP keys nothing (their defaults serve). Any other key may
+// be one prefetching reads (discovery, ZooKeeper, the escalator, deep storage, the prefetch window): prefetching,
+// which writes into the Historical's cache, stays off while the configuration is in doubt; the drift watch only
+// reads and goes on.
+func companionAffected(key string) (prefetch, drift, metadata bool) {
+	switch {
+	case key == "" || key == "druid.host" || strings.HasPrefix(key, "druid.segmentCache.") || key == "druid.sidecar.cacheLayout" ||
+		slices.Contains([]string{"druid.port", "druid.plaintextPort", "druid.tlsPort", "druid.enablePlaintextPort",
+			"druid.enableTlsPort"}, key):
+		return true, true, false
+	case strings.HasPrefix(key, "druid.sidecar.drift."):
+		return false, true, false
+	case strings.HasPrefix(key, "druid.metadata."):
+		return false, false, true
+	case key == "druid.sidecar.companion.port" || key == "druid.sidecar.http.pprof" || key == "druid.bindOnHost":
+		return false, false, false
+	}
+	return true, false, false
 }
 
 // Ready is closed once the HTTP endpoints serve and the loops run.
@@ -168,6 +238,9 @@ func (c *Companion) Addr() net.Addr {
 // has not claimed yet are left out when prefetching is configured (the prefetcher's ledger on disk names them, also
 // those of a companion running beside this process); otherwise they would show as "on disk but never announced".
 func (c *Companion) Once(ctx context.Context) ([]audit.Finding, error) {
+	if c.driftOff != "" {
+		return nil, errors.New("the drift watch cannot run: " + c.driftOff)
+	}
 	var ignore func(string) bool
 	if c.pf != nil {
 		own := map[string]bool{}
@@ -206,20 +279,32 @@ func (c *Companion) Run(ctx context.Context) error {
 		return errors.New("companion: Run was already called; a Companion runs once")
 	}
 	c.startTime = c.now()
-	if c.off != "" {
-		c.log.Info("prefetching is off; only the drift watch runs", "why", c.off)
-	} else {
-		// Staging copies and trash left by a previous run are half-done work nobody will finish.
+	for _, p := range c.problems {
+		c.log.Error("configuration problem: the companion keeps running without what it affects", "problem", p)
+	}
+	if c.off == "" {
+		// Staging copies and trash left by a previous run are half-done work nobody will finish. A companion that
+		// cannot remove them runs as another user than the Historical: it must not place copies either.
 		if err := c.pf.CleanStaging(); err != nil {
-			return fmt.Errorf("removing the prefetch staging left in %s (the companion must run as the Historical's "+
-				"user): %w", describeLocations(c.cfg), err)
+			c.off = fmt.Sprintf("removing the prefetch staging left in %s failed (the companion must run as the "+
+				"Historical's user): %v", describeLocations(c.cfg), err)
+			c.closePrefetcher()
 		}
+	}
+	if c.off != "" {
+		c.log.Info("prefetching is off", "why", c.off)
+	} else {
 		c.log.Info("prefetching for the Historical", "server", c.server, "maxBytes", int64(c.cfg.Sidecar.PrefetchMaxBytes),
 			"maxSegments", c.cfg.Sidecar.PrefetchMaxSegments, "threads", c.threads(), "poll", c.pollPeriod())
 	}
-	if c.cfg.Sidecar.DriftPeriod <= 0 {
+	switch {
+	case c.driftOff != "":
+		c.log.Info("the drift watch is off", "why", c.driftOff)
+	case c.cfg.Sidecar.DriftPeriod <= 0:
 		c.log.Info("the drift watch is off (druid.sidecar.drift.period is empty)")
 	}
+	c.metrics.enabled.WithLabelValues("prefetch").Set(b2f(c.off == ""))
+	c.metrics.enabled.WithLabelValues("drift").Set(b2f(c.driftOn()))
 	c.publish(func(s *companionSnapshot) {})
 
 	ln, err := net.Listen("tcp", c.listen)
@@ -240,7 +325,7 @@ func (c *Companion) Run(ctx context.Context) error {
 	if c.off == "" {
 		loops.Go(func() { c.prefetchLoop(loopCtx) })
 	}
-	if c.cfg.Sidecar.DriftPeriod > 0 {
+	if c.driftOn() {
 		loops.Go(func() { c.driftLoop(loopCtx) })
 	}
 	close(c.ready)
@@ -294,6 +379,16 @@ func (c *Companion) Run(ctx context.Context) error {
 }
 
 func (c *Companion) threads() int { return max(1, c.cfg.Sidecar.PrefetchThreads) }
+
+// driftOn says whether the drift watch runs: it has a period and no configuration problem turned it off.
+func (c *Companion) driftOn() bool { return c.cfg.Sidecar.DriftPeriod > 0 && c.driftOff == "" }
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func (c *Companion) pollPeriod() time.Duration {
 	if d := c.cfg.Sidecar.PrefetchPollPeriod; d > 0 {
@@ -833,6 +928,9 @@ type companionSnapshot struct {
 	Prefetch    companionPrefetchStatus    `json:"prefetch"`
 	Coordinator companionCoordinatorStatus `json:"coordinator"`
 	Drift       companionDriftStatus       `json:"drift"`
+	// ConfigurationProblems are the configuration's problems, each with its key and where the value came from;
+	// the companion runs without what they affect (prefetch.off and drift.off say what that is).
+	ConfigurationProblems []string `json:"configurationProblems"`
 }
 
 type companionPrefetchStatus struct {
@@ -863,7 +961,9 @@ type companionCoordinatorStatus struct {
 }
 
 type companionDriftStatus struct {
-	Enabled  bool            `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// Off says why the drift watch is off.
+	Off      string          `json:"off,omitempty"`
 	Period   string          `json:"period,omitempty"`
 	LastRun  string          `json:"lastRun,omitempty"`
 	Error    string          `json:"error,omitempty"`
@@ -884,10 +984,16 @@ func (c *Companion) publish(f func(s *companionSnapshot)) {
 		if c.coord != nil {
 			s.Coordinator.URL = c.cfg.Sidecar.CoordinatorURL
 		}
-		s.Drift.Enabled = c.cfg.Sidecar.DriftPeriod > 0
-		if s.Drift.Enabled {
+		s.Drift.Enabled = c.driftOn()
+		switch {
+		case s.Drift.Enabled:
 			s.Drift.Period = c.cfg.Sidecar.DriftPeriod.String()
+		case c.driftOff != "":
+			s.Drift.Off = c.driftOff
+		default:
+			s.Drift.Off = "druid.sidecar.drift.period is empty"
 		}
+		s.ConfigurationProblems = append([]string{}, c.problems...)
 		s.Drift.Findings = []audit.Finding{}
 	}
 	f(s)
@@ -928,7 +1034,9 @@ var companionLeadTimeBuckets = []float64{0.5, 1, 5, 15, 30, 60, 120, 300, 600, 9
 //   - druid_sidecar_prefetch_window_segments, druid_sidecar_prefetch_window_bytes, druid_sidecar_prefetch_pulling:
 //     the window in use (pulls plus unclaimed copies) and the pulls in flight;
 //   - druid_sidecar_coordinator_up: 1 when the last load-queue read succeeded;
-//   - druid_sidecar_drift_findings{problem}, druid_sidecar_drift_up, druid_sidecar_drift_last_run_timestamp_seconds.
+//   - druid_sidecar_drift_findings{problem}, druid_sidecar_drift_up, druid_sidecar_drift_last_run_timestamp_seconds;
+//   - druid_sidecar_config_problems: problems in the configuration, each turning off what it affects;
+//   - druid_sidecar_companion_enabled{feature}: 1 when prefetch, or drift, runs.
 type companionMetrics struct {
 	placed, claimed, present, failures, canceled prometheus.Counter
 	discardedLostRace, discardedUnclaimed        prometheus.Counter
@@ -939,6 +1047,8 @@ type companionMetrics struct {
 	coordinatorUp                                prometheus.Gauge
 	driftFindings                                *prometheus.GaugeVec
 	driftUp, driftLast                           prometheus.Gauge
+	configProblems                               prometheus.Gauge
+	enabled                                      *prometheus.GaugeVec
 	all                                          []prometheus.Collector
 }
 
@@ -974,12 +1084,17 @@ func newCompanionMetrics() *companionMetrics {
 			[]string{"problem"}),
 		driftUp:   gauge("druid_sidecar_drift_up", "1 when the last drift check could read the Historical."),
 		driftLast: gauge("druid_sidecar_drift_last_run_timestamp_seconds", "When the last drift check ran."),
+		configProblems: gauge("druid_sidecar_config_problems",
+			"Problems in the configuration; the companion runs without what each affects (/status lists them)."),
+		enabled: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "druid_sidecar_companion_enabled",
+			Help: "1 when the feature (prefetch, drift) runs, 0 when it is off (/status says why)."}, []string{"feature"}),
 	}
 	for _, p := range companionProblems {
 		m.driftFindings.WithLabelValues(p)
 	}
 	m.all = []prometheus.Collector{m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.bytes, m.leadTime,
-		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.driftFindings, m.driftUp, m.driftLast}
+		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.driftFindings, m.driftUp, m.driftLast,
+		m.configProblems, m.enabled}
 	return m
 }
 

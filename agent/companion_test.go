@@ -665,23 +665,32 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 	}
 }
 
-func TestNewCompanionRefusesWhatItCannotWatch(t *testing.T) {
+// TestNewCompanionRunsWithoutWhatItCannotDo: a Historical the companion cannot sit beside (no host, no cache) or
+// cannot prefetch for (no way to find the Coordinator) makes no error: what cannot run is off, saying why.
+func TestNewCompanionRunsWithoutWhatItCannotDo(t *testing.T) {
 	loc := `druid.segmentCache.locations=[{"path":"` + t.TempDir() + `"}]`
 	for _, tc := range []struct {
-		sets []string
-		want string
+		sets      []string
+		want      string
+		driftOff  bool
+		problemed bool
 	}{
-		{[]string{loc}, "druid.host is not set"},
-		{[]string{"druid.host=127.0.0.1"}, "druid.segmentCache.locations is empty"},
+		{[]string{loc}, "druid.host: not set", true, true},
+		{[]string{"druid.host=127.0.0.1"}, "druid.segmentCache.locations: empty", true, true},
 		{[]string{"druid.host=127.0.0.1", loc, "druid.zk.service.enabled=false", "druid.sidecar.prefetch.maxBytes=1g"},
-			"druid.sidecar.coordinator.url"},
+			"druid.sidecar.coordinator.url", false, false},
 	} {
 		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: tc.sets})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewCompanion(cfg, Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: NewCompanion error %v, want %q", tc.sets, err, tc.want)
+		c, err := NewCompanion(cfg, Options{})
+		if err != nil {
+			t.Fatalf("%v: NewCompanion error %v", tc.sets, err)
+		}
+		if !strings.Contains(c.off, tc.want) || (c.driftOff != "") != tc.driftOff || (len(c.problems) > 0) != tc.problemed {
+			t.Errorf("%v: prefetching off for %q, drift off for %q, problems %q; want %q", tc.sets, c.off, c.driftOff,
+				c.problems, tc.want)
 		}
 	}
 }

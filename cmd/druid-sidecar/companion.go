@@ -26,7 +26,10 @@ func companionCommand() *command {
 
 // runCompanion runs the companion until ctx ends (0 after a clean shutdown, 1 when it fails while running), or with
 // --once checks the Historical's cache for drift a single time: 0 when there is none, 1 when there is. 2 means the
-// flags or the configuration are wrong, or (--once) the Historical could not be read.
+// flags are wrong, or (--once) the configuration is or the Historical could not be read. A running companion never
+// exits on a configuration problem: beside a Historical it must never be what keeps it from starting (the
+// Historical waits for its startup probe), so it runs without what the problem affects and reports it on /status,
+// in its log and in druid_sidecar_config_problems.
 func runCompanion(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet("companion", "", env)
 	var common commonFlags
@@ -41,21 +44,26 @@ func runCompanion(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
 		return exitBadInput
 	}
-	cfg, code := loadConfig(env, &common, configs.RequireHost, configs.RequireSegmentCache)
+	require := []configs.Requirement{configs.RequireHost, configs.RequireSegmentCache}
+	if !*once {
+		c, err := agent.NewCompanion(loadConfigKeepGoing(env, &common, require...), agent.Options{Logger: log, Version: version})
+		if err == nil {
+			err = c.Run(ctx)
+		}
+		if err != nil {
+			fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	cfg, code := loadConfig(env, &common, require...)
 	if cfg == nil {
 		return code
 	}
 	c, err := agent.NewCompanion(cfg, agent.Options{Logger: log, Version: version})
 	if err != nil {
-		fmt.Fprintf(env.stderr, "druid-sidecar companion: configuration: %v\n", err)
+		fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
 		return exitBadInput
-	}
-	if !*once {
-		if err := c.Run(ctx); err != nil {
-			fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
-			return exitFailure
-		}
-		return exitOK
 	}
 	findings, err := c.Once(ctx)
 	if err != nil {

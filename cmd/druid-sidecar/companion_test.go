@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,5 +158,26 @@ func TestCompanionRunsUntilCanceled(t *testing.T) {
 		"http://127.0.0.1:"+strconv.Itoa(port)+"/status/health")
 	if !strings.Contains(stderr, "prefetching is off") {
 		t.Errorf("no word on prefetching being off; stderr:\n%s", stderr)
+	}
+}
+
+// TestCompanionRunsDespiteConfigurationProblems: a properties file that cannot be read and a malformed S3 endpoint,
+// which stop every other command with exit 2, leave the companion running and answering its probe (the Historical
+// beside it waits for that), with the problems in its log.
+func TestCompanionRunsDespiteConfigurationProblems(t *testing.T) {
+	h := newCompanionHistorical(t)
+	port := closedPort(t)
+	args := h.args("--properties", filepath.Join(t.TempDir(), "missing.properties"), "--set", "druid.bindOnHost=true",
+		"--set", "druid.s3.endpoint.url=http:/nope", "--set", "druid.sidecar.companion.port="+strconv.Itoa(port))
+	if code, _, stderr := runCLI(t, []string{}, append(slices.Clone(args), "--once")...); code != exitBadInput ||
+		!strings.Contains(stderr, "druid.s3.endpoint.url") {
+		t.Errorf("--once: exit %d, want 2; stderr %s", code, stderr)
+	}
+	stderr := runUntilAnswering(t, "companion", args, "http://127.0.0.1:"+strconv.Itoa(port)+"/status/health")
+	for _, want := range []string{"configuration problem", "missing.properties", "druid.s3.endpoint.url", "prefetching is off",
+		"the drift watch is off"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the log lacks %q:\n%s", want, stderr)
+		}
 	}
 }

@@ -78,20 +78,36 @@ func runConfigPrint(env *environment, args []string) int {
 // loadConfig resolves the configuration from the command's flags and the environment. On failure it prints every
 // problem, one line each, and returns a nil config with exit status 2.
 func loadConfig(env *environment, common *commonFlags, require ...configs.Requirement) (*configs.Config, int) {
-	cfg, err := configs.Load(configs.LoadOptions{
-		PropertiesFiles: common.properties,
-		Environ:         env.environ,
-		Sets:            common.sets,
-		Require:         require,
-	})
+	cfg, err := loadWarn(env, common, false, require)
 	if err != nil {
 		for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 			fmt.Fprintf(env.stderr, "druid-sidecar: configuration: %s\n", line)
 		}
 		return nil, exitBadInput
 	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(env.stderr, "druid-sidecar: configuration warning: %s\n", w)
-	}
 	return cfg, exitOK
+}
+
+// loadConfigKeepGoing is loadConfig for a process that must not stop on a configuration problem (the companion):
+// the Config comes back whatever its problems, which cfg.Problems lists for the caller to report.
+func loadConfigKeepGoing(env *environment, common *commonFlags, require ...configs.Requirement) *configs.Config {
+	cfg, _ := loadWarn(env, common, true, require)
+	return cfg
+}
+
+// loadWarn loads the configuration and prints its warnings.
+func loadWarn(env *environment, common *commonFlags, keepGoing bool, require []configs.Requirement) (*configs.Config, error) {
+	cfg, err := configs.Load(configs.LoadOptions{
+		PropertiesFiles: common.properties,
+		Environ:         env.environ,
+		Sets:            common.sets,
+		Require:         require,
+		KeepGoing:       keepGoing,
+	})
+	if cfg != nil {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(env.stderr, "druid-sidecar: configuration warning: %s\n", w)
+		}
+	}
+	return cfg, err
 }
