@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -200,9 +201,9 @@ type pull struct {
 
 // Pull fetches a segment's files into dir, the segment's directory, and returns the files written. Every file is
 // created through dir, never outside it, and never over a file already there (such as Druid's downloadStartMarker,
-// which the caller may have put there first). The files must add up to no more than maxBytes (the segment's
-// declared size plus a margin, and the space reserved for it): a larger archive fails as soon as it passes the
-// bound, whatever its headers claim.
+// which the caller may have put there first). The files must add up to no more than maxBytes (what the segment's
+// cache location can give it; math.MaxInt64 for no bound): a larger archive fails before anything is written when
+// its headers say so, and otherwise as soon as its bytes pass the bound, whatever its headers claim.
 //
 // When a pull fails, the files it created are removed again, so dir is as it was given; the error says what
 // went wrong, with the object, in words an operator can act on. errors.Is matches ErrNotFound, ErrAccessDenied,
@@ -314,13 +315,20 @@ func (pl *pull) wrapArchive(where string, err error) error {
 }
 
 // limitSlack is how much larger than maxBytes a compressed object may be and still hold no more than maxBytes
-// (DEFLATE and zip headers add a little to incompressible data).
-func limitSlack(maxBytes int64) int64 { return maxBytes + maxBytes/100 + 1<<20 }
+// (DEFLATE and zip headers add a little to incompressible data). It saturates: maxBytes may be math.MaxInt64 (a
+// location without maxSize), where adding the slack would wrap around to a negative bound that refuses everything.
+func limitSlack(maxBytes int64) int64 {
+	slack := maxBytes/100 + 1<<20
+	if maxBytes > math.MaxInt64-slack {
+		return math.MaxInt64
+	}
+	return maxBytes + slack
+}
 
 func (pl *pull) checkObjectSize(size int64) error {
 	if size > limitSlack(pl.sink.max) {
 		return &kindError{kind: ErrTooLarge, msg: fmt.Sprintf("it holds %d bytes, more than the %d allowed for the "+
-			"segment (its declared size plus margin)", size, pl.sink.max)}
+			"segment (the room its cache location has, plus margin)", size, pl.sink.max)}
 	}
 	return nil
 }
@@ -501,7 +509,7 @@ func (pl *pull) s3Prefix(loc location) error {
 	}
 	if total > pl.sink.max {
 		return &kindError{kind: ErrTooLarge, msg: fmt.Sprintf("%s holds %d bytes in %d objects, more than the %d "+
-			"allowed for the segment (its declared size plus margin)", loc, total, len(objs), pl.sink.max)}
+			"allowed for the segment (the room its cache location has)", loc, total, len(objs), pl.sink.max)}
 	}
 	var jobs []rangeJob
 	var files []*sinkFile

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -485,5 +486,30 @@ func TestS3Tombstone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "factory.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestPullWithoutBound pulls with maxBytes math.MaxInt64, the bound of a segment of size 0 in a location without
+// maxSize: the margin added to the bound must not wrap around and refuse every archive.
+func TestPullWithoutBound(t *testing.T) {
+	b := testenv.S3(t)
+	files := segmentFiles(1<<20, 5)
+	archive := goZip(t, files...)
+	b.Put(t, druidKey+"index.zip", archive)
+	local := filepath.Join(t.TempDir(), "index.zip")
+	if err := os.WriteFile(local, archive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, strategy := range []Strategy{Auto, StreamSingle, SpoolRanged} {
+		opts, _ := s3Options(t, b)
+		opts.Download = Download{Strategy: strategy, PartSize: 256 << 10}
+		p := newPuller(t, opts)
+		for _, spec := range []LoadSpec{S3Zip{Bucket: b.Bucket, Key: druidKey + "index.zip"}, Local{Path: local}} {
+			_, dir, err := pullInto(t, p, spec, math.MaxInt64)
+			if err != nil {
+				t.Fatalf("%v %s: %v", strategy, spec, err)
+			}
+			checkFiles(t, dir, files)
+		}
 	}
 }

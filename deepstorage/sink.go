@@ -105,8 +105,13 @@ func (s *sink) add(n int) (int, error) {
 	if fit < 0 {
 		fit = 0
 	}
-	return int(fit), &kindError{kind: ErrTooLarge, msg: fmt.Sprintf("its files add up to more than the %d bytes "+
-		"allowed (the segment's declared size plus margin): deep storage holds something else than this segment, "+
+	return int(fit), s.tooLarge()
+}
+
+// tooLarge is the error of files adding up to more than the sink allows.
+func (s *sink) tooLarge() error {
+	return &kindError{kind: ErrTooLarge, msg: fmt.Sprintf("its files add up to more than the %d bytes "+
+		"allowed (the room its cache location has): deep storage holds something else than this segment, "+
 		"or a decompression bomb", s.max)}
 }
 

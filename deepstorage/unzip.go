@@ -177,6 +177,10 @@ func (z *zipStreamer) entry(off int64) error {
 		return invalidf("entry %q uses compression method %d; only stored and deflated entries can be read", name, method)
 	}
 
+	if usize > uint64(max(z.sink.max-z.sink.written.Load(), 0)) {
+		// The header says so before a byte is written; a lying header is caught by the count below.
+		return z.sink.tooLarge()
+	}
 	f, err := z.sink.create(name)
 	if err != nil {
 		return err
@@ -463,6 +467,14 @@ func unzipAt(r io.ReaderAt, size int64, s *sink) error {
 	}
 	if len(zr.File) == 0 {
 		return invalidf("the archive holds no files")
+	}
+	// archive/zip reads no entry past its declared size, so declared sizes adding up to more than the bound fail
+	// the pull before a byte is written.
+	var declared uint64
+	for _, zf := range zr.File {
+		if declared += zf.UncompressedSize64; declared > uint64(s.max) || declared < zf.UncompressedSize64 {
+			return s.tooLarge()
+		}
 	}
 	buf := make([]byte, 256<<10)
 	for _, zf := range zr.File {

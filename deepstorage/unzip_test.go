@@ -335,3 +335,22 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestUnzipRefusesDeclaredSizesFirst: an archive whose headers declare more than the bound fails before a byte is
+// written, streamed (sizes in the local headers) or read with random access (the central directory).
+func TestUnzipRefusesDeclaredSizesFirst(t *testing.T) {
+	archive := rawZip(t, []rawEntry{{name: "version.bin", data: []byte{0, 0, 0, 9}}, {name: "00000.smoosh", data: make([]byte, 3<<20)}}, rawOpts{})
+	for _, x := range extractors {
+		t.Run(x.name, func(t *testing.T) {
+			err, dir := extract(t, x.stream, archive, 1<<20)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err = %v, want ErrTooLarge", err)
+			}
+			for name, data := range readDir(t, dir) {
+				if len(data) > 4 {
+					t.Errorf("%s: %d bytes written before the refusal", name, len(data))
+				}
+			}
+		})
+	}
+}

@@ -357,12 +357,12 @@ func (c *Cache) revive(e *entry) (bool, error) {
 	files, err := listSegmentDir(e.loc.root, e.rel)
 	var actual int64
 	if err == nil {
-		actual, err = checkSegmentFiles(e.seg, files)
+		actual, err = c.checkFiles(e, files)
 	}
 	if err == nil {
 		if err = c.info.write(e.name, e.seg); err == nil {
 			if e.unaccounted { // a directory that Drop found without a load: it counts from now on
-				e.bytes, e.unaccounted = accountedBytes(e.seg, actual), false
+				e.bytes, e.unaccounted = actual, false
 				e.loc.account(e.bytes, true)
 			} else {
 				e.loc.recount()
@@ -421,10 +421,10 @@ func (c *Cache) adopt(e *entry) error {
 			if err != nil {
 				return err
 			}
-			actual, problem = checkSegmentFiles(e.seg, files)
+			actual, problem = c.checkFiles(e, files)
 		}
 		if problem == nil {
-			bytes := accountedBytes(e.seg, actual)
+			bytes := actual
 			if loc.account(bytes, false) {
 				if err := c.info.write(e.name, e.seg); err != nil {
 					loc.forget(bytes, true)
@@ -445,10 +445,26 @@ func (c *Cache) adopt(e *entry) error {
 	return nil
 }
 
-// accountedBytes is what a segment counts against its location: segment.size as in Druid, or the bytes of its
-// files when the size is unknown (0).
+// checkFiles checks the files of a segment's directory as a load takes them: a directory that cannot be the
+// segment's is refused; one whose files do not add up to the declared size is taken with a warning, as Druid does.
+// It returns what the segment counts against its location (accountedBytes).
+func (c *Cache) checkFiles(e *entry, files segmentFiles) (int64, error) {
+	actual, err := checkSegmentShape(e.seg, files)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkSegmentSize(e.seg, actual); err != nil {
+		c.log.Warn("a segment's files differ from its declared size; it is loaded all the same, as Druid does",
+			"segment", e.name, "problem", err)
+	}
+	return accountedBytes(e.seg, actual), nil
+}
+
+// accountedBytes is what a segment whose files add up to actual bytes counts against its location: those bytes,
+// which the disk holds whatever the declared size says; but a tombstone counts its declared size (1), as in Druid,
+// its factory.json being a marker rather than data.
 func accountedBytes(seg *DataSegment, actual int64) int64 {
-	if seg.Size > 0 {
+	if seg.IsTombstone() || isTombstoneLoadSpec(seg.LoadSpec) {
 		return seg.Size
 	}
 	return actual
@@ -474,17 +490,9 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 		return fmt.Errorf("opening %s: %w", dirPath, err)
 	}
 	defer dir.Close()
-	maxBytes := seg.Size
-	if maxBytes == 0 && !seg.IsTombstone() {
-		// Unknown size: the pull may take the room left in the location.
-		loc.mu.Lock()
-		maxBytes, err = loc.roomLocked()
-		loc.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	if _, err := p.Pull(ctx, seg, dir, maxBytes); err != nil {
+	// The pull may write what the location can give: a declared size may be off (Druid only logs that), and the
+	// bound still stops a decompression bomb before it fills the disk.
+	if _, err := p.Pull(ctx, seg, dir, loc.pullBound(seg.Size)); err != nil {
 		return err
 	}
 	files, err := listSegmentDir(loc.root, e.rel)
@@ -498,7 +506,7 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 		return fmt.Errorf("the %s in %s disappeared during the pull", DownloadStartMarker, dirPath)
 	}
 	files.marker = false
-	actual, problem := checkSegmentFiles(seg, files)
+	actual, problem := c.checkFiles(e, files)
 	if problem != nil {
 		return fmt.Errorf("deep storage gave files that are not the segment: %w", problem)
 	}
@@ -511,9 +519,8 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 	if err := c.info.write(e.name, seg); err != nil {
 		return err
 	}
-	bytes := accountedBytes(seg, actual)
-	loc.settle(seg.Size, bytes)
-	e.loc, e.bytes = loc, bytes
+	loc.settle(seg.Size, actual)
+	e.loc, e.bytes = loc, actual
 	return nil
 }
 

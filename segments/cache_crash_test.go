@@ -67,8 +67,8 @@ func (l localPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *o
 
 // TestCacheSurvivesKill9 runs a helper process that loads and drops segments from a local deep storage in a loop on
 // three goroutines and SIGKILLs it at random moments (mid-download, mid-unzip, mid-fsync, mid-drop), then checks that
-// Bootstrap reports only segments whose files are all there with the right content, and leaves nothing else behind.
-// The next helper continues on the same cache.
+// Bootstrap reports only segments whose files are all there with the right content, and reports everything else
+// it finds (which a repair then removes). The next helper continues on the same cache.
 func TestCacheSurvivesKill9(t *testing.T) {
 	n := *killIterations
 	if testing.Short() {
@@ -377,4 +377,45 @@ func TestCacheKillHelper(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSizeZeroWithoutMaxSize loads, through the deep storage puller, segments of declared size 0 and of an inexact
+// size into a location without maxSize: the bound of the pull is the room of the location, with no overflow.
+func TestSizeZeroWithoutMaxSize(t *testing.T) {
+	deep, loc := t.TempDir(), t.TempDir()
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
+		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, loc)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := segments.NewCache(cfg, segments.CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dp, err := deepstorage.New(deepstorage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"version.bin": {0, 0, 0, 9}, "meta.smoosh": []byte("v1,2147483647,1\n"), "00000.smoosh": make([]byte, 100_000)}
+	zipPath := filepath.Join(deep, "index.zip")
+	size := writeZip(t, zipPath, files)
+	for i, declared := range []int64{0, size / 2} {
+		js := fmt.Sprintf(`{"dataSource":"wiki","interval":"2025-01-01T00:00:00.000Z/2025-01-02T00:00:00.000Z","version":"v1",`+
+			`"loadSpec":{"type":"local","path":%q},"dimensions":"","metrics":"","shardSpec":{"type":"numbered","partitionNum":%d,"partitions":0},`+
+			`"binaryVersion":9,"size":%d}`, zipPath, i, declared)
+		var seg segments.DataSegment
+		if err := seg.UnmarshalJSON([]byte(js)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Load(context.Background(), &seg, localPuller{dp}); err != nil {
+			t.Errorf("size %d: %v", declared, err)
+		}
+	}
+	if u := c.Usage()[0]; u.Used != 2*size || u.Segments != 2 {
+		t.Errorf("usage %+v, want the %d bytes of two segments", u, 2*size)
+	}
 }

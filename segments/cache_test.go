@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -402,8 +403,6 @@ func TestFailedLoadCleansUp(t *testing.T) {
 		want string
 	}{
 		{"pull error after writing", &fakePuller{after: func(*DataSegment) error { return errors.New("connection reset") }}, "connection reset"},
-		{"size mismatch", &fakePuller{files: func(seg *DataSegment) map[string][]byte { return segmentFilesFor(seg.Size-1, "x") }},
-			"add up to 999 bytes, not the segment's size of 1000"},
 		{"no version.bin", &fakePuller{files: func(seg *DataSegment) map[string][]byte {
 			f := segmentFilesFor(seg.Size, "x")
 			f["00001.smoosh"] = f["version.bin"]
@@ -1045,5 +1044,74 @@ func TestCloseDeletesPendingDrops(t *testing.T) {
 	got := tree(t, loc)
 	if len(withPrefix(got, dropped.ID().String())) != 0 || !hasEntry(got, kept.ID().String()+"/version.bin") {
 		t.Errorf("after Close: %v", got)
+	}
+}
+
+// TestInexactSizes: a segment whose files do not add up to its declared size loads with a warning, as in Druid,
+// counts the bytes its files take, and survives a restart; a declared size of 0 loads into a location without
+// maxSize.
+func TestInexactSizes(t *testing.T) {
+	loc := t.TempDir()
+	cfg := testConfig(t, []testLoc{{path: loc}})
+	c := newTestCacheNoBootstrap(t, cfg)
+	if _, _, err := c.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	actual := map[int]int64{0: 1200, 1: 800, 2: 5000}
+	p := &fakePuller{files: func(seg *DataSegment) map[string][]byte {
+		return segmentFilesFor(actual[int((seg.Interval.Start-1735689600000)/86400000)], "x")
+	}}
+	segs := []*DataSegment{testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000), testSegment(t, "wiki", 2, 0, 0)}
+	for _, seg := range segs {
+		if _, err := c.Load(context.Background(), seg, p); err != nil {
+			t.Fatalf("%s: %v", seg.ID(), err)
+		}
+	}
+	if u := c.Usage()[0]; u.Used != 7000 || u.Segments != 3 {
+		t.Errorf("usage %+v, want the 7000 bytes written", u)
+	}
+	c.Close()
+	c = newTestCacheNoBootstrap(t, cfg)
+	announced, rep, err := c.Bootstrap(context.Background())
+	if err != nil || len(announced) != 3 || len(rep.Findings()) != 0 || rep.Count(ProblemInexactSize) != 2 || rep.Bytes != 7000 {
+		t.Fatalf("restart: %v %+v %v", announced, rep, err)
+	}
+	if got := tree(t, loc); len(withPrefix(got, "wiki_")) != 3*4 {
+		t.Errorf("after the restart: %v", got)
+	}
+}
+
+// TestPullBoundIsTheLocationsRoom: the bound a pull gets is what the location can give, not the declared size: the
+// reservation and the room below maxSize, within the disk's free space less the margin and the other loads.
+func TestPullBoundIsTheLocationsRoom(t *testing.T) {
+	// The second load (declared size 0) comes once the first's 1000 bytes are used; the fake disk does not shrink.
+	for _, tc := range []struct {
+		name string
+		loc  testLoc
+		disk diskSpace
+		want []int64
+	}{
+		{"maxSize", testLoc{maxSize: 10_000}, diskSpace{Total: 1 << 40, Free: 1 << 39}, []int64{10_000, 9_000}},
+		{"disk", testLoc{}, diskSpace{Total: 100_000, Free: 50_000}, []int64{50_000, 50_000}},
+		{"disk less the margin", testLoc{freePercent: 10}, diskSpace{Total: 100_000, Free: 50_000}, []int64{40_000, 40_000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.loc.path = t.TempDir()
+			opts := CacheOptions{statfs: func(string) (diskSpace, error) { return tc.disk, nil }}
+			c := newTestCache(t, testConfig(t, []testLoc{tc.loc}), opts)
+			var got []int64
+			p := PullerFunc(func(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+				got = append(got, maxBytes)
+				return (&fakePuller{}).Pull(ctx, seg, dir, maxBytes)
+			})
+			for day, size := range []int64{1000, 0} {
+				if _, err := c.Load(context.Background(), testSegment(t, "wiki", day, 0, size), p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("bounds %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -22,8 +22,9 @@ type ProblemKind string
 const (
 	// ProblemPartial is a segment directory that still has its downloadStartMarker: a pull that never finished.
 	ProblemPartial ProblemKind = "partial"
-	// ProblemCorrupt is a segment directory whose files are not the segment's (missing, extra, sizes not adding up
-	// to segment.size), or an info file that is not a DataSegment (truncated by a crash of Druid 35 or older).
+	// ProblemCorrupt is a segment directory whose files cannot be the segment's (no version.bin or druid.segment, a
+	// subdirectory, a tombstone with more than its factory.json), or an info file that is not a DataSegment
+	// (truncated by a crash of Druid 35 or older).
 	ProblemCorrupt ProblemKind = "corrupt"
 	// ProblemMissing is an info file whose segment has no directory in any location.
 	ProblemMissing ProblemKind = "missing"
@@ -39,6 +40,9 @@ const (
 	// ProblemIgnored is an info file that is not named after its segment's id, or whose segment cannot be stored in
 	// this cache; like Druid, the cache ignores it, and leaves it alone. It is a warning, not a finding.
 	ProblemIgnored ProblemKind = "ignored"
+	// ProblemInexactSize is a complete segment whose files do not add up to its declared size. Druid only logs it,
+	// and so does the cache: the segment is loaded and announced. It is a warning, not a finding.
+	ProblemInexactSize ProblemKind = "inexact-size"
 	// ProblemReadError is an info file or a segment directory that could not be read (permissions, an I/O error, a
 	// directory where a file should be). It says nothing about the segment, so nothing is ever removed because of
 	// it: neither the info file nor the segment's directory, which is not taken for an orphan either.
@@ -82,11 +86,14 @@ type Report struct {
 	Duration time.Duration
 }
 
-// Findings are the problems other than ProblemIgnored: what `cache verify` fails on.
+// Warning reports whether a kind is a warning (ProblemIgnored, ProblemInexactSize) rather than a finding.
+func (k ProblemKind) Warning() bool { return k == ProblemIgnored || k == ProblemInexactSize }
+
+// Findings are the problems that are not warnings: what `cache verify` fails on.
 func (r *Report) Findings() []Problem {
 	var out []Problem
 	for _, p := range r.Problems {
-		if p.Kind != ProblemIgnored {
+		if !p.Kind.Warning() {
 			out = append(out, p)
 		}
 	}
@@ -159,6 +166,9 @@ func (c *Cache) logProblems(rep Report) {
 		switch {
 		case p.Kind == ProblemIgnored:
 			c.log.Warn("ignoring an info file", "path", p.Path, "reason", p.Detail)
+		case p.Kind == ProblemInexactSize:
+			c.log.Warn("a cached segment's files differ from its declared size; it is announced all the same, as Druid does",
+				"path", p.Path, "problem", p.Detail)
 		case p.Err != nil:
 			c.log.Error("segment cache entry could not be removed", "kind", p.Kind, "path", p.Path, "problem", p.Detail, "error", p.Err)
 		case p.Repaired:
@@ -246,6 +256,7 @@ type scanned struct {
 	bytes    int64
 	kind     ProblemKind // "" when complete
 	detail   string
+	inexact  string // complete, but its files do not add up to its declared size: why
 	ignored  bool
 	infoPath string
 }
@@ -409,6 +420,9 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 		} else {
 			tally[r.loc.index] += r.bytes
 		}
+		if r.inexact != "" {
+			add(Problem{Kind: ProblemInexactSize, Path: filepath.Join(r.loc.path, r.rel), Segment: r.name, Detail: r.inexact}, nil)
+		}
 		found = append(found, r)
 		rep.Segments++
 		rep.Bytes += r.bytes
@@ -535,15 +549,7 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 			r.kind, r.detail = ProblemReadError, fmt.Sprintf("%v; the directory and the info file are left alone", err)
 			continue
 		}
-		actual, problem := checkSegmentFiles(seg, files)
-		switch {
-		case errors.Is(problem, errPartial):
-			r.kind, r.detail = ProblemPartial, problem.Error()
-		case problem != nil:
-			r.kind, r.detail = ProblemCorrupt, problem.Error()
-		default:
-			r.bytes = accountedBytes(seg, actual)
-		}
+		r.judge(files)
 	}
 	if r.loc == nil && c.layout.depth() == 1 {
 		nrel := c.nestedRel(seg)
@@ -583,7 +589,14 @@ func (c *Cache) migrate(r *scanned) error {
 	if err != nil {
 		return err
 	}
-	actual, problem := checkSegmentFiles(r.seg, files)
+	r.judge(files)
+	return nil
+}
+
+// judge records what the files of r's directory make of it: partial, corrupt, or complete with their bytes (and
+// whether they add up to the declared size).
+func (r *scanned) judge(files segmentFiles) {
+	actual, problem := checkSegmentShape(r.seg, files)
 	switch {
 	case errors.Is(problem, errPartial):
 		r.kind, r.detail = ProblemPartial, problem.Error()
@@ -591,8 +604,10 @@ func (c *Cache) migrate(r *scanned) error {
 		r.kind, r.detail = ProblemCorrupt, problem.Error()
 	default:
 		r.bytes = accountedBytes(r.seg, actual)
+		if err := checkSegmentSize(r.seg, actual); err != nil {
+			r.inexact = err.Error()
+		}
 	}
-	return nil
 }
 
 // findOrphans reports (and with repair removes) segment directories of a location that no info file claims. Names
@@ -779,14 +794,37 @@ func listSegmentDir(loc *os.Root, rel string) (segmentFiles, error) {
 
 var errPartial = errors.New("its download never finished")
 
-// checkSegmentFiles decides whether a directory's files are plausibly the segment's, and returns their total size.
+// checkSegmentFiles is checkSegmentShape and checkSegmentSize: the prefetcher's check of a copy it places, which
+// must be exactly what deep storage holds for the segment, since the Historical mounts it without a look.
+func checkSegmentFiles(seg *DataSegment, f segmentFiles) (int64, error) {
+	total, err := checkSegmentShape(seg, f)
+	if err == nil {
+		err = checkSegmentSize(seg, total)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// checkSegmentSize says how a complete segment's files differ from its declared size, or returns nil: when they add
+// up to it, when the size is unknown (0), or for a tombstone (whose size, 1 by convention, is not its file's).
+// Druid's pushers set size to the total uncompressed bytes of the very files they zip, but a Historical only logs a
+// difference; so does the cache.
+func checkSegmentSize(seg *DataSegment, total int64) error {
+	if seg.Size > 0 && total != seg.Size && !seg.IsTombstone() && !isTombstoneLoadSpec(seg.LoadSpec) {
+		return fmt.Errorf("its files add up to %d bytes, not the segment's size of %d", total, seg.Size)
+	}
+	return nil
+}
+
+// checkSegmentShape decides whether a directory's files are plausibly the segment's, and returns their total size.
 //
 // The rule, applied alike after a pull and when reading the cache (so that what a load accepts a restart accepts):
-// no downloadStartMarker; only regular files (segment directories are flat); for a tombstone, factory.json alone
-// (its size, 1 by convention, is ignored); otherwise version.bin (binaryVersion 9) or druid.segment (binaryVersion
-// 10; either one when binaryVersion is null), and, when segment.size is not 0, file sizes adding up to it exactly:
-// Druid's pushers set size to the total uncompressed bytes of the very files they zip.
-func checkSegmentFiles(seg *DataSegment, f segmentFiles) (int64, error) {
+// no downloadStartMarker; only regular files (segment directories are flat); for a tombstone, factory.json alone;
+// otherwise version.bin and meta.smoosh (binaryVersion 9) or druid.segment (binaryVersion 10; version.bin or
+// druid.segment when binaryVersion is null). Sizes are checkSegmentSize's.
+func checkSegmentShape(seg *DataSegment, f segmentFiles) (int64, error) {
 	if f.marker {
 		return 0, fmt.Errorf("%w: it still has its %s", errPartial, DownloadStartMarker)
 	}
@@ -817,11 +855,11 @@ func checkSegmentFiles(seg *DataSegment, f segmentFiles) (int64, error) {
 		return 0, errors.New("druid.segment is missing (the segment's binaryVersion is 10)")
 	case bv == 9 && !has["version.bin"]:
 		return 0, errors.New("version.bin is missing (the segment's binaryVersion is 9)")
+	case bv == 9 && !has["meta.smoosh"]:
+		// Format v9 is smooshed: without its table of contents no column can be read.
+		return 0, errors.New("meta.smoosh is missing (the segment's binaryVersion is 9)")
 	case !has["version.bin"] && !has["druid.segment"]:
 		return 0, errors.New("it holds neither version.bin (format v9) nor druid.segment (format v10)")
-	}
-	if seg.Size > 0 && total != seg.Size {
-		return 0, fmt.Errorf("its %d files add up to %d bytes, not the segment's size of %d", len(f.files), total, seg.Size)
 	}
 	return total, nil
 }

@@ -89,6 +89,22 @@ func (l *location) roomLocked() (int64, error) {
 	return max(room, 0), nil
 }
 
+// pullBound is how many bytes a load that has reserved `reserved` bytes may write: its reservation and the room
+// left below maxSize, and no more than the filesystem's free space less the free-space margin and the bytes the
+// other loads in progress have reserved but may not have written yet. Without maxSize and without a readable
+// filesystem it is math.MaxInt64.
+func (l *location) pullBound(reserved int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bound := l.maxSize - l.used + reserved // used includes the reservation, so this cannot overflow
+	if ds, err := l.statfs(l.path); err == nil {
+		keep := int64(min(uint64(math.Ceil(float64(ds.Total)*l.freeSpacePercent/100)), math.MaxInt64))
+		disk := int64(min(ds.Free, math.MaxInt64)) - (l.inflight - reserved) - keep
+		bound = min(bound, disk)
+	}
+	return max(bound, 0)
+}
+
 // reserve accounts size bytes to a load about to start, or says why the location cannot hold them.
 func (l *location) reserve(size int64) error {
 	l.mu.Lock()
