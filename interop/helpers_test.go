@@ -350,6 +350,26 @@ func (n *serveNode) S3Gets() int {
 	return gets
 }
 
+// Metric is the value of a series of the node's /metrics (0 when it is not exposed yet, as a counter never
+// incremented is not).
+func (n *serveNode) Metric(t testing.TB, series string) float64 {
+	t.Helper()
+	code, b := realdruid.Do(t, "GET", n.URL+"/metrics", nil)
+	if code != 200 {
+		t.Fatalf("serve's /metrics: HTTP %d", code)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("serve's /metrics: %q", line)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // CachedSegments lists the segment ids in the cache's info_dir (temporary dot-files aside).
 func (n *serveNode) CachedSegments() []string {
 	n.t.Helper()

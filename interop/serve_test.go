@@ -43,10 +43,15 @@ func TestServeAsHistorical(t *testing.T) {
 		t.Fatalf("the Indexer published %d segments, want 2 (one a day): %v", len(want), want)
 	}
 	for _, s := range segs {
-		var ls struct{ Type, Bucket, Key string }
+		var ls struct{ Type, Bucket, Key, Path string }
 		json.Unmarshal(s.LoadSpec, &ls)
-		if ls.Type != "s3_zip" || ls.Bucket != c.Bucket || !strings.HasSuffix(ls.Key, "/index.zip") {
+		switch {
+		case c.Storage == "s3" && (ls.Type != "s3_zip" || ls.Bucket != c.Bucket || !strings.HasSuffix(ls.Key, "/index.zip")):
 			t.Fatalf("segment %s has loadSpec %s, want an s3_zip index.zip in %s", s.ID, s.LoadSpec, c.Bucket)
+		// The local pusher writes index.zip, or (by default in newer Druid) the unzipped files in index/.
+		case c.Storage == "local" && (ls.Type != "local" || !strings.HasPrefix(ls.Path, c.StorageDir+"/") ||
+			!strings.HasSuffix(ls.Path, "/index.zip") && !strings.HasSuffix(ls.Path, "/index/")):
+			t.Fatalf("segment %s has loadSpec %s, want a local index.zip or index/ under %s", s.ID, s.LoadSpec, c.StorageDir)
 		}
 	}
 
@@ -63,8 +68,11 @@ func TestServeAsHistorical(t *testing.T) {
 		v, ok := c.LoadStatus(t, ds)
 		return ok && v == 100, fmt.Sprintf("%v (listed: %v)", v, ok)
 	})
-	if gets := n.S3Gets(); gets == 0 {
+	if gets := n.S3Gets(); c.Storage == "s3" && gets == 0 {
 		t.Errorf("serve loaded %d segments without a GET to S3", len(want))
+	}
+	if pulled := n.Metric(t, "druid_sidecar_segment_pulled_bytes_total"); pulled == 0 {
+		t.Errorf("serve loaded %d segments and pulled no byte from deep storage", len(want))
 	}
 	if got := n.CachedSegments(); !equal(got, want) {
 		t.Errorf("info_dir lists %v, want %v", got, want)
@@ -151,6 +159,9 @@ func TestServeAsHistorical(t *testing.T) {
 	})
 	if gets := n.S3Gets(); gets != 0 {
 		t.Errorf("the restarted serve sent %d GETs to S3; its segment was complete in the cache", gets)
+	}
+	if pulled := n.Metric(t, "druid_sidecar_segment_pulled_bytes_total"); pulled != 0 {
+		t.Errorf("the restarted serve pulled %v bytes from deep storage; its segment was complete in the cache", pulled)
 	}
 	code, body = c.Native(t, map[string]any{"queryType": "timeBoundary", "dataSource": ds})
 	wantAnswer = `[{"timestamp":"2025-01-02T00:00:00.000Z","result":{"minTime":"2025-01-02T00:00:00.000Z","maxTime":"2025-01-02T23:59:59.999Z"}}]`

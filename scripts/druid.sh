@@ -12,17 +12,20 @@
 #   scripts/druid.sh resolve [VERSION]               only resolve the jars into the classpath folders
 #
 # VERSION defaults to 25.0.0: the newest release of which the Maven Central reachable here serves every artifact a
-# cluster needs (druid-services, druid-sql, druid-s3-extensions, postgresql-metadata-storage). 37.0.0 is its newest
-# druid-services, but druid-sql, druid-multi-stage-query and the extensions of 37.0.0 are not served; docs/real-druid.md
-# lists what is. Everything lives under <state>/druid/VERSION/ (<state> as for scripts/services.sh): pom.xml and
-# settings.xml, lib/ (Druid and its dependencies) and ext/ (the extensions, after lib/ on the classpath), conf/,
-# log/, run/ (pid files) and var/ (caches, task directories, task logs). Each version has its own ZooKeeper base
-# path (/druid-real-VERSION), PostgreSQL database (druid_real_V_E_R) and S3 bucket (druid-real-v-e-r), so that
-# versions and the other tests never see each other's state. DRUID_REAL_EXTRA_ARTIFACTS adds groupId:artifactId
+# cluster on S3 and PostgreSQL needs (druid-services, druid-sql, druid-s3-extensions, postgresql-metadata-storage).
+# 33.0.0 is the newest whose core (druid-services, druid-sql) is served whole, without those two extensions: it runs
+# with a local deep storage directory and a Derby metadata store (DRUID_REAL_STORAGE=s3|local and
+# DRUID_REAL_METADATA=postgresql|derby override the choice). 37.0.0 is the newest druid-services served, but its
+# druid-sql is not. docs/real-druid.md lists what is served. Everything lives under <state>/druid/VERSION/ (<state>
+# as for scripts/services.sh): pom.xml and settings.xml, lib/ (Druid and its dependencies) and ext/ (the
+# extensions, after lib/ on the classpath), conf/, log/, run/ (pid files) and var/ (caches, task directories, task
+# logs, the local deep storage and Derby). Each version has its own ZooKeeper base path (/druid-real-VERSION),
+# PostgreSQL database (druid_real_V_E_R) and S3 bucket (druid-real-v-e-r), so that versions and the other tests
+# never see each other's state. DRUID_REAL_EXTRA_ARTIFACTS adds groupId:artifactId
 # pairs of that version to the classpath; DRUID_REAL_MAVEN_REPO sets Maven's local repository (default ~/.m2).
 #
-# Ports default to DRUID_REAL_PORT_BASE (26000) + 81 (Coordinator), + 82 (Broker), + 91 (Indexer) and + 100 + N
-# (Historical N): clear of the services' ports, of the sandbox's, and of Linux's ephemeral range (32768-60999).
+# Ports default to DRUID_REAL_PORT_BASE (26000) + 81 (Coordinator), + 82 (Broker), + 91 (Indexer), + 27 (Derby) and
+# + 100 + N (Historical N), for one version at a time: clear of the services' ports, of the sandbox's, and of Linux's ephemeral range (32768-60999).
 # DRUID_REAL_TIMEOUT (seconds, default 180) bounds the wait for each service; DRUID_REAL_JAVA_HOME picks the JDK
 # (default: the system's java for Druid up to 37, a JDK 25 under /usr/lib/jvm for 38 and later).
 set -euo pipefail
@@ -68,6 +71,20 @@ set_version() {
 	ZK_BASE=/druid-real-$VERSION
 	DB=druid_real_${VERSION//./_}
 	BUCKET=druid-real-${VERSION//./-}
+	# Where the cluster keeps its data depends on what Maven Central serves of that version: S3 deep storage and a
+	# PostgreSQL metadata store need druid-s3-extensions and postgresql-metadata-storage, served here for 25.0.0 only
+	# among the releases whose druid-services is served; the others use what Druid's core has, a local deep storage
+	# directory and a Derby metadata store (run by the Coordinator).
+	case $VERSION in
+	25.0.0) STORAGE=s3 METADATA=postgresql ;;
+	*) STORAGE=local METADATA=derby ;;
+	esac
+	STORAGE=${DRUID_REAL_STORAGE:-$STORAGE}
+	METADATA=${DRUID_REAL_METADATA:-$METADATA}
+	[[ $STORAGE == s3 || $STORAGE == local ]] || die "DRUID_REAL_STORAGE must be s3 or local, got '$STORAGE'"
+	[[ $METADATA == postgresql || $METADATA == derby ]] || die "DRUID_REAL_METADATA must be postgresql or derby, got '$METADATA'"
+	DEEP_DIR=$VAR/deep-storage
+	DERBY_PORT=$((PORT_BASE + 27))
 	COORDINATOR_PORT=$((PORT_BASE + 81))
 	BROKER_PORT=$((PORT_BASE + 82))
 	INDEXER_PORT=$((PORT_BASE + 91))
@@ -122,8 +139,12 @@ EOF
 	# org.hyperic:sigar is not on Central; only the deprecated SysMonitor uses it.
 	local dep exclusions='<exclusions><exclusion><groupId>org.hyperic</groupId><artifactId>sigar</artifactId></exclusion></exclusions>'
 	local deps=""
-	for dep in org.apache.druid:druid-services org.apache.druid.extensions:druid-s3-extensions \
-		org.apache.druid.extensions:postgresql-metadata-storage ${DRUID_REAL_EXTRA_ARTIFACTS:-}; do
+	local artifacts=(org.apache.druid:druid-services)
+	[[ $STORAGE == s3 ]] && artifacts+=(org.apache.druid.extensions:druid-s3-extensions)
+	[[ $METADATA == postgresql ]] && artifacts+=(org.apache.druid.extensions:postgresql-metadata-storage)
+	# shellcheck disable=SC2206 # a list of groupId:artifactId words
+	artifacts+=(${DRUID_REAL_EXTRA_ARTIFACTS:-})
+	for dep in "${artifacts[@]}"; do
 		deps+="    <dependency><groupId>${dep%%:*}</groupId><artifactId>${dep#*:}</artifactId><version>$VERSION</version>$exclusions</dependency>
 "
 	done
@@ -193,6 +214,7 @@ resolve() {
 		what=$(grep -oE "(Could not find artifact|Could not transfer artifact|The following artifacts could not be resolved:|Failed to read artifact descriptor for|Non-resolvable [a-z ]*POM[^:]*:) [^ ,]+" "$mlog" | head -n 1)
 		die "Maven could not resolve Druid $VERSION: ${what:-see the log}. Log: $mlog"
 	fi
+	mkdir -p "$DIR/lib.new" "$DIR/ext.new" # a version without extensions copies none
 	rm -rf "$LIB" "$EXT"
 	mv "$DIR/lib.new" "$LIB"
 	mv "$DIR/ext.new" "$EXT"
@@ -203,21 +225,30 @@ resolve() {
 # ---------------------------------------------------------------------------------------------------------------
 # configuration
 
-write_common() {
-	mkdir -p "$CONF/_common" "$VAR/indexing-logs"
-	cat >"$CONF/_common/common.runtime.properties" <<EOF
-# Written by scripts/druid.sh at every start.
-druid.host=127.0.0.1
-druid.zk.service.host=$ZK
-druid.zk.paths.base=$ZK_BASE
-# Extensions load from the classpath (ext/), not from an extensions directory.
-druid.extensions.loadList=[]
-druid.extensions.searchCurrentClassloader=true
+metadata_properties() {
+	if [[ $METADATA == postgresql ]]; then
+		cat <<EOF
 druid.metadata.storage.type=postgresql
 druid.metadata.storage.connector.connectURI=jdbc:postgresql://$PG_HOSTPORT/$DB
 druid.metadata.storage.connector.user=$PG_USER
 druid.metadata.storage.connector.password=
 druid.metadata.storage.connector.createTables=true
+EOF
+	else
+		cat <<EOF
+# Derby, served by the Coordinator on its own port.
+druid.metadata.storage.type=derby
+druid.metadata.storage.connector.connectURI=jdbc:derby://127.0.0.1:$DERBY_PORT/$VAR/metadata.db;create=true
+druid.metadata.storage.connector.host=127.0.0.1
+druid.metadata.storage.connector.port=$DERBY_PORT
+druid.metadata.storage.connector.createTables=true
+EOF
+	fi
+}
+
+storage_properties() {
+	if [[ $STORAGE == s3 ]]; then
+		cat <<EOF
 druid.storage.type=s3
 druid.storage.bucket=$BUCKET
 druid.storage.baseKey=$BASE_KEY
@@ -229,8 +260,32 @@ druid.s3.endpoint.url=$S3_ENDPOINT
 druid.s3.endpoint.signingRegion=$S3_REGION
 druid.s3.enablePathStyleAccess=true
 druid.s3.protocol=http
-$( ((MAJOR <= 36)) && echo "# AWS SDK v1 (Druid up to 36): S3 servers other than AWS do not all take aws-chunked uploads.
-druid.s3.disableChunkedEncoding=true")
+EOF
+		((MAJOR <= 36)) && cat <<EOF
+# AWS SDK v1 (Druid up to 36): S3 servers other than AWS do not all take aws-chunked uploads.
+druid.s3.disableChunkedEncoding=true
+EOF
+	else
+		cat <<EOF
+druid.storage.type=local
+druid.storage.storageDirectory=$DEEP_DIR
+EOF
+	fi
+	return 0
+}
+
+write_common() {
+	mkdir -p "$CONF/_common" "$VAR/indexing-logs" "$DEEP_DIR"
+	cat >"$CONF/_common/common.runtime.properties" <<EOF
+# Written by scripts/druid.sh at every start.
+druid.host=127.0.0.1
+druid.zk.service.host=$ZK
+druid.zk.paths.base=$ZK_BASE
+# Extensions load from the classpath (ext/), not from an extensions directory.
+druid.extensions.loadList=[]
+druid.extensions.searchCurrentClassloader=true
+$(metadata_properties)
+$(storage_properties)
 druid.indexer.logs.type=file
 druid.indexer.logs.directory=$VAR/indexing-logs
 druid.selectors.indexing.serviceName=druid/overlord
@@ -448,8 +503,11 @@ export DRUID_REAL_INDEXER='http://127.0.0.1:$INDEXER_PORT'
 export DRUID_REAL_HISTORICAL_PORT_BASE='$((PORT_BASE + 100))'
 export DRUID_REAL_ZK='$ZK'
 export DRUID_REAL_ZK_BASE='$ZK_BASE'
+export DRUID_REAL_METADATA='$METADATA'
+export DRUID_REAL_STORAGE='$STORAGE'
+export DRUID_REAL_STORAGE_DIR='$DEEP_DIR'
 export DRUID_REAL_DATABASE='$DB'
-export DRUID_REAL_PG='postgres://$PG_USER@$PG_HOSTPORT/$DB?sslmode=disable'
+export DRUID_REAL_PG='$( [[ $METADATA == postgresql ]] && echo "postgres://$PG_USER@$PG_HOSTPORT/$DB?sslmode=disable")'
 export DRUID_REAL_S3_ENDPOINT='$S3_ENDPOINT'
 export DRUID_REAL_S3_ACCESS_KEY='$S3_ACCESS_KEY'
 export DRUID_REAL_S3_SECRET_KEY='$S3_SECRET_KEY'
@@ -474,8 +532,8 @@ cmd_up() {
 		die "the local services did not start: $(grep -m 1 'ERROR' "$STATE_ROOT/druid/services-up.log"). Log: $STATE_ROOT/druid/services-up.log"
 	services_env
 	resolve
-	ensure_database
-	ensure_bucket
+	[[ $METADATA == postgresql ]] && ensure_database
+	[[ $STORAGE == s3 ]] && ensure_bucket
 	write_common
 	write_coordinator
 	write_broker

@@ -202,9 +202,13 @@ func (c *Cluster) WaitTask(t testing.TB, id string, timeout time.Duration) {
 	}
 }
 
-// UsedSegments reads dataSource's used segments from druid_segments.
+// UsedSegments reads dataSource's used segments from druid_segments; with Derby, which nothing of ours reads, from
+// the Coordinator's view of the metadata store.
 func (c *Cluster) UsedSegments(t testing.TB, dataSource string) []Segment {
 	t.Helper()
+	if c.PGURL == "" {
+		return c.coordinatorSegments(t, dataSource)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.PGURL)
@@ -235,6 +239,27 @@ func (c *Cluster) UsedSegments(t testing.TB, dataSource string) []Segment {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+func (c *Cluster) coordinatorSegments(t testing.TB, dataSource string) []Segment {
+	t.Helper()
+	code, b := Do(t, "GET", c.Coordinator+"/druid/coordinator/v1/metadata/datasources/"+url.PathEscape(dataSource)+"/segments?full", nil)
+	if code == http.StatusNotFound || code == http.StatusNoContent {
+		return nil
+	}
+	var raws []json.RawMessage
+	if code != 200 || json.Unmarshal(b, &raws) != nil {
+		t.Fatalf("realdruid: the Coordinator's used segments of %s: HTTP %d: %s", dataSource, code, truncate(b, 500))
+	}
+	out := make([]Segment, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			t.Fatalf("realdruid: the Coordinator lists a segment that is not a DataSegment: %v: %s", err, raw)
+		}
+		out[i].Raw = raw
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 

@@ -46,12 +46,21 @@ type Cluster struct {
 	// HistoricalPortBase + N is the port of Java Historical N.
 	HistoricalPortBase int
 
-	ZK       string // host:port of ZooKeeper
-	ZKBase   string // druid.zk.paths.base of the cluster
+	ZK     string // host:port of ZooKeeper
+	ZKBase string // druid.zk.paths.base of the cluster
+
+	// Metadata is the metadata store: "postgresql", or "derby" for a version whose PostgreSQL extension Maven
+	// Central does not serve here (then only the Coordinator's API reads it).
+	Metadata string
 	Database string // its PostgreSQL database
-	PGURL    string // postgres:// URL of that database
+	PGURL    string // postgres:// URL of that database; "" with Derby
 	JDBCURI  string // druid.metadata.storage.connector.connectURI
 	PGUser   string
+
+	// Storage is the deep storage: "s3", or "local" (StorageDir) for a version whose S3 extension Maven Central does
+	// not serve here.
+	Storage    string
+	StorageDir string
 
 	Bucket      string // its S3 bucket (druid.storage.bucket)
 	BaseKey     string // druid.storage.baseKey
@@ -161,6 +170,9 @@ func fromEnv(root, version string, env []byte) (*Cluster, error) {
 		Indexer:     vals["DRUID_REAL_INDEXER"],
 		ZK:          vals["DRUID_REAL_ZK"],
 		ZKBase:      vals["DRUID_REAL_ZK_BASE"],
+		Metadata:    vals["DRUID_REAL_METADATA"],
+		Storage:     vals["DRUID_REAL_STORAGE"],
+		StorageDir:  vals["DRUID_REAL_STORAGE_DIR"],
 		Database:    vals["DRUID_REAL_DATABASE"],
 		Bucket:      vals["DRUID_REAL_BUCKET"],
 		BaseKey:     vals["DRUID_REAL_BASE_KEY"],
@@ -175,37 +187,49 @@ func fromEnv(root, version string, env []byte) (*Cluster, error) {
 	if c.HistoricalPortBase, err = strconv.Atoi(vals["DRUID_REAL_HISTORICAL_PORT_BASE"]); err != nil {
 		return nil, fmt.Errorf("scripts/druid.sh env printed no historical port base: %q", env)
 	}
-	u, err := url.Parse(vals["DRUID_REAL_PG"])
-	if err != nil || u.Host == "" || c.Coordinator == "" || c.Broker == "" || c.ZK == "" || c.Bucket == "" {
+	if c.Coordinator == "" || c.Broker == "" || c.ZK == "" || c.Bucket == "" || c.Storage == "" || c.Metadata == "" {
 		return nil, fmt.Errorf("scripts/druid.sh env printed an incomplete environment: %q", env)
 	}
-	c.PGURL = u.String()
-	c.PGUser = u.User.Username()
-	c.JDBCURI = "jdbc:postgresql://" + u.Host + "/" + c.Database
+	if c.Metadata == "postgresql" {
+		u, err := url.Parse(vals["DRUID_REAL_PG"])
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("scripts/druid.sh env printed no PostgreSQL URL: %q", env)
+		}
+		c.PGURL = u.String()
+		c.PGUser = u.User.Username()
+		c.JDBCURI = "jdbc:postgresql://" + u.Host + "/" + c.Database
+	}
 	return c, nil
 }
 
 // CommonProperties are the properties of the cluster's common.runtime.properties that a node joining it needs:
-// ZooKeeper and its base path, the metadata store, deep storage.
+// ZooKeeper and its base path, the metadata store (PostgreSQL only: nothing of ours reads Derby), deep storage.
 func (c *Cluster) CommonProperties() []string {
-	return []string{
+	props := []string{
 		"druid.zk.service.host=" + c.ZK,
 		"druid.zk.paths.base=" + c.ZKBase,
-		"druid.metadata.storage.type=postgresql",
-		"druid.metadata.storage.connector.connectURI=" + c.JDBCURI,
-		"druid.metadata.storage.connector.user=" + c.PGUser,
-		"druid.storage.type=s3",
-		"druid.storage.bucket=" + c.Bucket,
-		"druid.storage.baseKey=" + c.BaseKey,
-		"druid.s3.endpoint.url=" + c.S3Endpoint,
-		"druid.s3.endpoint.signingRegion=" + c.S3Region,
-		"druid.s3.enablePathStyleAccess=true",
-		"druid.s3.protocol=http",
-		"druid.s3.accessKey=" + c.S3AccessKey,
-		"druid.s3.secretKey=" + c.S3SecretKey,
 		"druid.selectors.indexing.serviceName=druid/overlord",
 		"druid.selectors.coordinator.serviceName=druid/coordinator",
 	}
+	if c.Metadata == "postgresql" {
+		props = append(props,
+			"druid.metadata.storage.type=postgresql",
+			"druid.metadata.storage.connector.connectURI="+c.JDBCURI,
+			"druid.metadata.storage.connector.user="+c.PGUser)
+	}
+	if c.Storage == "local" {
+		return append(props, "druid.storage.type=local", "druid.storage.storageDirectory="+c.StorageDir)
+	}
+	return append(props,
+		"druid.storage.type=s3",
+		"druid.storage.bucket="+c.Bucket,
+		"druid.storage.baseKey="+c.BaseKey,
+		"druid.s3.endpoint.url="+c.S3Endpoint,
+		"druid.s3.endpoint.signingRegion="+c.S3Region,
+		"druid.s3.enablePathStyleAccess=true",
+		"druid.s3.protocol=http",
+		"druid.s3.accessKey="+c.S3AccessKey,
+		"druid.s3.secretKey="+c.S3SecretKey)
 }
 
 // Log is the path of a service's log ("coordinator", "broker", "indexer", "historical-N").
