@@ -245,6 +245,37 @@ func (c *Cache) Close() error {
 // errClosed is the error of a call after Close.
 var errClosed = errors.New("the segment cache is closed")
 
+// ErrSegmentIDClash matches (errors.Is) the error of a load refused because another segment whose id prints the
+// same is cached: a version ending in "_<n>" makes "<version>_<n>" of partition 0 and "<version>" of partition n
+// one string, and so one flat directory and one info_dir file (Druid has the same clash on disk). The cache keys
+// its segments by their whole identity and never serves one's files as the other's.
+var ErrSegmentIDClash = errors.New("another segment with the same id string is in the segment cache")
+
+// clashError explains a refused load of id because of other, which "is in the cache" or the like.
+func clashError(id, other SegmentID, where string) error {
+	return fmt.Errorf("%w: this segment (version %s, partition %d) and the segment of version %s, partition %d, of the "+
+		"same dataSource and interval, both print as %s, so they would share one directory and one info_dir file; "+
+		"the other %s, so this one is not loaded", ErrSegmentIDClash, quoteShort(id.Version), id.PartitionNum,
+		quoteShort(other.Version), other.PartitionNum, quoteShort(id.String()), where)
+}
+
+// infoOwner reads the info file called name, if any, and returns the id of its segment. A file that holds no
+// DataSegment (truncated by a crash) counts as none: it is no segment's, and a load replaces it. An error is one of
+// reading the file, which then must be left alone.
+func (c *Cache) infoOwner(name string) (id SegmentID, found bool, err error) {
+	seg, _, err := c.info.read(name, nil)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return SegmentID{}, false, nil
+	case errors.Is(err, errUnreadableInfo):
+		c.log.Warn("an info file holds no segment; it is replaced", "path", filepath.Join(c.info.path, name), "problem", err)
+		return SegmentID{}, false, nil
+	case err != nil:
+		return SegmentID{}, false, fmt.Errorf("reading the info file %s: %w", filepath.Join(c.info.path, name), err)
+	}
+	return seg.ID(), true, nil
+}
+
 // Load makes the segment available in the cache and returns its directory.
 //
 // A loaded segment returns at once, and concurrent loads of one segment share one pull. A segment dropped less
@@ -266,6 +297,27 @@ func (c *Cache) Load(ctx context.Context, seg *DataSegment, p Puller) (string, e
 			return "", fmt.Errorf("loading segment %s: %w", name, errClosed)
 		}
 		e := c.entries[name]
+		if e != nil && e.seg.ID() != id {
+			// Another segment whose id prints the same: its directory (flat layout) and info file would be ours.
+			// Wait for what is in flight to settle, then refuse while the other one is cached.
+			var wait <-chan struct{}
+			switch e.state {
+			case stateLoading:
+				wait = e.run.done
+			case stateDeleting:
+				wait = e.deleted
+			}
+			c.mu.Unlock()
+			if wait == nil {
+				return "", fmt.Errorf("loading segment %s: %w", name, clashError(id, e.seg.ID(), "is in the cache"))
+			}
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return "", fmt.Errorf("loading segment %s: %w", name, context.Cause(ctx))
+			}
+		}
 		switch {
 		case e == nil:
 			e = &entry{seg: seg, name: name, rel: rel, state: stateLoading, run: newRun()}
@@ -381,6 +433,13 @@ func (c *Cache) revive(e *entry) (bool, error) {
 
 // fetch finds or pulls the segment's files. e.seg, e.name and e.rel are set.
 func (c *Cache) fetch(ctx context.Context, e *entry, p Puller) error {
+	// An info file already there must be this segment's: it is not replaced otherwise (nor read over).
+	switch owner, found, err := c.infoOwner(e.name); {
+	case err != nil:
+		return fmt.Errorf("%w; the segment is not loaded over it", err)
+	case found && owner != e.seg.ID():
+		return clashError(e.seg.ID(), owner, "has its info file in "+c.info.path)
+	}
 	if err := c.adopt(e); err != nil || e.loc != nil {
 		return err
 	}
@@ -617,6 +676,15 @@ func (c *Cache) Drop(seg *DataSegment) error {
 			c.mu.Unlock()
 			return c.dropUnknown(e)
 		}
+		if other := e.seg.ID(); other != seg.ID() && e.state != stateLoading {
+			// The cached segment with this id string is another one: this one is not cached, and the other's files
+			// are not this drop's to delete.
+			c.mu.Unlock()
+			c.log.Info("drop of a segment that is not cached; the cached segment with the same id string is another one, left alone",
+				"segment", name, "version", seg.Version, "partition", seg.ID().PartitionNum, "cached version", other.Version,
+				"cached partition", other.PartitionNum)
+			return nil
+		}
 		switch e.state {
 		case stateLoading:
 			run := e.run
@@ -651,14 +719,26 @@ func (c *Cache) Drop(seg *DataSegment) error {
 	}
 }
 
-// dropUnknown drops a segment the cache has no entry for, e being a placeholder in stateLoading.
+// dropUnknown drops a segment the cache has no entry for, e being a placeholder in stateLoading. Its info file goes,
+// and its directory after the drop delay, unless the info file says they are another segment's (an id string
+// clash), or cannot be read: then the info file stays, and so does the directory when its name is the id string.
 func (c *Cache) dropUnknown(e *entry) error {
 	c.disk.RLock()
-	err := c.info.remove(e.name)
-	for _, loc := range c.locs {
-		if _, serr := loc.root.Lstat(e.rel); serr == nil {
-			e.loc = loc
-			break
+	owner, found, err := c.infoOwner(e.name)
+	mine := err == nil && (!found || owner == e.seg.ID())
+	if mine {
+		err = c.info.remove(e.name)
+	} else {
+		c.log.Warn("dropping a segment that is not cached: its info file is left alone, as it is another segment's or cannot be read",
+			"segment", e.name, "owner version", owner.Version, "owner partition", owner.PartitionNum, "error", err)
+		err = nil
+	}
+	if mine || c.layout.depth() > 1 { // a nested directory is named after the whole identity
+		for _, loc := range c.locs {
+			if _, serr := loc.root.Lstat(e.rel); serr == nil {
+				e.loc = loc
+				break
+			}
 		}
 	}
 	c.disk.RUnlock()

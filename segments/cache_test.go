@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1113,5 +1114,105 @@ func TestPullBoundIsTheLocationsRoom(t *testing.T) {
 				t.Errorf("bounds %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// clashingSegments are two segments whose ids print alike: version "col_1" partition 0 and version "col" partition 1.
+func clashingSegments(t *testing.T) (*DataSegment, *DataSegment) {
+	t.Helper()
+	mk := func(version string, partition int) *DataSegment {
+		js := fmt.Sprintf(`{"dataSource":"wiki","interval":"2025-01-01T00:00:00.000Z/2025-01-02T00:00:00.000Z","version":%q,`+
+			`"loadSpec":{"type":"local","path":"/deep/index.zip"},"dimensions":"","metrics":"","shardSpec":{"type":"numbered",`+
+			`"partitionNum":%d,"partitions":0},"binaryVersion":9,"size":1000}`, version, partition)
+		seg := new(DataSegment)
+		if err := seg.UnmarshalJSON([]byte(js)); err != nil {
+			t.Fatal(err)
+		}
+		return seg
+	}
+	a, b := mk("col_1", 0), mk("col", 1)
+	if a.ID().String() != b.ID().String() || a.ID() == b.ID() {
+		t.Fatalf("%s and %s do not clash", a.ID(), b.ID())
+	}
+	return a, b
+}
+
+// TestSegmentIDClash: of two segments whose ids print alike, the second load fails with the cause, never serving
+// the first's files; a drop of either one never deletes the other's files; after a restart the same holds.
+func TestSegmentIDClash(t *testing.T) {
+	for _, layout := range []string{"flat", "nested"} {
+		t.Run(layout, func(t *testing.T) {
+			loc := t.TempDir()
+			cfg := testConfig(t, []testLoc{{path: loc}}, "druid.segmentCache.dropSegmentDelayMillis=0", "druid.sidecar.cacheLayout="+layout)
+			a, b := clashingSegments(t)
+			p := &fakePuller{}
+			c := newTestCache(t, cfg, CacheOptions{})
+			dirA, err := c.Load(context.Background(), a, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			infoA, _ := os.ReadFile(filepath.Join(loc, "info_dir", a.ID().String()))
+			check := func(what string, c *Cache) {
+				t.Helper()
+				if dir, err := c.Load(context.Background(), b, p); !errors.Is(err, ErrSegmentIDClash) || dir != "" ||
+					!strings.Contains(err.Error(), `version "col", partition 1`) {
+					t.Errorf("%s: load of the second: %q %v", what, dir, err)
+				}
+				if err := c.Drop(b); err != nil {
+					t.Errorf("%s: drop of the second: %v", what, err)
+				}
+				if l := c.List(); len(l) != 1 || l[0].Segment.ID() != a.ID() || l[0].State != "loaded" {
+					t.Errorf("%s: list %+v", what, l)
+				}
+				if _, err := os.Stat(filepath.Join(dirA, "version.bin")); err != nil {
+					t.Errorf("%s: the first one's files: %v", what, err)
+				}
+				if info, _ := os.ReadFile(filepath.Join(loc, "info_dir", a.ID().String())); !bytes.Equal(info, infoA) {
+					t.Errorf("%s: the info file is %s", what, info)
+				}
+			}
+			check("running", c)
+			if p.pulls.Load() != 1 {
+				t.Errorf("%d pulls", p.pulls.Load())
+			}
+			c.Close()
+			c = newTestCache(t, cfg, CacheOptions{})
+			check("after a restart", c)
+			// Once the first is dropped and deleted, the second loads.
+			if err := c.Drop(a); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return len(c.List()) == 0 })
+			if _, err := c.Load(context.Background(), b, p); err != nil {
+				t.Fatal(err)
+			}
+			seg, _, err := c.info.read(b.ID().String(), nil)
+			if err != nil || seg.ID() != b.ID() {
+				t.Errorf("info file of %v: %v", seg, err)
+			}
+		})
+	}
+}
+
+// TestSegmentIDClashOnDisk: the other segment's info file alone (its segment not loaded, say partial at startup)
+// is enough for the load to be refused and for a drop to leave it alone.
+func TestSegmentIDClashOnDisk(t *testing.T) {
+	loc := t.TempDir()
+	a, b := clashingSegments(t)
+	os.MkdirAll(filepath.Join(loc, "info_dir"), 0o755)
+	writeInfo(t, filepath.Join(loc, "info_dir"), a.ID().String(), a)
+	files := segmentFilesFor(1000, "a")
+	files[DownloadStartMarker] = nil
+	writeSegmentDir(t, filepath.Join(loc, a.ID().String()), files)
+	c := newTestCache(t, testConfig(t, []testLoc{{path: loc}}, "druid.segmentCache.dropSegmentDelayMillis=0"), CacheOptions{})
+	before := tree(t, loc)
+	if _, err := c.Load(context.Background(), b, &fakePuller{}); !errors.Is(err, ErrSegmentIDClash) {
+		t.Errorf("load: %v", err)
+	}
+	if err := c.Drop(b); err != nil {
+		t.Error(err)
+	}
+	if after := tree(t, loc); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("changed:\n%v\n%v", before, after)
 	}
 }
