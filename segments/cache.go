@@ -60,14 +60,18 @@ type CacheOptions struct {
 //
 // A Cache is safe for concurrent use.
 type Cache struct {
-	log        hclog.Logger
-	now        func() time.Time
-	layout     layout
-	locs       []*location
-	sel        selector
-	info       *infoDir
-	dropDelay  time.Duration
-	scanThread int
+	log       hclog.Logger
+	now       func() time.Time
+	layout    layout
+	locs      []*location
+	sel       selector
+	info      *infoDir
+	dropDelay time.Duration
+	// keepDropped is druid.segmentCache.deleteOnRemove=false: as in Druid, a drop removes the info file and, after
+	// the drop delay, stops counting the segment against its location, but leaves its files, which a later load
+	// of the segment re-uses.
+	keepDropped bool
+	scanThread  int
 
 	// disk is held for reading by every load and delete while it changes a location, and for writing by Bootstrap
 	// and Verify, which must see a location at rest.
@@ -152,7 +156,7 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{
-		log: opts.Logger, now: opts.Now, dropDelay: sc.DropSegmentDelay, entries: map[string]*entry{},
+		log: opts.Logger, now: opts.Now, dropDelay: sc.DropSegmentDelay, keepDropped: !sc.DeleteOnRemove, entries: map[string]*entry{},
 		sel:        selector{strategy: sc.LocationSelector},
 		scanThread: max(sc.NumBootstrapThreads, 2*runtime.GOMAXPROCS(0)),
 	}
@@ -226,6 +230,9 @@ func (c *Cache) Close() error {
 	c.mu.Unlock()
 	c.work.Wait()
 	var errs []error
+	if c.keepDropped {
+		pending = nil
+	}
 	c.disk.RLock()
 	for _, e := range pending {
 		if err := c.removeDir(e.loc, e.rel); err != nil {
@@ -654,9 +661,10 @@ func (c *Cache) removeDir(loc *location, rel string) error {
 }
 
 // Drop removes a segment from the cache: its info file at once (so a restart no longer announces it), its files
-// after druid.segmentCache.dropSegmentDelayMillis (so queries in flight can finish), through <location>/__drop. A
-// Load in the meantime cancels the deletion. Dropping a segment that is not cached removes whatever files and info
-// file it has.
+// after druid.segmentCache.dropSegmentDelayMillis (so queries in flight can finish), through <location>/__drop;
+// with druid.segmentCache.deleteOnRemove=false the files stay, uncounted, for a later load to re-use. A Load in
+// the meantime cancels the deletion. Dropping a segment that is not cached removes whatever files and info file it
+// has.
 func (c *Cache) Drop(seg *DataSegment) error {
 	rel, name, err := c.layout.rel(seg.ID())
 	if err != nil {
@@ -733,7 +741,7 @@ func (c *Cache) dropUnknown(e *entry) error {
 			"segment", e.name, "owner version", owner.Version, "owner partition", owner.PartitionNum, "error", err)
 		err = nil
 	}
-	if mine || c.layout.depth() > 1 { // a nested directory is named after the whole identity
+	if !c.keepDropped && (mine || c.layout.depth() > 1) { // a nested directory is named after the whole identity
 		for _, loc := range c.locs {
 			if _, serr := loc.root.Lstat(e.rel); serr == nil {
 				e.loc = loc
@@ -781,13 +789,20 @@ func (c *Cache) deleteDropped(e *entry, gen int) {
 	c.mu.Unlock()
 	defer c.work.Done()
 
-	c.disk.RLock()
-	err := c.removeDir(e.loc, e.rel)
-	c.disk.RUnlock()
-	if err != nil {
+	var err error
+	if !c.keepDropped {
+		c.disk.RLock()
+		err = c.removeDir(e.loc, e.rel)
+		c.disk.RUnlock()
+	}
+	switch {
+	case err != nil:
 		// The files stay; with no info file they are an orphan that `cache verify --repair` removes.
 		c.log.Error("deleting a dropped segment's files failed", "segment", e.name, "error", err)
-	} else {
+	case c.keepDropped:
+		c.log.Info("dropped segment's files kept (druid.segmentCache.deleteOnRemove=false)", "segment", e.name,
+			"dir", filepath.Join(e.loc.path, e.rel))
+	default:
 		c.log.Debug("dropped segment deleted", "segment", e.name)
 	}
 	e.loc.forget(e.bytes, false)

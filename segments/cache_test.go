@@ -1216,3 +1216,45 @@ func TestSegmentIDClashOnDisk(t *testing.T) {
 		t.Errorf("changed:\n%v\n%v", before, after)
 	}
 }
+
+// TestDeleteOnRemoveFalse: as in Druid, a drop removes the info file and, after the delay, stops counting the
+// segment against its location, but leaves its files, which the next load of the segment uses without a pull.
+func TestDeleteOnRemoveFalse(t *testing.T) {
+	loc := t.TempDir()
+	cfg := testConfig(t, []testLoc{{path: loc}}, "druid.segmentCache.dropSegmentDelayMillis=0", "druid.segmentCache.deleteOnRemove=false")
+	c := newTestCache(t, cfg, CacheOptions{})
+	p := &fakePuller{}
+	seg, unknown := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
+	dir, err := c.Load(context.Background(), seg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSegmentDir(t, filepath.Join(loc, unknown.ID().String()), segmentFilesFor(1000, "u"))
+	for _, s := range []*DataSegment{seg, unknown} {
+		if err := c.Drop(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return len(c.List()) == 0 })
+	if u := c.Usage()[0]; u.Used != 0 || u.Segments != 0 {
+		t.Errorf("usage after the drop %+v", u)
+	}
+	got := tree(t, loc)
+	if hasEntry(got, "info_dir/"+seg.ID().String()) || !hasEntry(got, seg.ID().String()+"/version.bin") ||
+		!hasEntry(got, unknown.ID().String()+"/version.bin") {
+		t.Errorf("after the drops: %v", got)
+	}
+	if dir2, err := c.Load(context.Background(), seg, p); err != nil || dir2 != dir || p.pulls.Load() != 1 {
+		t.Errorf("load again: %s %v, %d pulls", dir2, err, p.pulls.Load())
+	}
+	// Close deletes nothing either.
+	c2 := newTestCache(t, testConfig(t, []testLoc{{path: loc}}, hour, "druid.segmentCache.deleteOnRemove=false"), CacheOptions{})
+	c.Close()
+	if err := c2.Drop(seg); err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	if !hasEntry(tree(t, loc), seg.ID().String()+"/version.bin") {
+		t.Errorf("Close deleted the files of a drop")
+	}
+}
