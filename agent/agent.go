@@ -240,6 +240,8 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 		NumLoadingThreads:  sc.NumLoadingThreads,
 		NumTurboThreads:    sc.NumBootstrapThreads,
 		StatusQueueMaxSize: sc.StatusQueueMaxSize,
+		MaxRequestBytes:    int64(cfg.Sidecar.ChangeRequestsMaxRequestBytes),
+		MaxInflightBytes:   int64(cfg.Sidecar.ChangeRequestsMaxInflightBytes),
 	})
 	if err != nil {
 		return fmt.Errorf("starting the load queue: %w", err)

@@ -1,20 +1,26 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -198,4 +204,218 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// serveBinary builds serve without the race detector, whatever this test binary was built with, so that its
+// memory is what an operator's process uses.
+func serveBinary(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "druid-sidecar")
+	// go test puts its own toolchain first in PATH, so "go" is the one that built this test.
+	if out, err := exec.Command("go", "build", "-o", path, "../cmd/druid-sidecar").CombinedOutput(); err != nil {
+		t.Fatalf("building druid-sidecar: go build: %v\n%s", err, out)
+	}
+	return path
+}
+
+// procStatus reads a field of /proc/<pid>/status given in kB (VmHWM, VmRSS), in bytes.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("%s of /proc/%d/status: %q", field, pid, line)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
+
+// startServeProcess runs `druid-sidecar serve` as a child with the given properties (beside its identity,
+// ZooKeeper and a cache) and waits until it is ready; it is killed when the test ends.
+func startServeProcess(t *testing.T, sets ...string) (url string, pid int) {
+	t.Helper()
+	testenv.Integration(t)
+	bin := serveBinary(t)
+	z := testenv.ZooKeeper(t)
+	port := freePort(t)
+	dir := t.TempDir()
+	props := append([]string{
+		"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.plaintextPort=" + strconv.Itoa(port),
+		"druid.zk.service.host=" + z.ConnectString,
+		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q,"maxSize":"1g"}]`, filepath.Join(dir, "cache")),
+		"druid.storage.type=local", "druid.storage.storageDirectory=" + filepath.Join(dir, "deep"),
+	}, sets...)
+	file := filepath.Join(dir, "runtime.properties")
+	if err := os.WriteFile(file, []byte(strings.Join(props, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--properties", file, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "druid_") && !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		logFile.Close()
+		if t.Failed() {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Logf("log of druid-sidecar serve, last 8 KiB:\n%s", log[max(0, len(log)-8<<10):])
+		}
+	})
+	url = "http://127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + ReadinessPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return url, cmd.Process.Pid
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("druid-sidecar serve exited during startup: %v", cmd.ProcessState)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("druid-sidecar serve was not ready within 30 s")
+		}
+	}
+}
+
+// loadBatch is a JSON list of load requests of about size bytes, for segments of a deep storage type the node
+// does not know (their loads fail at once, pulling nothing).
+func loadBatch(size int) []byte {
+	body := []byte{'['}
+	for day := 0; day == 0 || len(body) < size; day++ {
+		if day > 0 {
+			body = append(body, ',')
+		}
+		start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day)
+		body = fmt.Appendf(body, `{"action":"load","dataSource":"wikipedia","interval":"%s/%s","version":"2025-01-01T00:00:00.000Z",`+
+			`"loadSpec":{"type":"hdfs","path":"hdfs://namenode/druid/segments/wikipedia/%d/index.zip"},`+
+			`"dimensions":"channel,cityName,comment,countryIsoCode,countryName,isAnonymous,isMinor,isNew,isRobot,isUnpatrolled,namespace,page,regionIsoCode,regionName,user",`+
+			`"metrics":"count,added,deleted,delta","shardSpec":{"type":"numbered","partitionNum":0,"partitions":1},"binaryVersion":9,"size":4096}`,
+			start.Format("2006-01-02T15:04:05.000Z"), start.AddDate(0, 0, 1).Format("2006-01-02T15:04:05.000Z"), day)
+	}
+	return append(body, ']')
+}
+
+// lengthless hides a reader's length, so that the request body is sent chunked.
+type lengthless struct{ io.Reader }
+
+// 16 clients post 60 MB change request lists at once, first of unannounced length (read until the maximum or the
+// budget stops them), then announced; then 16 lists just under the maximum, which the budget admits a few at a
+// time. serve's peak resident memory stays under 256 MB, and it answers its health check all along and a
+// Coordinator's batch after.
+func TestServeMemoryUnderHugeChangeRequests(t *testing.T) {
+	url, pid := startServeProcess(t)
+	base := procStatus(t, pid, "VmRSS")
+
+	healthy := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		client := &http.Client{Timeout: 2 * time.Second}
+		for {
+			select {
+			case <-stop:
+				healthy <- nil
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			resp, err := client.Get(url + HealthPath)
+			if err != nil {
+				healthy <- fmt.Errorf("health check during the flood: %w", err)
+				return
+			}
+			resp.Body.Close()
+		}
+	}()
+
+	flood := func(body []byte, chunked bool) map[string]int {
+		outcomes := map[string]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				var r io.Reader = bytes.NewReader(body)
+				if chunked {
+					r = lengthless{r}
+				}
+				req, _ := http.NewRequest(http.MethodPost, url+loadqueue.ChangeRequestsPath+"?timeout=1000", r)
+				req.Header.Set("Content-Type", "application/json")
+				outcome := ""
+				resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+				if err != nil {
+					outcome = "connection closed before the answer was read"
+				} else {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					outcome = strconv.Itoa(resp.StatusCode)
+				}
+				mu.Lock()
+				outcomes[outcome]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return outcomes
+	}
+	huge := loadBatch(60_000_000)
+	chunked := flood(huge, true)
+	announced := flood(huge, false)
+	peakHuge := procStatus(t, pid, "VmHWM")
+	admissible := flood(loadBatch(loadqueue.DefaultMaxRequestBytes-1<<20), false)
+	close(stop)
+	if err := <-healthy; err != nil {
+		t.Error(err)
+	}
+	peak := procStatus(t, pid, "VmHWM")
+	t.Logf("16 × 60 MB lists, chunked: %v; with their length: %v; 16 × 15 MiB lists: %v", chunked, announced, admissible)
+	t.Logf("serve's resident memory: %.1f MB before, %.1f MB at its peak under the 60 MB lists, %.1f MB at its peak",
+		float64(base)/1e6, float64(peakHuge)/1e6, float64(peak)/1e6)
+	for outcome := range chunked {
+		if outcome == "200" || outcome == "204" {
+			t.Errorf("a 60 MB list was taken: %v", chunked)
+		}
+	}
+	if admissible["200"]+admissible["204"] == 0 {
+		t.Errorf("no list under the maximum was taken: %v", admissible)
+	}
+	if peak >= 256e6 {
+		t.Errorf("peak resident memory %.1f MB, want under 256 MB", float64(peak)/1e6)
+	}
+	// The budget is whole again: a Coordinator's batch is answered (a drop, which no load queued before holds up).
+	batch := bytes.Replace(loadBatch(1), []byte(`"action":"load"`), []byte(`"action":"drop"`), 1)
+	resp, err := http.Post(url+loadqueue.ChangeRequestsPath+"?timeout=5000", "application/json", bytes.NewReader(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"state":"SUCCESS"`) {
+		t.Fatalf("a Coordinator's batch after the flood: %d %s", resp.StatusCode, b)
+	}
 }

@@ -384,6 +384,10 @@ type SidecarConfig struct {
 	PrefetchClaimTimeout time.Duration
 	// DriftPeriod is how often `companion` runs its drift watch; 0 turns it off.
 	DriftPeriod time.Duration
+	// ChangeRequestsMaxRequestBytes bounds one changeRequests body; ChangeRequestsMaxInflightBytes bounds what the
+	// bodies being read or answered take together. 0 means the load queue's defaults.
+	ChangeRequestsMaxRequestBytes  ByteSize
+	ChangeRequestsMaxInflightBytes ByteSize
 }
 
 // redacted is what every secret prints as.

@@ -147,6 +147,8 @@ var registry = []keyDef{
 	{name: "druid.sidecar.prefetch.claimTimeout", def: "PT15M", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PrefetchClaimTimeout }), doc: "How long a prefetched copy that left the load queue stays unclaimed before removal (the Coordinator's load timeout)."},
 	{name: "druid.sidecar.drift.period", def: "PT1M", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.DriftPeriod }), doc: "How often `companion` compares the Historical's cache, info_dir and inventory; empty turns the drift watch off."},
 	{name: "druid.sidecar.http.pprof", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.HTTPPprof }), doc: "Serve /debug/pprof/ on the HTTP port."},
+	{name: "druid.sidecar.http.changeRequests.maxRequestBytes", def: "16777216", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxRequestBytes }), doc: "Largest changeRequests body (413 beyond; a Coordinator's batch takes a few kilobytes); at most `maxInflightBytes`. 0 means the default."},
+	{name: "druid.sidecar.http.changeRequests.maxInflightBytes", def: "67108864", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxInflightBytes }), doc: "Memory the changeRequests bodies being read or answered may take together, their decoded requests included; a request beyond it gets 503 with Retry-After. 0 means the default."},
 }
 
 // tableKey declares druid.metadata.storage.tables.<key>, by default <base>_<suffix>.

@@ -87,6 +87,11 @@ type Options struct {
 	// StatusQueueMaxSize is the size of the HTTP handler's status cache (druid.segmentCache.statusQueueMaxSize);
 	// below 1 means 100, Druid's default.
 	StatusQueueMaxSize int
+	// MaxRequestBytes bounds one changeRequests body (druid.sidecar.http.changeRequests.maxRequestBytes; 413
+	// beyond); MaxInflightBytes bounds what the bodies being read or held take together, their decoded requests
+	// included (druid.sidecar.http.changeRequests.maxInflightBytes; 503 beyond). Below 1 means
+	// DefaultMaxRequestBytes and DefaultMaxInflightBytes; MaxRequestBytes is at most MaxInflightBytes.
+	MaxRequestBytes, MaxInflightBytes int64
 	// Registerer receives the engine's metrics (see metrics.go for the list); nil registers nothing. New fails if
 	// it refuses them (one Engine per registry).
 	Registerer prometheus.Registerer
@@ -199,7 +204,15 @@ func New(opts Options) (*Engine, error) {
 		base: base, cancelBase: cancel,
 		ops: map[segments.SegmentID]*op{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
 	}
-	e.http = newHandler(e)
+	inflight := opts.MaxInflightBytes
+	if inflight < 1 {
+		inflight = DefaultMaxInflightBytes
+	}
+	request := opts.MaxRequestBytes
+	if request < 1 {
+		request = DefaultMaxRequestBytes
+	}
+	e.http = newHandler(e, min(request, inflight), inflight)
 	return e, nil
 }
 

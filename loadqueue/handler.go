@@ -1,6 +1,7 @@
 package loadqueue
 
 import (
+	"bufio"
 	"container/list"
 	"errors"
 	"fmt"
@@ -21,7 +22,6 @@ const (
 	ChangeRequestsPath   = "/druid-internal/v1/segments/changeRequests"
 	LoadCapabilitiesPath = "/druid-internal/v1/segments/loadCapabilities"
 	smileType            = "application/x-jackson-smile"
-	maxBodyBytes         = 64 << 20
 )
 
 // key identifies a change request in the status cache: Druid's DataSegmentChangeRequest equality, the action and
@@ -42,16 +42,19 @@ type entry struct {
 // handler serves changeRequests and loadCapabilities, with Druid's per-request status cache (an LRU of
 // StatusQueueMaxSize entries).
 type handler struct {
-	e   *Engine
-	mux *http.ServeMux
+	e          *Engine
+	mux        *http.ServeMux
+	maxRequest int64   // bytes of one body
+	budget     *budget // of the bodies being read or held
 
 	mu      sync.Mutex
 	entries map[key]*entry
 	lru     *list.List // front: most recently used
 }
 
-func newHandler(e *Engine) *handler {
-	h := &handler{e: e, entries: map[key]*entry{}, lru: list.New(), mux: http.NewServeMux()}
+func newHandler(e *Engine, maxRequest, maxInflight int64) *handler {
+	h := &handler{e: e, entries: map[key]*entry{}, lru: list.New(), mux: http.NewServeMux(),
+		maxRequest: maxRequest, budget: &budget{limit: maxInflight}}
 	h.mux.HandleFunc(ChangeRequestsPath, h.changeRequests)
 	h.mux.HandleFunc(LoadCapabilitiesPath, h.loadCapabilities)
 	return h
@@ -137,41 +140,20 @@ func (h *handler) changeRequests(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	share := &hold{b: h.budget} // held until the response is written
+	defer share.release()
+	batch, keys, status, err := h.readBatch(w, r, share)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the change request list is larger than %d bytes", maxBodyBytes))
-			return
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
 		}
-		httpError(w, http.StatusBadRequest, "reading the change request list: "+err.Error())
-		return
-	}
-	reqs, err := segments.ParseChangeRequests(body)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	for i := range reqs {
-		if err := checkRequest(reqs[i]); err != nil {
-			httpError(w, http.StatusBadRequest, fmt.Sprintf("change request %d of the list: %v; nothing in the list was started", i, err))
-			return
+		if status != http.StatusBadRequest {
+			w.Header().Set("Connection", "close") // the rest of the body is not read
 		}
+		httpError(w, status, err.Error())
+		return
 	}
 	smile := r.Header.Get("Accept") == smileType
-
-	// Collapse duplicates, keeping the first occurrence of each (action, segment).
-	batch := make([]*segments.ChangeRequest, 0, len(reqs))
-	keys := make([]key, 0, len(reqs))
-	seen := make(map[key]bool, len(reqs))
-	for i := range reqs {
-		k := key{reqs[i].Action, reqs[i].Segment.ID()}
-		if !seen[k] {
-			seen[k] = true
-			batch = append(batch, &reqs[i])
-			keys = append(keys, k)
-		}
-	}
 
 	// One deadline for the whole request: every wait below shares it, so the answer comes at the timeout whatever
 	// is still pending (a drop behind a stuck hook included), as Java's does.
@@ -204,6 +186,58 @@ hold:
 		return
 	}
 	h.respond(w, smile, batch, entries)
+}
+
+// readBatch decodes the body as it arrives, within the request's maximum and the handler's budget, and returns
+// the batch with its duplicates collapsed (the first occurrence of each action and segment kept), or an error with
+// the status to answer: 413 for a body over the maximum, 503 when the budget is taken, 400 for anything else.
+// What is read and decoded is taken from the budget as share.
+func (h *handler) readBatch(w http.ResponseWriter, r *http.Request, share *hold) ([]*segments.ChangeRequest, []key, int, error) {
+	tooLarge := fmt.Errorf("the change request list is larger than %d bytes (druid.sidecar.http.changeRequests.maxRequestBytes)", h.maxRequest)
+	if r.ContentLength > h.maxRequest {
+		return nil, nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	busy := fmt.Errorf("the change request lists being read take the whole memory budget of %d bytes "+
+		"(druid.sidecar.http.changeRequests.maxInflightBytes); nothing in this list was started, send it again later", h.budget.limit)
+	body := &budgetReader{r: http.MaxBytesReader(w, r.Body, h.maxRequest), h: share, limit: h.maxRequest + 1}
+	if r.ContentLength > 0 {
+		// Its length is known: all of it or nothing, before reading a byte.
+		if share.grow(r.ContentLength) != nil {
+			return nil, nil, http.StatusServiceUnavailable, busy
+		}
+		body.covered = r.ContentLength
+	}
+	var batch []*segments.ChangeRequest
+	var keys []key
+	seen := map[key]bool{}
+	err := newListDecoder(body).decode(func(i int, req segments.ChangeRequest) error {
+		if err := checkRequest(req); err != nil {
+			return fmt.Errorf("change request %d of the list: %v; nothing in the list was started", i, err)
+		}
+		k := key{req.Action, req.Segment.ID()}
+		if seen[k] {
+			return nil
+		}
+		if err := share.grow(requestCost(&req)); err != nil {
+			return err
+		}
+		seen[k] = true
+		batch = append(batch, &req)
+		keys = append(keys, k)
+		return nil
+	})
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return batch, keys, 0, nil
+	case errors.As(body.err, &tooBig):
+		return nil, nil, http.StatusRequestEntityTooLarge, tooLarge
+	case errors.Is(err, errBudget):
+		return nil, nil, http.StatusServiceUnavailable, busy
+	case body.err != nil:
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("reading the change request list: %w", body.err)
+	}
+	return nil, nil, http.StatusBadRequest, err
 }
 
 // start looks up each request in the status cache and starts the work of those with no entry or a FAILED one.
@@ -317,7 +351,16 @@ func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.C
 		}
 	}
 	h.mu.Unlock()
-	out := make([]byte, 0, 512*len(batch))
+	// Each result is written as it is made, so that the response of a large batch is never held whole, except in
+	// Smile, whose encoder takes a whole document (Coordinators ask for JSON).
+	var out []byte
+	var bw *bufio.Writer
+	if smile {
+		out = make([]byte, 0, 512*len(batch))
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		bw = bufio.NewWriterSize(w, 32<<10)
+	}
 	out = append(out, '[')
 	for i, req := range batch {
 		if i > 0 {
@@ -326,26 +369,30 @@ func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.C
 		out = append(out, `{"request":`...)
 		var err error
 		if out, err = req.AppendJSON(out); err != nil {
-			// Cannot happen for a request that was parsed; answer rather than half-write.
-			httpError(w, http.StatusInternalServerError, "writing the response: "+err.Error())
-			return
+			// Cannot happen for a request that was parsed; end the response rather than half-write it.
+			h.e.log.Error("writing a changeRequests response", "error", err)
+			panic(http.ErrAbortHandler)
 		}
 		out = appendStatus(append(out, `,"status":`...), statuses[i])
 		out = append(out, '}')
+		if bw != nil {
+			bw.Write(out)
+			out = out[:0]
+		}
 	}
 	out = append(out, ']')
-	if smile {
-		enc, err := announcer.JSONToSmile(nil, out)
-		if err != nil {
-			httpError(w, http.StatusInternalServerError, "writing the response as Smile: "+err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", smileType)
-		w.Write(enc)
+	if bw != nil {
+		bw.Write(out)
+		bw.Flush()
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(out)
+	enc, err := announcer.JSONToSmile(nil, out)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "writing the response as Smile: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", smileType)
+	w.Write(enc)
 }
 
 // appendStatus writes a SegmentChangeStatus as Jackson does: state, failureCause, loadingMode.

@@ -79,6 +79,8 @@ type rigOpts struct {
 	sets      []string
 	delay     time.Duration   // wrap the puller with a delay
 	block     <-chan struct{} // when set, pulls wait until it is closed
+
+	maxRequest, maxInflight int64 // the changeRequests body limits
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -134,7 +136,8 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		threads = 2
 	}
 	r.eng, err = New(Options{Cache: cache, Puller: r.puller, Announcer: r.ann, Hook: o.hook,
-		NumLoadingThreads: threads, NumTurboThreads: threads * 2, StatusQueueMaxSize: o.statusMax, Registerer: r.reg})
+		NumLoadingThreads: threads, NumTurboThreads: threads * 2, StatusQueueMaxSize: o.statusMax, Registerer: r.reg,
+		MaxRequestBytes: o.maxRequest, MaxInflightBytes: o.maxInflight})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,14 @@ var testClient = &http.Client{Timeout: 30 * time.Second}
 
 func post(t *testing.T, url, query, body string, hdr ...string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+ChangeRequestsPath+query, strings.NewReader(body))
+	return postReader(t, url, query, strings.NewReader(body), hdr...)
+}
+
+// postReader is post with a body of any reader: of unannounced length (sent chunked) unless it tells its length as
+// a *strings.Reader or *bytes.Reader does.
+func postReader(t *testing.T, url, query string, body io.Reader, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+ChangeRequestsPath+query, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +564,6 @@ func TestDropDuringLoadEndsTheLoadFirst(t *testing.T) {
 	type answer struct {
 		code int
 		body string
-		at   time.Time
 	}
 	dropped := make(chan answer, 1)
 	go func() {
@@ -568,9 +574,10 @@ func TestDropDuringLoadEndsTheLoadFirst(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		dropped <- answer{resp.StatusCode, string(b), time.Now()}
+		dropped <- answer{resp.StatusCode, string(b)}
 	}()
 	waitUntil(t, 10*time.Second, "the drop waiting for the load", func() bool { return r.pending(segments.ActionDrop, s) })
+	released := time.Now() // the drop, and its delay, start after this
 	close(block)
 	a := <-dropped
 	if a.code != 200 || !strings.Contains(a.body, `"status":{"state":"SUCCESS","failureCause":null,"loadingMode":null}`) {
@@ -584,7 +591,7 @@ func TestDropDuringLoadEndsTheLoadFirst(t *testing.T) {
 		t.Fatal("a dropped segment is still announced or listed")
 	}
 	waitUntil(t, 10*time.Second, "the dropped files deleted", func() bool { return segmentFiles(t, r.dir) == 0 })
-	if d := time.Since(a.at); d < delay {
+	if d := time.Since(released); d < delay {
 		t.Errorf("the files went %v after the drop, before the %v drop delay", d, delay)
 	}
 	m := r.eng.metrics
@@ -655,7 +662,8 @@ func TestTimeoutAnsweredWithDropBehindStuckHook(t *testing.T) {
 // the memory is the queue's.
 func TestHugeBatchQueuesOnThePools(t *testing.T) {
 	block := make(chan struct{})
-	r := newRig(t, rigOpts{threads: 2, block: block})
+	// Limits that take the whole batch (about 40 MB on the wire).
+	r := newRig(t, rigOpts{threads: 2, block: block, maxRequest: 64 << 20, maxInflight: 256 << 20})
 	const n = 100_000
 	spec := `{"type":"s3_zip","bucket":"` + r.bucket.Bucket + `","key":"druid/segments/absent/index.zip"}`
 	var body []byte
@@ -685,7 +693,14 @@ func TestHugeBatchQueuesOnThePools(t *testing.T) {
 		}
 		answered <- err
 	}()
-	waitUntil(t, 60*time.Second, "the whole batch queued", func() bool { return testutil.ToFloat64(r.eng.metrics.queued) == n })
+	waitUntil(t, 60*time.Second, "the whole batch queued", func() bool {
+		select {
+		case err := <-answered:
+			t.Fatalf("answered before the batch was queued: %v", err)
+		default:
+		}
+		return testutil.ToFloat64(r.eng.metrics.queued) == n
+	})
 	waitUntil(t, 10*time.Second, "both loading threads pulling", func() bool { return r.puller.pulls.Load() == 2 })
 	extra := runtime.NumGoroutine() - goroutines
 	var during runtime.MemStats
