@@ -294,6 +294,8 @@ druid.emitter=noop
 druid.lookup.enableLookupSyncOnStartup=false
 druid.startup.logging.logProperties=false
 druid.server.http.numThreads=16
+# Jetty waits this long for requests in flight at a stop (long-polls among them); the default is 30 s.
+druid.server.http.gracefulShutdownTimeout=PT1S
 EOF
 	cat >"$CONF/_common/log4j2.xml" <<'EOF'
 <?xml version="1.0" encoding="UTF-8" ?>
