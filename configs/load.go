@@ -304,6 +304,7 @@ func (l *loader) finish(c *Config) {
 		c.Announcer.SkipSegmentAnnouncementOnZK = true
 	}
 
+	l.checkCachePaths(c)
 	if c.Server.MaxSize == 0 {
 		var sum int64
 		for _, loc := range c.SegmentCache.locations {

@@ -801,10 +801,15 @@ func TestNewCacheErrors(t *testing.T) {
 	if _, err := NewCache(cfg, CacheOptions{}); err == nil || !strings.Contains(err.Error(), "druid.segmentCache.locations") {
 		t.Errorf("%v", err)
 	}
+	// An infoDir that is a location, or locations that overlap, never reach the cache: the configuration refuses them.
 	loc := t.TempDir()
-	cfg = testConfig(t, []testLoc{{path: loc}}, "druid.segmentCache.infoDir="+loc)
-	if _, err := NewCache(cfg, CacheOptions{}); err == nil || !strings.Contains(err.Error(), "infoDir") {
-		t.Errorf("%v", err)
+	for _, sets := range [][]string{
+		{`druid.segmentCache.locations=[{"path":"` + loc + `"}]`, "druid.segmentCache.infoDir=" + loc + "/"},
+		{`druid.segmentCache.locations=[{"path":"` + loc + `"},{"path":"` + loc + `/sub"}]`},
+	} {
+		if _, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: sets, NumCPU: 2}); err == nil {
+			t.Errorf("%v: loaded", sets)
+		}
 	}
 }
 

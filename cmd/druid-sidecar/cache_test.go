@@ -216,3 +216,29 @@ func TestCachePullInexactSize(t *testing.T) {
 		t.Errorf("verify: exit %d: %s", code, stdout)
 	}
 }
+
+// TestCacheOverlappingLocations: locations that are one directory (here through a symbolic link) or nested are a
+// configuration error (exit 2) naming both entries and where they came from, before anything reads the cache.
+func TestCacheOverlappingLocations(t *testing.T) {
+	base := t.TempDir()
+	loc := filepath.Join(base, "cache")
+	os.MkdirAll(loc, 0o755)
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(loc, link); err != nil {
+		t.Fatal(err)
+	}
+	props := filepath.Join(base, "runtime.properties")
+	os.WriteFile(props, []byte(`druid.segmentCache.locations=[{"path":"`+loc+`"},{"path":"`+link+`"}]`+"\n"), 0o644)
+	for _, sub := range []string{"verify", "ls"} {
+		code, _, stderr := runCLIStdin(t, "", "cache", sub, "--properties", props)
+		if code != exitBadInput || !strings.Contains(stderr, "file:"+props+":1: druid.segmentCache.locations: entries 1 (") ||
+			!strings.Contains(stderr, "and 2 (") || !strings.Contains(stderr, "are the same directory") {
+			t.Errorf("cache %s: exit %d: %s", sub, code, stderr)
+		}
+	}
+	code, _, stderr := runCLIStdin(t, "", "cache", "verify", "--set",
+		`druid.segmentCache.locations=[{"path":"`+loc+`"},{"path":"`+loc+`/sub"}]`)
+	if code != exitBadInput || !strings.Contains(stderr, "lies inside entry 1") {
+		t.Errorf("nested: exit %d: %s", code, stderr)
+	}
+}
