@@ -32,7 +32,7 @@ type clusterView struct {
 func TestClusterCommand(t *testing.T) {
 	c := realdruid.Up(t)
 	javaTier := uniqueName("interop_java_")
-	java := c.Historical(t, 1, javaTier)
+	java := c.Historical(t, 1, realdruid.HistoricalOptions{Tier: javaTier})
 	up := startUpstream(t)
 	serveTier := uniqueName("interop_cluster_")
 	n := newServeNode(t, c, serveTier, up.URL)

@@ -5,8 +5,10 @@
 #   scripts/druid.sh up [VERSION]                    resolve the jars (once), start the services if needed, then a
 #                                                    Coordinator (also the Overlord), a Broker and an Indexer
 #   scripts/druid.sh down [VERSION]                  stop every Druid process of VERSION that `up` or `historical` started
-#   scripts/druid.sh historical N up|down [VERSION]  a Java Historical number N (1..99), with its own segment cache;
-#                                                    DRUID_REAL_TIER names its tier (default _default_tier)
+#   scripts/druid.sh historical N up|down [VERSION]  a Java Historical number N (1..99), with its own segment cache
+#                                                    (var/historical-N/segment-cache); DRUID_REAL_TIER names its tier
+#                                                    (default _default_tier), DRUID_REAL_HISTORICAL_PROPS adds lines to
+#                                                    its runtime.properties, DRUID_REAL_FRESH_CACHE=1 empties its cache
 #   scripts/druid.sh env [VERSION]                   print the endpoints (`export NAME='value'` lines)
 #   scripts/druid.sh status [VERSION]                which processes run; exits 1 unless the three of `up` answer
 #   scripts/druid.sh resolve [VERSION]               only resolve the jars into the classpath folders
@@ -23,6 +25,8 @@
 # PostgreSQL database (druid_real_V_E_R) and S3 bucket (druid-real-v-e-r), so that versions and the other tests
 # never see each other's state. DRUID_REAL_EXTRA_ARTIFACTS adds groupId:artifactId
 # pairs of that version to the classpath; DRUID_REAL_MAVEN_REPO sets Maven's local repository (default ~/.m2).
+# DRUID_REAL_EXTRA_PROPS (lines) ends every service's common.runtime.properties; `up` restarts a running service
+# whose configuration differs from the one it would write.
 #
 # Ports default to DRUID_REAL_PORT_BASE (26000) + 81 (Coordinator), + 82 (Broker), + 91 (Indexer), + 27 (Derby) and
 # + 100 + N (Historical N), for one version at a time: clear of the services' ports, of the sandbox's, and of Linux's ephemeral range (32768-60999).
@@ -202,8 +206,15 @@ resolve() {
 		log "classpath: $(ls "$LIB" | wc -l) jars in lib/, $(ls "$EXT" | wc -l) in ext/ (cached)"
 		return
 	fi
-	command -v mvn >/dev/null || die "Maven ('mvn') is needed to fetch Druid $VERSION's jars from Maven Central: apt-get install maven"
 	mkdir -p "$DIR/log"
+	if ! command -v mvn >/dev/null; then
+		# As scripts/services.sh does for its packages: a fresh Debian machine gets Maven from Debian.
+		((EUID == 0)) || die "Maven ('mvn') is needed to fetch Druid $VERSION's jars from Maven Central: apt-get install maven"
+		log "maven: installing Debian's package"
+		{ DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q update &&
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends maven; } \
+			>"$DIR/log/apt.log" 2>&1 || die "apt-get install maven failed. Log: $DIR/log/apt.log"
+	fi
 	rm -rf "$DIR/lib.new" "$DIR/ext.new"
 	log "classpath: resolving Druid $VERSION from Maven Central (minutes on a cold Maven cache; log $mlog)"
 	t0=$(now_us)
@@ -296,6 +307,8 @@ druid.startup.logging.logProperties=false
 druid.server.http.numThreads=16
 # Jetty waits this long for requests in flight at a stop (long-polls among them); the default is 30 s.
 druid.server.http.gracefulShutdownTimeout=PT1S
+# DRUID_REAL_EXTRA_PROPS, last so that it overrides the lines above.
+${DRUID_REAL_EXTRA_PROPS:-}
 EOF
 	cat >"$CONF/_common/log4j2.xml" <<'EOF'
 <?xml version="1.0" encoding="UTF-8" ?>
@@ -364,12 +377,16 @@ write_indexer() {
 
 write_historical() { # N
 	local n=$1 cache=$VAR/historical-$1/segment-cache
+	# The cache is this script's own (under its state directory): emptied on request, for a Historical that starts
+	# with nothing.
+	[[ -n ${DRUID_REAL_FRESH_CACHE:-} ]] && rm -rf "$cache"
 	mkdir -p "$cache"
 	write_service "historical-$n" druid/historical "$((PORT_BASE + 100 + n))" "$PROCESSING" \
 		"druid.server.tier=$TIER" \
 		"druid.server.maxSize=10g" \
 		"druid.segmentCache.locations=[{\"path\":\"$cache\",\"maxSize\":\"10g\"}]" \
-		"druid.segmentCache.numLoadingThreads=2"
+		"druid.segmentCache.numLoadingThreads=2" \
+		"${DRUID_REAL_HISTORICAL_PROPS:-}"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -413,10 +430,18 @@ jvm_flags() {
 # start NAME ROLE PORT HEAP DIRECT: launch one service and wait until it answers /status/health.
 start() {
 	local name=$1 role=$2 port=$3 heap=$4 direct=$5 pid t0 logfile=$LOGS/$1.log deadline jh
+	local sum
+	sum=$(cat "$CONF/_common/"* "$CONF/$name/"* | sha256sum | cut -d' ' -f1)
 	if pid=$(ours "$name"); then
-		healthy "$port" || die "$name: ours is running (pid $pid) but does not answer http://127.0.0.1:$port/status/health. Log: $logfile"
-		log "$name: already running (pid $pid) on 127.0.0.1:$port"
-		return
+		# A running service is kept only if it runs with the configuration just written (the extra properties of
+		# this call included); otherwise it is restarted with it.
+		if [[ $(cat "$RUN/$name.conf.sha" 2>/dev/null) == "$sum" ]]; then
+			healthy "$port" || die "$name: ours is running (pid $pid) but does not answer http://127.0.0.1:$port/status/health. Log: $logfile"
+			log "$name: already running (pid $pid) on 127.0.0.1:$port"
+			return
+		fi
+		log "$name: its configuration changed; restarting it"
+		stop "$name"
 	fi
 	port_open "$port" && die "$name: port 127.0.0.1:$port is taken by a process that is not ours; set DRUID_REAL_PORT_BASE"
 	jh=$(java_home)
@@ -442,6 +467,7 @@ $(grep -m 3 -E 'ERROR|Exception|Error:' "$logfile" | cut -c1-300 | sed 's/^/  | 
 		sleep 0.5
 	done
 	pid=$(<"$(pidfile "$name")")
+	echo "$sum" >"$RUN/$name.conf.sha"
 	log "$name: answering on 127.0.0.1:$port after $(since "$t0") (pid $pid, RSS $(rss_mib "$pid"), log $logfile)"
 }
 

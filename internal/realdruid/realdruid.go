@@ -76,9 +76,10 @@ type Cluster struct {
 
 var (
 	upMu      sync.Mutex
-	clusters  = map[string]*Cluster{}
+	clusters  = map[string]*Cluster{} // by version and extra properties
 	upErrs    = map[string]error{}
-	startedBy = map[string]bool{} // versions this process started (and Main stops)
+	current   = map[string]*Cluster{} // by version: the configuration it runs with now
+	startedBy = map[string]bool{}     // versions this process started or restarted (and Main stops)
 )
 
 // Version is the Druid release the tests use: $DRUID_REAL_VERSION, else DefaultVersion.
@@ -93,37 +94,49 @@ func Version() string {
 // cluster already running is reused as it is). It fails the test with the script's reason when that does not work.
 func Up(t testing.TB) *Cluster {
 	t.Helper()
+	return UpWith(t)
+}
+
+// UpWith is Up for a cluster whose every service has extraProps (lines such as
+// "druid.coordinator.loadqueuepeon.type=curator") at the end of its common.runtime.properties: the script
+// restarts the services whose configuration differs from that, so tests asking for different properties take
+// turns, each restarting the cluster.
+func UpWith(t testing.TB, extraProps ...string) *Cluster {
+	t.Helper()
 	testenv.Integration(t)
 	v := Version()
+	key := v + "\n" + strings.Join(extraProps, "\n")
 	upMu.Lock()
 	defer upMu.Unlock()
-	if c := clusters[v]; c != nil {
+	if c := clusters[key]; c != nil && c == current[v] {
 		return c
 	}
-	if err := upErrs[v]; err != nil {
+	if err := upErrs[key]; err != nil {
 		t.Fatalf("realdruid: Druid %s did not start earlier in this run: %v", v, err)
 	}
-	c, err := up(v)
+	c, err := up(v, extraProps, current[v] != nil)
 	if err != nil {
-		upErrs[v] = err
+		upErrs[key] = err
 		t.Fatalf("realdruid: Druid %s: %v", v, err)
 	}
-	clusters[v] = c
+	clusters[key] = c
+	current[v] = c
 	return c
 }
 
-func up(version string) (*Cluster, error) {
+// up starts the cluster unless it runs already and nothing asks for other properties than it has.
+func up(version string, extraProps []string, reconfigure bool) (*Cluster, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
-	running := script(root, "status", version) == nil
-	if !running {
+	env := "DRUID_REAL_EXTRA_PROPS=" + strings.Join(extraProps, "\n")
+	if reconfigure || len(extraProps) > 0 || script(root, "status", version) != nil {
 		// Bounded: the script's own waits are bounded (a cold Maven resolve takes minutes, each service seconds).
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		start := time.Now()
-		out, err := scriptOutput(ctx, root, "up", version)
+		out, err := scriptOutput(ctx, root, "up", version, env)
 		if err != nil {
 			return nil, fmt.Errorf("scripts/druid.sh up %s failed after %v: %w\n%s", version,
 				time.Since(start).Round(time.Second), err, lastLines(out, 8))
@@ -235,22 +248,53 @@ func (c *Cluster) CommonProperties() []string {
 // Log is the path of a service's log ("coordinator", "broker", "indexer", "historical-N").
 func (c *Cluster) Log(service string) string { return filepath.Join(c.Dir, "log", service+".log") }
 
-// Historical starts Java Historical n (1..99) in tier with its own segment cache, and stops it when the test
-// ends. It returns its host:port.
-func (c *Cluster) Historical(t testing.TB, n int, tier string) string {
+// HistoricalOptions shape a Java Historical.
+type HistoricalOptions struct {
+	Tier       string   // druid.server.tier; "" is _default_tier
+	Props      []string // more lines of its runtime.properties (druid.s3.endpoint.url=… to put a proxy before S3)
+	FreshCache bool     // start with an empty segment cache
+}
+
+// Historical starts Java Historical n (1..99) with its own segment cache (HistoricalCache), and stops it when the
+// test ends. It returns its host:port.
+func (c *Cluster) Historical(t testing.TB, n int, o HistoricalOptions) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := scriptOutput(ctx, c.repoRoot, "historical", strconv.Itoa(n), "up", c.Version, "DRUID_REAL_TIER="+tier)
+	args := []string{"historical", strconv.Itoa(n), "up", c.Version, "DRUID_REAL_HISTORICAL_PROPS=" + strings.Join(o.Props, "\n")}
+	if o.Tier != "" {
+		args = append(args, "DRUID_REAL_TIER="+o.Tier)
+	}
+	if o.FreshCache {
+		args = append(args, "DRUID_REAL_FRESH_CACHE=1")
+	}
+	out, err := scriptOutput(ctx, c.repoRoot, args...)
 	if err != nil {
 		t.Fatalf("realdruid: starting Java Historical %d: %v\n%s", n, err, lastLines(out, 8))
 	}
-	t.Cleanup(func() {
-		if err := script(c.repoRoot, "historical", strconv.Itoa(n), "down", c.Version); err != nil {
-			t.Errorf("realdruid: stopping Java Historical %d: %v", n, err)
-		}
-	})
+	t.Cleanup(func() { c.StopHistorical(t, n) })
 	return "127.0.0.1:" + strconv.Itoa(c.HistoricalPortBase+n)
+}
+
+// StopHistorical stops Java Historical n (SIGTERM, then SIGKILL after 30 s); stopping one that is not running does
+// nothing.
+func (c *Cluster) StopHistorical(t testing.TB, n int) {
+	t.Helper()
+	if err := script(c.repoRoot, "historical", strconv.Itoa(n), "down", c.Version); err != nil {
+		t.Errorf("realdruid: stopping Java Historical %d: %v", n, err)
+	}
+}
+
+// HistoricalCache is the segment cache location of Java Historical n.
+func (c *Cluster) HistoricalCache(n int) string {
+	return filepath.Join(c.Dir, "var", "historical-"+strconv.Itoa(n), "segment-cache")
+}
+
+// HistoricalProperties are the properties files of Java Historical n, common first, as a node beside it (the
+// companion) reads them.
+func (c *Cluster) HistoricalProperties(n int) []string {
+	return []string{filepath.Join(c.Dir, "conf", "_common", "common.runtime.properties"),
+		filepath.Join(c.Dir, "conf", "historical-"+strconv.Itoa(n), "runtime.properties")}
 }
 
 // TailLog is the end of a service's log, for a failure message.
