@@ -388,6 +388,9 @@ type SidecarConfig struct {
 	// bodies being read or answered take together. 0 means the load queue's defaults.
 	ChangeRequestsMaxRequestBytes  ByteSize
 	ChangeRequestsMaxInflightBytes ByteSize
+	// PullStallTimeout cuts a deep storage transfer that receives nothing for this long; PullTimeout bounds a whole
+	// pull (0: no bound).
+	PullStallTimeout, PullTimeout time.Duration
 }
 
 // redacted is what every secret prints as.

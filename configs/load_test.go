@@ -198,7 +198,7 @@ func TestLoadDefaults(t *testing.T) {
 		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10,
 			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
 			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute,
-			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20},
+			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20, PullStallTimeout: 30 * time.Second},
 	}
 	if c.Node != want.Node || c.ZK != want.ZK || c.Announcer != want.Announcer || c.Storage != want.Storage ||
 		c.S3 != want.S3 || c.Metadata != want.Metadata || c.Discovery != want.Discovery || c.Lookup != want.Lookup ||

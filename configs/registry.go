@@ -75,7 +75,7 @@ var registry = []keyDef{
 	}, kind: str(func(c *Config) *string { return &c.SegmentCache.InfoDir }), doc: "Directory of the restart state (one DataSegment JSON file per cached segment)."},
 	{name: "druid.segmentCache.statusQueueMaxSize", def: "100", kind: integer(0, maxInt, func(c *Config) *int { return &c.SegmentCache.StatusQueueMaxSize }), doc: "Load/drop results remembered for the Coordinator."},
 	{name: "druid.segmentCache.announceIntervalMillis", def: "0", kind: millis(0, func(c *Config) *time.Duration { return &c.SegmentCache.AnnounceInterval }), doc: "During bootstrap, announce in batches every N ms; 0 announces once at the end."},
-	{name: "druid.segmentCache.deleteOnRemove", def: "true", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.DeleteOnRemove }), doc: "Delete a dropped segment's files."},
+	{name: "druid.segmentCache.deleteOnRemove", def: "true", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.DeleteOnRemove }), doc: "Delete a dropped segment's files; when false they stay (their info_dir entry goes and they no longer count against the location), and a later load of the segment re-uses them."},
 	{name: "druid.segmentCache.lazyLoadOnStart", def: "false", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.LazyLoadOnStart }), doc: "Load column metadata of cached segments lazily at startup."},
 	{name: "druid.segmentCache.virtualStorage", def: "false", kind: boolean(func(c *Config) *bool { return &c.SegmentCache.VirtualStorage }), doc: "Druid 35+'s experimental on-demand loading; prefetching is pointless with it."},
 
@@ -149,6 +149,8 @@ var registry = []keyDef{
 	{name: "druid.sidecar.http.pprof", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.HTTPPprof }), doc: "Serve /debug/pprof/ on the HTTP port."},
 	{name: "druid.sidecar.http.changeRequests.maxRequestBytes", def: "16777216", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxRequestBytes }), doc: "Largest changeRequests body (413 beyond; a Coordinator's batch takes a few kilobytes); at most `maxInflightBytes`. 0 means the default."},
 	{name: "druid.sidecar.http.changeRequests.maxInflightBytes", def: "67108864", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxInflightBytes }), doc: "Memory the changeRequests bodies being read or answered may take together, their decoded requests included; a request beyond it gets 503 with Retry-After. 0 means the default."},
+	{name: "druid.sidecar.pull.stallTimeout", def: "PT30S", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PullStallTimeout }), doc: "How long a deep storage transfer may go without receiving a byte before it is cut and resumed (3 attempts); a pull has no other time limit unless `druid.sidecar.pull.timeout` is set."},
+	{name: "druid.sidecar.pull.timeout", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PullTimeout }), doc: "Longest time one segment pull may take however it progresses; empty (the default) sets none, as in Druid, so that a large segment on slow storage finishes."},
 }
 
 // tableKey declares druid.metadata.storage.tables.<key>, by default <base>_<suffix>.

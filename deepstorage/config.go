@@ -6,9 +6,9 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
 
-// OptionsFromConfig maps druid.s3.* to a Puller's options: the one place the server (package agent) and the
-// command line build deep storage from the configuration. An endpoint without a scheme takes
-// druid.s3.protocol's (https by default), as Druid's S3 client does. The caller sets Logger and any limit it needs.
+// OptionsFromConfig maps druid.s3.* and druid.sidecar.pull.* to a Puller's options: the one place the server
+// (package agent) and the command line build deep storage from the configuration. An endpoint without a scheme
+// takes druid.s3.protocol's (https by default), as Druid's S3 client does. The caller sets Logger.
 func OptionsFromConfig(cfg *configs.Config) Options {
 	endpoint := cfg.S3.EndpointURL
 	if endpoint != "" && !strings.Contains(endpoint, "://") {
@@ -26,5 +26,7 @@ func OptionsFromConfig(cfg *configs.Config) Options {
 			SecretKey: cfg.S3.SecretKey.Reveal(),
 			PathStyle: cfg.S3.EnablePathStyleAccess,
 		},
+		StallTimeout: cfg.Sidecar.PullStallTimeout,
+		PullTimeout:  cfg.Sidecar.PullTimeout,
 	}
 }

@@ -2,6 +2,7 @@ package deepstorage
 
 import (
 	"testing"
+	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
@@ -27,5 +28,16 @@ func TestOptionsFromConfig(t *testing.T) {
 		if o.S3 != want {
 			t.Errorf("%v: S3 options %+v, want %+v", tc.sets, o.S3, want)
 		}
+		if o.StallTimeout != 30*time.Second || o.PullTimeout != 0 {
+			t.Errorf("%v: stall timeout %v and pull timeout %v, want 30s and none", tc.sets, o.StallTimeout, o.PullTimeout)
+		}
+	}
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{"druid.sidecar.pull.stallTimeout=PT2M",
+		"druid.sidecar.pull.timeout=PT6H"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := OptionsFromConfig(cfg); o.StallTimeout != 2*time.Minute || o.PullTimeout != 6*time.Hour {
+		t.Errorf("stall timeout %v and pull timeout %v, want 2m and 6h", o.StallTimeout, o.PullTimeout)
 	}
 }

@@ -89,8 +89,9 @@ type Download struct {
 type Options struct {
 	S3     S3Options
 	Logger hclog.Logger
-	// PullTimeout bounds one Pull; 0 means 15 minutes (the Coordinator's default load timeout, after which it has
-	// given up on the load), a negative value means no bound but the caller's context.
+	// PullTimeout bounds one Pull whatever its progress (druid.sidecar.pull.timeout); 0 or a negative value means
+	// no bound but the caller's context, as in Druid: a large segment on slow storage must be able to finish, and
+	// a transfer that stops moving is cut by StallTimeout instead.
 	PullTimeout time.Duration
 	// Retries is how many times a failed request is tried again (throttling, 5xx, a broken or stalled connection;
 	// never a 403 or a 404). 0 means 2, so 3 attempts in all, as Druid's puller; a negative value means none.
@@ -98,7 +99,8 @@ type Options struct {
 	// Backoff is the first retry's wait ceiling, doubled at each retry up to MaxBackoff; each wait is random below
 	// its ceiling (full jitter). 0 means 200 ms and 10 s.
 	Backoff, MaxBackoff time.Duration
-	// StallTimeout cuts (and retries) a request whose response stops arriving for this long; 0 means 30 s.
+	// StallTimeout cuts (and retries) a request whose response stops arriving for this long
+	// (druid.sidecar.pull.stallTimeout); 0 means 30 s.
 	StallTimeout time.Duration
 	// MaxFiles bounds the files of one segment; 0 means 10000 (a segment has a handful).
 	MaxFiles int
@@ -133,7 +135,7 @@ func New(opts Options) (*Puller, error) {
 	p := &Puller{
 		client:        client,
 		log:           opts.Logger,
-		pullTimeout:   defaultDuration(opts.PullTimeout, 15*time.Minute),
+		pullTimeout:   opts.PullTimeout,
 		attempts:      3,
 		backoffBase:   defaultDuration(opts.Backoff, 200*time.Millisecond),
 		backoffMax:    defaultDuration(opts.MaxBackoff, 10*time.Second),

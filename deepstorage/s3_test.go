@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -510,6 +511,38 @@ func TestPullWithoutBound(t *testing.T) {
 				t.Fatalf("%v %s: %v", strategy, spec, err)
 			}
 			checkFiles(t, dir, files)
+		}
+	}
+}
+
+// deadlineRecorder is a transport that notes whether any request's context carried a deadline.
+type deadlineRecorder struct {
+	next     http.RoundTripper
+	deadline atomic.Bool
+}
+
+func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, ok := r.Context().Deadline(); ok {
+		d.deadline.Store(true)
+	}
+	return d.next.RoundTrip(r)
+}
+
+// TestPullHasNoTimeLimitByDefault: a pull is bounded by its stall timeout only, as Druid's has no overall limit (a
+// large segment on slow storage must finish); Options.PullTimeout sets one when asked.
+func TestPullHasNoTimeLimitByDefault(t *testing.T) {
+	b := testenv.S3(t)
+	b.Put(t, druidKey+"index.zip", goZip(t, segmentFiles(1<<20, 3)...))
+	for _, limit := range []time.Duration{0, time.Hour} {
+		opts, _ := s3Options(t, b)
+		rec := &deadlineRecorder{next: http.DefaultTransport}
+		opts.S3.HTTPClient = &http.Client{Transport: rec}
+		opts.PullTimeout = limit
+		if _, _, err := pullInto(t, newPuller(t, opts), S3Zip{Bucket: b.Bucket, Key: druidKey + "index.zip"}, 4<<20); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.deadline.Load(); got != (limit > 0) {
+			t.Errorf("PullTimeout %v: a request had a deadline: %v", limit, got)
 		}
 	}
 }
