@@ -8,9 +8,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
 // stringList is a repeatable string flag (--properties a --properties b).
@@ -53,7 +56,10 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 }
 
-// logger builds the process logger: readable text (coloured on a terminal) or one JSON object per line.
+// logger builds the process logger: readable text (coloured on a terminal) or one JSON object per line. Every line
+// goes through safetext's Logger: names read from the cluster are made printable and capped, and a message
+// repeated faster than a few a second is counted rather than written (a 100,000-load batch that fails does not
+// write 100,000 lines). run writes the pending counts when the command returns.
 func (c *commonFlags) logger(w io.Writer) (hclog.Logger, error) {
 	level := hclog.LevelFromString(c.logLevel)
 	if level == hclog.NoLevel {
@@ -70,7 +76,28 @@ func (c *commonFlags) logger(w io.Writer) (hclog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: expected text or json", c.logFormat)
 	}
-	return hclog.New(opts), nil
+	l := safetext.NewLogger(hclog.New(opts), safetext.LoggerOptions{})
+	builtLoggers.Lock()
+	builtLoggers.m[w] = append(builtLoggers.m[w], l)
+	builtLoggers.Unlock()
+	return l, nil
+}
+
+// builtLoggers are the loggers built for each output (a command's stderr), for flushLoggers.
+var builtLoggers = struct {
+	sync.Mutex
+	m map[io.Writer][]*safetext.Logger
+}{m: map[io.Writer][]*safetext.Logger{}}
+
+// flushLoggers writes the pending counts of the loggers built for w and forgets them.
+func flushLoggers(w io.Writer) {
+	builtLoggers.Lock()
+	ls := builtLoggers.m[w]
+	delete(builtLoggers.m, w)
+	builtLoggers.Unlock()
+	for _, l := range ls {
+		l.Flush()
+	}
 }
 
 // parseArgs parses a command's flags, refuses positional arguments, and checks --format against the formats the

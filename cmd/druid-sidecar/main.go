@@ -94,6 +94,8 @@ func run(ctx context.Context, env *environment, args []string) int {
 			name, suggestCommand(name))
 		return exitBadInput
 	}
+	// The counts of log lines left out in the last seconds are written before the process exits.
+	defer flushLoggers(env.stderr)
 	return c.run(ctx, env, args[1:])
 }
 

@@ -22,16 +22,14 @@ func Printable(s string) string {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(len(s) + 8)
-	b.WriteString(s[:i])
-	for i < len(s) {
+	b.Grow(len(s) + 16)
+	for i >= 0 {
+		b.WriteString(s[:i]) // the run of safe text before the next character to escape, in one copy
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b.WriteString(`\x`)
 			b.WriteString(strconv.FormatUint(uint64(s[i])|0x100, 16)[1:])
-		case !unsafeRune(r):
-			b.WriteString(s[i : i+size])
 		case r == '\n':
 			b.WriteString(`\n`)
 		case r == '\r':
@@ -45,8 +43,10 @@ func Printable(s string) string {
 			b.WriteString(`\u`)
 			b.WriteString(strconv.FormatUint(uint64(r)|0x10000, 16)[1:])
 		}
-		i += size
+		s = s[i+size:]
+		i = firstUnsafe(s)
 	}
+	b.WriteString(s)
 	return b.String()
 }
 
@@ -71,7 +71,9 @@ func firstUnsafe(s string) int {
 }
 
 func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
+	// Bidi_Control lies between U+061C and U+2069; the range test spares most text the table lookup.
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		(r >= 0x61c && r <= 0x2069 && unicode.Is(unicode.Bidi_Control, r))
 }
 
 // Cap shortens s to at most limit bytes (and at least 64) by cutting out its middle, which keeps both the start of
