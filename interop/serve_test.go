@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,21 @@ import (
 // change drops a segment; after SIGTERM the Coordinator and the Broker see the server leave, and a restart serves
 // again from the cache without a pull.
 func TestServeAsHistorical(t *testing.T) {
-	c := realdruid.Up(t)
+	serveAsHistorical(t, realdruid.Up(t))
+}
+
+// TestServeAsHistoricalZooKeeper is TestServeAsHistorical with the ZooKeeper protocol of Druid 29 and older: the
+// Coordinator's load queue in ZooKeeper (CuratorLoadQueuePeon) and the Broker's and Coordinator's view from the
+// batch segment znodes. Druid 30 removed that load queue, so only older releases run it.
+func TestServeAsHistoricalZooKeeper(t *testing.T) {
+	if major, _, _ := strings.Cut(realdruid.Version(), "."); atoi(major) >= 30 {
+		t.Skipf("Druid %s has no ZooKeeper load queue (removed in 30.0)", realdruid.Version())
+	}
+	c := realdruid.UpWith(t, "druid.coordinator.loadqueuepeon.type=curator", "druid.serverview.type=batch")
+	serveAsHistorical(t, c, "druid.sidecar.zkLoadQueue=true")
+}
+
+func serveAsHistorical(t *testing.T, c *realdruid.Cluster, serveProps ...string) {
 	up := startUpstream(t)
 	// A tier of its own, and rules that load only there: no other server of the cluster takes these segments, and
 	// serve takes no other test's.
@@ -30,7 +45,7 @@ func TestServeAsHistorical(t *testing.T) {
 
 	// A real Broker queries data servers in Smile; the example upstream reads JSON (docs/upstream.md).
 	adapter := newSmileAdapter(t, up.URL)
-	n := newServeNode(t, c, tier, adapter.URL)
+	n := newServeNode(t, c, tier, adapter.URL, serveProps...)
 	serve := n.Start()
 
 	segs := c.Ingest(t, ds, []realdruid.Row{
@@ -210,4 +225,9 @@ func containsAll(have []string, want ...string) bool {
 func jsonEqual(got []byte, want string) bool {
 	var a, b any
 	return json.Unmarshal(got, &a) == nil && json.Unmarshal([]byte(want), &b) == nil && reflect.DeepEqual(a, b)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
