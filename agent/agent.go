@@ -12,9 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,7 +281,7 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	a.mu.Lock()
 	a.addr = ln.Addr()
 	a.mu.Unlock()
-	p.srv = &http.Server{Handler: a.handler(p), ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+	p.srv = a.httpServer(a.handler(p))
 	p.served = make(chan error, 1)
 	go func() { p.served <- p.srv.Serve(ln) }()
 	log.Info("serving HTTP", "addr", ln.Addr().String())
@@ -401,6 +403,70 @@ func (a *Agent) stop(p *parts) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// httpServer is serve's HTTP server, with its limits on slow, idle and oversized clients: Druid's header size limit
+// and idle timeout (druid.server.http.*), and a header timeout, a body deadline and per-handler write deadlines
+// (druid.sidecar.http.*), which Druid does not have.
+func (a *Agent) httpServer(h http.Handler) *http.Server {
+	// Go reads up to MaxHeaderBytes plus 4096 bytes of request line and headers before it answers 431; Jetty counts
+	// exactly its requestHeaderSize. The difference is taken off, as far as Go allows.
+	headerBytes := max(1, a.cfg.Server.HTTPMaxRequestHeaderSize-4096)
+	return &http.Server{
+		Handler:           withDeadlines(h, a.cfg.Sidecar.HTTPBodyReadTimeout, a.cfg.Sidecar.HTTPWriteTimeout),
+		ReadHeaderTimeout: a.cfg.Sidecar.HTTPReadHeaderTimeout,
+		// Without a ReadTimeout, an IdleTimeout of 0 is none at all, as an empty druid.server.http.maxIdleTime says.
+		IdleTimeout:    a.cfg.Server.HTTPMaxIdleTime,
+		MaxHeaderBytes: headerBytes,
+		ErrorLog:       a.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+}
+
+// holdsResponse reports whether a path's handler may hold its response for long by design, and so has no write
+// deadline: the inventory long-poll and changeRequests (each up to its timeout), the query proxy (a query takes
+// what it takes) and the opt-in profiles (a CPU profile or trace lasts the seconds asked).
+func holdsResponse(path string) bool {
+	return path == announcer.InventoryPath || path == loadqueue.ChangeRequestsPath ||
+		strings.HasPrefix(path, QueryPath) || path == strings.TrimSuffix(QueryPath, "/") ||
+		strings.HasPrefix(path, "/debug/pprof/")
+}
+
+// withDeadlines gives each request a deadline for its body, bodyRead after its headers were read, and a write
+// deadline, write from then, unless holdsResponse; 0 means none. http.Server's ReadTimeout and WriteTimeout would
+// also cut the long-polls, whose connections must stay open after the request is read.
+func withDeadlines(h http.Handler, bodyRead, write time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// A deadline stays on the connection until it is changed, so a request it does not apply to clears the one
+		// an earlier request of the connection set.
+		var writeBy time.Time
+		if write > 0 && !holdsResponse(r.URL.Path) {
+			writeBy = time.Now().Add(write)
+		}
+		rc.SetWriteDeadline(writeBy)
+		if bodyRead > 0 && r.ContentLength != 0 {
+			rc.SetReadDeadline(time.Now().Add(bodyRead))
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody clears the connection's read deadline once the body is read: the server then watches the connection
+// for the client going away, and would take the deadline passing for that, ending a response held afterwards.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func describeLocations(cfg *configs.Config) string {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
@@ -417,5 +419,196 @@ func TestServeMemoryUnderHugeChangeRequests(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"state":"SUCCESS"`) {
 		t.Fatalf("a Coordinator's batch after the flood: %d %s", resp.StatusCode, b)
+	}
+}
+
+// rawRequest opens a connection to addr and writes req on it; the connection is closed when the test ends.
+func rawRequest(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkClosed reads c until the server closes it, and checks that it does so no sooner than after and within 10 s.
+func checkClosed(t *testing.T, c net.Conn, what string, after time.Duration) {
+	t.Helper()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("%s: the server kept the connection open for 10 s", what)
+	} else if d := time.Since(start); d < after {
+		t.Errorf("%s: closed after %v, before %v", what, d, after)
+	}
+}
+
+// serve cuts off clients that are slow to send their headers or body, or idle, and refuses headers over Druid's
+// limit (8 KiB by default): each from the configuration.
+func TestServeCutsOffSlowAndIdleClients(t *testing.T) {
+	z := testenv.ZooKeeper(t)
+	port := freePort(t)
+	r := start(t, loadConfig(t, "druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.plaintextPort="+strconv.Itoa(port),
+		"druid.zk.service.host="+z.ConnectString,
+		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, t.TempDir()),
+		"druid.sidecar.http.readHeaderTimeout=PT1S", "druid.sidecar.http.bodyReadTimeout=PT1S",
+		"druid.server.http.maxIdleTime=PT1S"))
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	// Headers never finished.
+	c := rawRequest(t, addr, "GET /status HTTP/1.1\r\nHost: x\r\n")
+	checkClosed(t, c, "a request whose headers never end", 500*time.Millisecond)
+
+	// Headers over the limit, and just under it.
+	for _, tc := range []struct {
+		size int
+		code int
+	}{{10 << 10, http.StatusRequestHeaderFieldsTooLarge}, {7 << 10, http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodGet, r.url+HealthPath, nil)
+		req.Header.Set("X-Padding", strings.Repeat("p", tc.size))
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("a %d-byte header: %d, want %d", tc.size, resp.StatusCode, tc.code)
+		}
+	}
+
+	// Idle after a request.
+	c = rawRequest(t, addr, "GET "+HealthPath+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("health on a raw connection: %v %v", resp, err)
+	}
+	checkClosed(t, c, "an idle connection", 500*time.Millisecond)
+
+	// 100 clients trickling a body a byte at a time.
+	var wg sync.WaitGroup
+	cut := make(chan time.Duration, 100)
+	for range 100 {
+		c := rawRequest(t, addr, "POST "+loadqueue.ChangeRequestsPath+"?timeout=300000 HTTP/1.1\r\nHost: x\r\n"+
+			"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+		wg.Go(func() {
+			start := time.Now()
+			closed := make(chan struct{})
+			go func() {
+				tick := time.NewTicker(200 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-closed:
+						return
+					case <-tick.C:
+					}
+					if _, err := c.Write([]byte{' '}); err != nil {
+						return
+					}
+				}
+			}()
+			c.SetReadDeadline(start.Add(10 * time.Second))
+			io.Copy(io.Discard, c)
+			cut <- time.Since(start)
+			close(closed)
+		})
+	}
+	wg.Wait()
+	close(cut)
+	var longest time.Duration
+	for d := range cut {
+		longest = max(longest, d)
+	}
+	t.Logf("100 trickling clients cut off, the last after %v", longest)
+	if longest > 8*time.Second {
+		t.Errorf("a trickling client stayed %v", longest)
+	}
+	if code, _ := httpGet(t, r.url+HealthPath); code != 200 {
+		t.Errorf("health after the trickling clients: %d", code)
+	}
+}
+
+// testClient bounds every request of a test.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
+// Responses get a write deadline, except those that hold by design, whose connections may have carried an earlier
+// request with one; and a body's read deadline ends with the body, not during the response held after it.
+func TestHTTPWriteDeadlines(t *testing.T) {
+	cfg := loadConfig(t, "druid.host=127.0.0.1", fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, t.TempDir()),
+		"druid.sidecar.http.writeTimeout=PT1S", "druid.sidecar.http.bodyReadTimeout=PT1S")
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hold = 1500 * time.Millisecond // longer than both deadlines
+	writeErr := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc(StatusPath, func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	})
+	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "true") })
+	held := func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(hold):
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "held")
+	}
+	mux.HandleFunc(announcer.InventoryPath, held)
+	mux.HandleFunc(loadqueue.ChangeRequestsPath, held)
+	mux.HandleFunc(QueryPath, held)
+	srv := a.httpServer(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	url := "http://" + ln.Addr().String()
+
+	// A client that does not read a large response.
+	rawRequest(t, ln.Addr().String(), "GET "+StatusPath+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case err := <-writeErr:
+		t.Logf("the unread response ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a response nobody reads was still being written after 10 s")
+	}
+
+	// One connection: a quick request with a write deadline, then each held response.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1}}
+	for _, path := range []string{announcer.InventoryPath, loadqueue.ChangeRequestsPath, QueryPath + "?pretty"} {
+		resp, err := client.Get(url + HealthPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		resp, err = client.Post(url+path, "application/json", strings.NewReader(`[]`))
+		if err != nil {
+			t.Fatalf("%s held %v on a connection with a deadline behind it: %v", path, hold, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "held" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, b)
+		}
 	}
 }

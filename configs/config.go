@@ -184,6 +184,10 @@ type ServerConfig struct {
 	// MaxSize is druid.server.maxSize, or the sum of the segment cache locations' maxSize when that is 0 or unset.
 	MaxSize          ByteSize
 	hiddenProperties []string
+	// HTTPMaxIdleTime is druid.server.http.maxIdleTime; 0 keeps idle connections open.
+	HTTPMaxIdleTime time.Duration
+	// HTTPMaxRequestHeaderSize is druid.server.http.maxRequestHeaderSize, in bytes.
+	HTTPMaxRequestHeaderSize int
 }
 
 // HiddenProperties is druid.server.hiddenProperties: substrings of the keys whose values are never shown.
@@ -391,6 +395,11 @@ type SidecarConfig struct {
 	// PullStallTimeout cuts a deep storage transfer that receives nothing for this long; PullTimeout bounds a whole
 	// pull (0: no bound).
 	PullStallTimeout, PullTimeout time.Duration
+	// HTTPReadHeaderTimeout, HTTPBodyReadTimeout and HTTPWriteTimeout bound the reading of a request's headers and
+	// of its body, and the writing of a response; 0 means no limit.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPBodyReadTimeout   time.Duration
+	HTTPWriteTimeout      time.Duration
 }
 
 // redacted is what every secret prints as.

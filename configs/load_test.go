@@ -185,7 +185,7 @@ func TestLoadDefaults(t *testing.T) {
 			Paths: ZKPathsConfig{Base: "druid", Announcements: "/druid/announcements", LiveSegments: "/druid/segments",
 				Coordinator: "/druid/coordinator", ServedSegments: "/druid/servedSegments", LoadQueue: "/druid/loadQueue",
 				Overlord: "/druid/overlord", InternalDiscovery: "/druid/internal-discovery"}},
-		Server: ServerConfig{Tier: "_default_tier"},
+		Server: ServerConfig{Tier: "_default_tier", HTTPMaxIdleTime: 5 * time.Minute, HTTPMaxRequestHeaderSize: 8192},
 		SegmentCache: SegmentCacheConfig{LocationSelector: LeastBytesUsed, NumLoadingThreads: 2, NumBootstrapThreads: 2,
 			DropSegmentDelay: 30 * time.Second, StatusQueueMaxSize: 100, DeleteOnRemove: true},
 		Announcer: AnnouncerConfig{SegmentsPerNode: 50, MaxBytesPerNode: 524288},
@@ -198,7 +198,8 @@ func TestLoadDefaults(t *testing.T) {
 		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10,
 			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
 			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute,
-			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20, PullStallTimeout: 30 * time.Second},
+			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20, PullStallTimeout: 30 * time.Second,
+			HTTPReadHeaderTimeout: 30 * time.Second, HTTPBodyReadTimeout: 30 * time.Second, HTTPWriteTimeout: time.Minute},
 	}
 	if c.Node != want.Node || c.ZK != want.ZK || c.Announcer != want.Announcer || c.Storage != want.Storage ||
 		c.S3 != want.S3 || c.Metadata != want.Metadata || c.Discovery != want.Discovery || c.Lookup != want.Lookup ||
