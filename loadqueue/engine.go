@@ -101,8 +101,9 @@ type Options struct {
 // load of the segment is queued or running shares its outcome; a drop submitted during a load runs once the load
 // has ended, so that the load answers SUCCESS and the drop then undoes it (a load still waiting for a thread is
 // skipped, answering SUCCESS, as the drop leaves the segment as it would after it); a load submitted during a drop
-// runs after the drop (and takes the segment back from the cache's delayed deletion). Work waits in queues and runs on the pools' threads (goroutines), so that a batch of any size costs
-// memory in proportion to its requests, not a goroutine each. It is safe for concurrent use.
+// runs after the drop (and takes the segment back from the cache's delayed deletion). Work waits in queues and runs
+// on the pools' threads (goroutines), so that a batch of any size costs memory in proportion to its requests, not a
+// goroutine each. It is safe for concurrent use.
 type Engine struct {
 	cache     *segments.Cache
 	puller    segments.Puller
@@ -120,6 +121,7 @@ type Engine struct {
 
 	mu       sync.Mutex                 // guards the fields below, the pools and the ops' fields marked so
 	ops      map[segments.SegmentID]*op // the latest op of each segment with one queued or running
+	busy     map[string]bool            // the string forms of ops' keys, for Busy, which a periodic audit asks of each segment
 	served   map[segments.SegmentID]bool
 	stopping bool
 	stopCh   chan struct{} // closed when Stop begins
@@ -154,17 +156,11 @@ type pool struct {
 	queue   list.List // of *op, oldest first
 }
 
-// Busy reports whether a load or drop of the segment with this id (its string form) is queued or running. Only
-// segments with work in flight are held, so the scan is short.
+// Busy reports whether a load or drop of the segment with this id (its string form) is queued or running.
 func (e *Engine) Busy(id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for sid := range e.ops {
-		if sid.String() == id {
-			return true
-		}
-	}
-	return false
+	return e.busy[id]
 }
 
 // New makes an Engine.
@@ -202,7 +198,7 @@ func New(opts Options) (*Engine, error) {
 		cache: opts.Cache, puller: opts.Puller, announcer: opts.Announcer, hook: opts.Hook, log: log,
 		normal: &pool{size: n}, turbo: &pool{size: t}, drops: &pool{size: dropThreads}, statusMax: size, metrics: m,
 		base: base, cancelBase: cancel,
-		ops: map[segments.SegmentID]*op{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
+		ops: map[segments.SegmentID]*op{}, busy: map[string]bool{}, served: map[segments.SegmentID]bool{}, stopCh: make(chan struct{}),
 	}
 	inflight := opts.MaxInflightBytes
 	if inflight < 1 {
@@ -263,6 +259,9 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 		e.metrics.queued.Inc()
 	}
 	e.ops[id] = o
+	if cur == nil {
+		e.busy[id.String()] = true
+	}
 	e.work.Add(1)
 	if cur == nil {
 		e.readyLocked(o)
@@ -371,6 +370,7 @@ func (e *Engine) run(o *op, skip bool) {
 	e.mu.Lock()
 	if e.ops[id] == o {
 		delete(e.ops, id)
+		delete(e.busy, id.String())
 	}
 	if o.next != nil {
 		e.readyLocked(o.next)

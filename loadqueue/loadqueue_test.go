@@ -715,6 +715,10 @@ func TestHugeBatchQueuesOnThePools(t *testing.T) {
 	if w := testutil.ToFloat64(r.eng.metrics.waiting); w != n-2 {
 		t.Errorf("druid_sidecar_load_queue_waiting = %v, want %d", w, n-2)
 	}
+	last := segment(t, "huge", n-1, spec, 1000).ID().String()
+	if !r.eng.Busy(last) || r.eng.Busy("huge_not_queued") {
+		t.Errorf("Busy: %v for the last load queued, %v for a segment not queued", r.eng.Busy(last), r.eng.Busy("huge_not_queued"))
+	}
 	if err := <-answered; err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +728,7 @@ func TestHugeBatchQueuesOnThePools(t *testing.T) {
 	if err := r.eng.Stop(ctx); err == nil {
 		t.Error("Stop with loads running past its deadline reported no error")
 	}
-	if q := testutil.ToFloat64(r.eng.metrics.queued); q != 0 {
-		t.Errorf("druid_sidecar_load_queue_depth = %v after Stop, want 0", q)
+	if q := testutil.ToFloat64(r.eng.metrics.queued); q != 0 || r.eng.Busy(last) {
+		t.Errorf("after Stop: druid_sidecar_load_queue_depth = %v, Busy %v; want 0 and false", q, r.eng.Busy(last))
 	}
 }
