@@ -77,8 +77,11 @@ type Cache struct {
 	// and Verify, which must see a location at rest.
 	disk sync.RWMutex
 
-	mu      sync.Mutex
-	entries map[string]*entry // by segment id string
+	mu sync.Mutex
+	// entries is keyed by the segment id string, the name of the info file and of the flat directory; each entry
+	// holds its segment, whose whole identity (dataSource, interval, version, partition) every Load and Drop
+	// compares, since two ids may print alike (ErrSegmentIDClash).
+	entries map[string]*entry
 	closed  bool
 	work    sync.WaitGroup      // loads and deletions in progress
 	left    map[ProblemKind]int // problems the last Bootstrap or Verify left in place, by kind
