@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -384,8 +385,14 @@ func (e *Engine) run(o *op, skip bool) {
 }
 
 func failed(mode LoadingMode, err error) Status {
-	return Status{State: Failed, FailureCause: err.Error(), LoadingMode: mode}
+	return Status{State: Failed, FailureCause: failureCause(err), LoadingMode: mode}
 }
+
+// maxFailureCause bounds the cause sent back to the Coordinator, which logs it and keeps it in its load queue
+// status: an error quoting a hostile 1 MB dataSource name must not travel whole.
+const maxFailureCause = 2048
+
+func failureCause(err error) string { return safetext.Cap(err.Error(), maxFailureCause) }
 
 // load carries out a load: pull into the cache, the hook, the announcement. A failure undoes what this load did.
 func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st Status) {
@@ -487,7 +494,7 @@ func (e *Engine) drop(ctx context.Context, id segments.SegmentID, o *op) Status 
 	if err := errors.Join(errs...); err != nil {
 		e.metrics.drops(false)
 		e.log.Warn("segment drop failed", "segment", id.String(), "error", err)
-		return Status{State: Failed, FailureCause: err.Error()}
+		return Status{State: Failed, FailureCause: failureCause(err)}
 	}
 	e.metrics.drops(true)
 	e.log.Debug("segment dropped", "segment", id.String())
