@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs and runs the real services the integration tests talk to, on loopback only:
-#   ZooKeeper (Debian's 3.8, standalone), PostgreSQL (Debian's 15, a cluster of our own) and an S3 server
-#   (Versity S3 Gateway, pinned, built with `go install`).
+#   ZooKeeper (Debian's 3.8, standalone), PostgreSQL (Debian's 15, a cluster of our own), MariaDB (Debian's 10.11,
+#   a server of our own: Druid's other metadata store) and an S3 server (Versity S3 Gateway, pinned, built with
+#   `go install`).
 #
 #   scripts/services.sh up       install what is missing, start what is not running, wait until each answers
 #   scripts/services.sh down     stop exactly the processes `up` started (by their pid files)
 #   scripts/services.sh env      print the environment the tests read (`export NAME='value'` lines)
-#   scripts/services.sh status   which services are running; exits 1 unless all three run and answer
+#   scripts/services.sh status   which services are running; exits 1 unless all four run and answer
 #
 # Everything lives under the state directory: <repo>/.state, or DRUID_SIDECAR_STATE_DIR (relative to the
-# repository root unless absolute). Ports default to 22181 (ZooKeeper), 25432 (PostgreSQL) and 29000 (S3): below
-# Linux's ephemeral range (32768-60999), so that no outgoing connection can hold one of them when a server binds it;
-# overridable with DRUID_SIDECAR_ZK_PORT, DRUID_SIDECAR_PG_PORT and DRUID_SIDECAR_S3_PORT. DRUID_SIDECAR_SERVICES_TIMEOUT (seconds, default 60) bounds
+# repository root unless absolute). Ports default to 22181 (ZooKeeper), 25432 (PostgreSQL), 23306 (MariaDB) and
+# 29000 (S3): below Linux's ephemeral range (32768-60999), so that no outgoing connection can hold one of them when a
+# server binds it; overridable with DRUID_SIDECAR_ZK_PORT, DRUID_SIDECAR_PG_PORT, DRUID_SIDECAR_MYSQL_PORT and
+# DRUID_SIDECAR_S3_PORT. DRUID_SIDECAR_SERVICES_TIMEOUT (seconds, default 60) bounds
 # the wait for each service. `up` also writes the `env` lines to <state>/services.env, which internal/testenv
 # reads when the DRUID_SIDECAR_TEST_* variables are not set.
 set -euo pipefail
@@ -22,6 +24,7 @@ STATE_DIR=${DRUID_SIDECAR_STATE_DIR:-$REPO_ROOT/.state}
 
 ZK_PORT=${DRUID_SIDECAR_ZK_PORT:-22181}
 PG_PORT=${DRUID_SIDECAR_PG_PORT:-25432}
+MY_PORT=${DRUID_SIDECAR_MYSQL_PORT:-23306}
 S3_PORT=${DRUID_SIDECAR_S3_PORT:-29000}
 WAIT_TIMEOUT=${DRUID_SIDECAR_SERVICES_TIMEOUT:-60}
 
@@ -29,13 +32,18 @@ WAIT_TIMEOUT=${DRUID_SIDECAR_SERVICES_TIMEOUT:-60}
 S3_ACCESS_KEY=druidsidecartest
 S3_SECRET_KEY=druidsidecartestsecret
 S3_REGION=us-east-1
+# The MariaDB account the tests use (created at every start, reachable from 127.0.0.1 only). Not a secret.
+MY_USER=druidtest
+MY_PASSWORD=druidtest
 
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
 
-PACKAGES=(zookeeper postgresql libcurator-framework-java libcurator-recipes-java libcurator-discovery-java
+PACKAGES=(zookeeper postgresql mariadb-server-core mariadb-client-core libcurator-framework-java libcurator-recipes-java libcurator-discovery-java
 	libjackson2-databind-java libjackson2-dataformat-smile libjoda-time-java unzip chromium)
 # chromium is not a service but a test peer, like the Java jars: the audit's HTML report is rendered headless in it.
+# MariaDB comes as its -core packages (the server and client binaries): mariadb-server would also start a system-wide
+# server of its own, on the default port, on a machine without a policy-rc.d.
 
 # What a Java peer needs to run Curator 5.4 (framework, recipes, x-discovery) against ZooKeeper, plus Jackson
 # (databind, Smile) and Joda-Time. Checked by running Curator against the local ZooKeeper
@@ -52,13 +60,18 @@ PG_DIR=$STATE_DIR/postgres
 PG_DATA=$PG_DIR/data
 PG_SOCK=$PG_DIR/run
 S3_DIR=$STATE_DIR/s3
+MY_DIR=$STATE_DIR/mariadb
+MY_DATA=$MY_DIR/data
+MY_SOCK=$MY_DIR/run/mariadb.sock
 ENV_FILE=$STATE_DIR/services.env
 
 ZK_PIDFILE=$RUN_DIR/zookeeper.pid
 S3_PIDFILE=$RUN_DIR/s3.pid
+MY_PIDFILE=$RUN_DIR/mariadb.pid
 ZK_LOG=$LOG_DIR/zookeeper.log
 PG_LOG=$LOG_DIR/postgres.log
 S3_LOG=$LOG_DIR/s3.log
+MY_LOG=$LOG_DIR/mariadb.log
 
 log() { printf 'services: %s\n' "$*"; }
 die() {
@@ -67,10 +80,10 @@ die() {
 	exit 1
 }
 
-for p in "$ZK_PORT" "$PG_PORT" "$S3_PORT"; do
+for p in "$ZK_PORT" "$PG_PORT" "$MY_PORT" "$S3_PORT"; do
 	[[ $p =~ ^[0-9]{1,5}$ ]] && ((10#$p >= 1 && 10#$p <= 65535)) || die "ports must be numbers in 1..65535, got '$p'"
 done
-ZK_PORT=$((10#$ZK_PORT)) PG_PORT=$((10#$PG_PORT)) S3_PORT=$((10#$S3_PORT))
+ZK_PORT=$((10#$ZK_PORT)) PG_PORT=$((10#$PG_PORT)) MY_PORT=$((10#$MY_PORT)) S3_PORT=$((10#$S3_PORT))
 [[ $WAIT_TIMEOUT =~ ^[0-9]+$ ]] || die "DRUID_SIDECAR_SERVICES_TIMEOUT must be a number of seconds, got '$WAIT_TIMEOUT'"
 
 # Time in microseconds, and a duration since a start in seconds with milliseconds.
@@ -113,6 +126,13 @@ zk_answers() {
 }
 
 pg_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -t 2 >/dev/null 2>&1; }
+
+# my_answers: the test account logs in over TCP and runs a statement (the server creates the account before it
+# accepts connections, so this also proves the account exists).
+my_answers() {
+	MYSQL_PWD=$MY_PASSWORD timeout 5 mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P "$MY_PORT" -u "$MY_USER" \
+		--connect-timeout=2 -N -e 'SELECT 1' >/dev/null 2>&1
+}
 
 # s3_answers: an HTTP response (any status) on the S3 port.
 s3_answers() {
@@ -171,6 +191,7 @@ print_env() {
 	cat <<EOF
 export DRUID_SIDECAR_TEST_ZK='127.0.0.1:$ZK_PORT'
 export DRUID_SIDECAR_TEST_PG='postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable'
+export DRUID_SIDECAR_TEST_MYSQL='mysql://$MY_USER:$MY_PASSWORD@127.0.0.1:$MY_PORT/'
 export DRUID_SIDECAR_TEST_S3_ENDPOINT='http://127.0.0.1:$S3_PORT'
 export DRUID_SIDECAR_TEST_S3_ACCESS_KEY='$S3_ACCESS_KEY'
 export DRUID_SIDECAR_TEST_S3_SECRET_KEY='$S3_SECRET_KEY'
@@ -356,6 +377,48 @@ start_postgres() {
 	log "postgres: started on 127.0.0.1:$PG_PORT (log $PG_LOG)"
 }
 
+# start_mariadb: a server of our own on its own data directory (mariadb-install-db once), loopback only, ignoring
+# /etc/mysql (--no-defaults), with the test account (re)created by an init file before it accepts connections.
+start_mariadb() {
+	local pid t0 user=()
+	MY_T0=$(now_us)
+	if pid=$(pid_ours "$MY_PIDFILE" "--datadir=$MY_DATA"); then
+		[[ $(<"$RUN_DIR/mariadb.port") == "$MY_PORT" ]] ||
+			die "mariadb: ours is running (pid $pid) on port $(<"$RUN_DIR/mariadb.port"), not $MY_PORT; run 'scripts/services.sh down' first"
+		log "mariadb: already running (pid $pid)"
+		return
+	fi
+	port_open "$MY_PORT" && die_port_taken mariadb "$MY_PORT" DRUID_SIDECAR_MYSQL_PORT
+	command -v mariadbd >/dev/null || PATH=$PATH:/usr/sbin
+	command -v mariadbd >/dev/null || die "mariadb: no mariadbd on PATH or in /usr/sbin (is mariadb-server-core installed?)"
+	((${#MY_SOCK} <= 100)) || die "mariadb: the socket path $MY_SOCK is too long for a Unix socket; use a shorter DRUID_SIDECAR_STATE_DIR"
+	# mariadbd refuses to run as root unless told to: as root it runs as root, on directories only it uses.
+	((EUID == 0)) && user=(--user=root)
+	mkdir -p "$MY_DATA" "$MY_DIR/run" "$MY_DIR/tmp"
+	if [[ ! -d $MY_DATA/mysql ]]; then
+		t0=$(now_us)
+		mariadb-install-db --no-defaults "${user[@]}" --datadir="$MY_DATA" --skip-test-db \
+			>"$LOG_DIR/mariadb-install-db.log" 2>&1 ||
+			die "mariadb: mariadb-install-db failed. Log: $LOG_DIR/mariadb-install-db.log$(tail_log "$LOG_DIR/mariadb-install-db.log")"
+		log "mariadb: data directory initialised in $(since "$t0")"
+	fi
+	cat >"$MY_DIR/init.sql" <<EOF
+-- Written by scripts/services.sh; the server runs it at every start, before it accepts connections.
+CREATE USER IF NOT EXISTS '$MY_USER'@'127.0.0.1' IDENTIFIED BY '$MY_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO '$MY_USER'@'127.0.0.1' WITH GRANT OPTION;
+EOF
+	echo "$MY_PORT" >"$RUN_DIR/mariadb.port"
+	# utf8mb4 by default, as Druid's documentation creates its database (the charset's default collation). A
+	# throwaway test server: no flush per commit, no doublewrite, no binary log, no performance schema.
+	launch "$MY_PIDFILE" "$MY_LOG" mariadbd --no-defaults "${user[@]}" --datadir="$MY_DATA" \
+		--port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCK" --tmpdir="$MY_DIR/tmp" \
+		--pid-file="$MY_DIR/run/mariadbd.pid" --init-file="$MY_DIR/init.sql" --skip-name-resolve \
+		--character-set-server=utf8mb4 --max-connections=300 --max-allowed-packet=64M \
+		--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+		--skip-log-bin --performance-schema=OFF
+	log "mariadb: started on 127.0.0.1:$MY_PORT (log $MY_LOG)"
+}
+
 cmd_up() {
 	local t_all
 	t_all=$(now_us)
@@ -369,9 +432,11 @@ cmd_up() {
 	start_zookeeper
 	start_s3
 	start_postgres
+	start_mariadb
 	wait_ready postgres pg_answers "" "$PG_LOG" "$PG_T0" "127.0.0.1:$PG_PORT"
 	wait_ready zookeeper zk_answers "$ZK_PIDFILE" "$ZK_LOG" "$ZK_T0" "127.0.0.1:$ZK_PORT"
 	wait_ready s3 s3_answers "$S3_PIDFILE" "$S3_LOG" "$S3_T0" "127.0.0.1:$S3_PORT"
+	wait_ready mariadb my_answers "$MY_PIDFILE" "$MY_LOG" "$MY_T0" "127.0.0.1:$MY_PORT"
 	print_env >"$ENV_FILE.tmp"
 	mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 	log "environment written to $ENV_FILE"
@@ -427,9 +492,10 @@ cmd_down() {
 	fi
 	lock
 	mkdir -p "$LOG_DIR"
-	# The JVM and versitygw take a second or two each to shut down: stop the three side by side.
+	# The JVM, versitygw and MariaDB take a second or two each to shut down: stop them side by side.
 	stop_pid zookeeper "$ZK_PIDFILE" "ZooKeeperServerMain $ZK_DIR/zoo.cfg" &
 	stop_pid s3 "$S3_PIDFILE" "$BIN_DIR/versitygw --port 127.0.0.1:" &
+	stop_pid mariadb "$MY_PIDFILE" "--datadir=$MY_DATA" &
 	stop_postgres
 	wait
 	log "down in $(since "$t0")"
@@ -458,6 +524,12 @@ cmd_status() {
 		if s3_answers; then log "s3: running, pid $pid, http://127.0.0.1:$S3_PORT"; else log "s3: pid $pid runs but 127.0.0.1:$S3_PORT does not answer"; ok=1; fi
 	else
 		log "s3: not running"
+		ok=1
+	fi
+	if pid=$(pid_ours "$MY_PIDFILE" "--datadir=$MY_DATA"); then
+		if my_answers; then log "mariadb: running, pid $pid, 127.0.0.1:$MY_PORT"; else log "mariadb: pid $pid runs but 127.0.0.1:$MY_PORT does not answer"; ok=1; fi
+	else
+		log "mariadb: not running"
 		ok=1
 	fi
 	return "$ok"
