@@ -1,6 +1,6 @@
 // Package testenv gives integration tests isolated resources on the real local services that
-// scripts/services.sh runs: a fresh ZooKeeper chroot, a fresh PostgreSQL database or a fresh S3 bucket per call,
-// each removed again at the end of the test, and the classpath of a real Curator/Jackson/Joda Java peer.
+// scripts/services.sh runs: a fresh ZooKeeper chroot, a fresh PostgreSQL or MariaDB database or a fresh S3 bucket
+// per call, each removed again at the end of the test, and the classpath of a real Curator/Jackson/Joda Java peer.
 //
 // The addresses come from the DRUID_SIDECAR_TEST_* environment variables; a variable that is not set is read
 // from <repository root>/.state/services.env (or $DRUID_SIDECAR_STATE_DIR/services.env), which

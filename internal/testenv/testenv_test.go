@@ -384,6 +384,8 @@ func TestUnavailableServiceFails(t *testing.T) {
 		{"zk-silent", "ZooKeeper", silent, func(tb testing.TB) { zooKeeperAt(tb, lim, []string{silent}) }},
 		{"pg-refused", "PostgreSQL", refused, func(tb testing.TB) { postgresAt(tb, lim, "postgres://postgres@"+refused+"/postgres") }},
 		{"pg-silent", "PostgreSQL", silent, func(tb testing.TB) { postgresAt(tb, lim, "postgres://postgres@"+silent+"/postgres") }},
+		{"mysql-refused", "MariaDB", refused, func(tb testing.TB) { mysqlAt(tb, lim, "mysql://druid:pw@"+refused+"/") }},
+		{"mysql-silent", "MariaDB", silent, func(tb testing.TB) { mysqlAt(tb, lim, "mysql://druid:pw@"+silent+"/") }},
 		{"s3-refused", "S3", refused, func(tb testing.TB) {
 			s3At(tb, lim, S3Bucket{Endpoint: "http://" + refused, AccessKey: "a", SecretKey: "s", Region: "us-east-1"})
 		}},
