@@ -71,7 +71,8 @@ type Cluster struct {
 
 	Dir string // the script's state directory for this version (logs under log/)
 
-	repoRoot string
+	repoRoot   string
+	extraProps []string // what UpWith asked for: every service's, Java Historicals' too
 }
 
 var (
@@ -119,6 +120,7 @@ func UpWith(t testing.TB, extraProps ...string) *Cluster {
 		upErrs[key] = err
 		t.Fatalf("realdruid: Druid %s: %v", v, err)
 	}
+	c.extraProps = extraProps
 	clusters[key] = c
 	current[v] = c
 	return c
@@ -261,7 +263,8 @@ func (c *Cluster) Historical(t testing.TB, n int, o HistoricalOptions) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	args := []string{"historical", strconv.Itoa(n), "up", c.Version, "DRUID_REAL_HISTORICAL_PROPS=" + strings.Join(o.Props, "\n")}
+	args := []string{"historical", strconv.Itoa(n), "up", c.Version, "DRUID_REAL_HISTORICAL_PROPS=" + strings.Join(o.Props, "\n"),
+		"DRUID_REAL_EXTRA_PROPS=" + strings.Join(c.extraProps, "\n")}
 	if o.Tier != "" {
 		args = append(args, "DRUID_REAL_TIER="+o.Tier)
 	}
