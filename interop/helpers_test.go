@@ -14,9 +14,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
 	"github.com/druid-sidecar/druid-sidecar/internal/realdruid"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
@@ -422,75 +418,4 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// smileAdapter sits between serve and examples/upstream, which reads JSON queries only (docs/upstream.md): a real
-// Broker sends every query to a data server as Smile and reads the answer as Smile, so the adapter decodes a Smile
-// query into JSON for the upstream and encodes its JSON answer (an error too) back into Smile, keeping the status
-// and the X-Druid-Response-Context header. Everything else passes unchanged. It counts the Smile queries it saw.
-type smileAdapter struct {
-	URL    string
-	mu     sync.Mutex
-	smile  int // Smile queries translated
-	others int // queries in another format
-}
-
-func newSmileAdapter(t testing.TB, upstreamURL string) *smileAdapter {
-	t.Helper()
-	target, err := url.Parse(upstreamURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &smileAdapter{}
-	pass := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/druid/v2/" {
-			pass.ServeHTTP(w, r)
-			return
-		}
-		if ct := r.Header.Get("Content-Type"); !strings.Contains(ct, "smile") {
-			a.mu.Lock()
-			a.others++
-			a.mu.Unlock()
-			pass.ServeHTTP(w, r)
-			return
-		}
-		a.mu.Lock()
-		a.smile++
-		a.mu.Unlock()
-		body, _ := io.ReadAll(r.Body)
-		query, err := announcer.SmileToJSON(body)
-		if err != nil {
-			http.Error(w, "the adapter could not decode the Smile query: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		resp, err := http.Post(upstreamURL+"/druid/v2/", "application/json", bytes.NewReader(query))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		out, err := announcer.JSONToSmile(nil, answer)
-		if err != nil {
-			http.Error(w, "the upstream's answer is not JSON: "+err.Error(), http.StatusBadGateway)
-			return
-		}
-		if rc := resp.Header.Get("X-Druid-Response-Context"); rc != "" {
-			w.Header().Set("X-Druid-Response-Context", rc)
-		}
-		w.Header().Set("Content-Type", "application/x-jackson-smile")
-		w.WriteHeader(resp.StatusCode)
-		w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	a.URL = srv.URL
-	return a
-}
-
-// Counts returns the number of Smile queries and of other queries seen.
-func (a *smileAdapter) Counts() (smile, others int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.smile, a.others
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
 )
 
 // Segment is what the server keeps of a segment the hook announced: the DataSegment members a segment server
@@ -157,11 +159,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-// query answers timeBoundary and segmentMetadata from the segments' metadata; others are not supported.
+// query answers timeBoundary and segmentMetadata from the segments' metadata; others are not supported. A Broker
+// sends its queries as Smile and reads the answer with the mapper of the request's format, so a Smile query is
+// decoded with the project's Smile codec and answered (errors too) in Smile; a JSON query is answered in JSON.
 func (s *Server) query(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); strings.Contains(ct, "smile") {
-		httpError(w, http.StatusUnsupportedMediaType, "Unsupported operation", "this example reads JSON queries only, not "+ct)
-		return
+	a := answerer{w: w, smile: strings.Contains(r.Header.Get("Content-Type"), "smile")}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil && a.smile {
+		body, err = announcer.SmileToJSON(body)
 	}
 	var q struct {
 		QueryType  string          `json:"queryType"`
@@ -172,8 +177,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			Segments []descriptor `json:"segments"`
 		} `json:"intervals"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&q); err != nil {
-		httpError(w, 400, "Bad Request", "the body is not a JSON query: "+err.Error())
+	if err == nil {
+		err = json.Unmarshal(body, &q)
+	}
+	if err != nil {
+		a.error(400, "Bad Request", "the body is not a JSON or Smile query: "+err.Error())
 		return
 	}
 	var table struct{ Name string }
@@ -205,16 +213,16 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Druid-Response-Context", string(respCtx))
 	switch q.QueryType {
 	case "timeBoundary":
-		writeJSON(w, 200, timeBoundary(segs))
+		a.write(200, timeBoundary(segs))
 	case "segmentMetadata":
 		rows := []map[string]any{}
 		for _, seg := range segs {
 			rows = append(rows, map[string]any{"id": seg.ID, "intervals": []string{seg.Interval}, "columns": map[string]any{},
 				"size": seg.Size, "numRows": 0, "aggregators": nil, "timestampSpec": nil, "queryGranularity": nil, "rollup": nil})
 		}
-		writeJSON(w, 200, rows)
+		a.write(200, rows)
 	default:
-		httpError(w, 400, "Unsupported operation", fmt.Sprintf("queryType %q is not supported by this example; it answers timeBoundary and segmentMetadata", q.QueryType))
+		a.error(400, "Unsupported operation", fmt.Sprintf("queryType %q is not supported by this example; it answers timeBoundary and segmentMetadata", q.QueryType))
 	}
 }
 
@@ -268,8 +276,38 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// answerer writes a query's answer in the query's format: Smile when it came as Smile, else JSON.
+type answerer struct {
+	w     http.ResponseWriter
+	smile bool
+}
+
+func (a answerer) write(code int, v any) {
+	if !a.smile {
+		writeJSON(a.w, code, v)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		b, err = announcer.JSONToSmile(nil, b)
+	}
+	if err != nil { // values built here always encode; a failure is a bug, said plainly rather than in Smile
+		http.Error(a.w, "encoding the answer as Smile: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	a.w.Header().Set("Content-Type", "application/x-jackson-smile")
+	a.w.WriteHeader(code)
+	a.w.Write(b)
+}
+
+func (a answerer) error(code int, errorCode, msg string) { a.write(code, druidError(errorCode, msg)) }
+
 // httpError writes a Druid-style error, which the agent quotes in a failed load and a Broker reads from a query.
 func httpError(w http.ResponseWriter, code int, errorCode, msg string) {
+	writeJSON(w, code, druidError(errorCode, msg))
+}
+
+func druidError(errorCode, msg string) map[string]string {
 	host, _ := os.Hostname()
-	writeJSON(w, code, map[string]string{"error": errorCode, "errorMessage": msg, "errorClass": "example.UpstreamError", "host": host})
+	return map[string]string{"error": errorCode, "errorMessage": msg, "errorClass": "example.UpstreamError", "host": host}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/agent"
+	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
@@ -129,8 +130,40 @@ func TestServerHooksAndQueries(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &e); code != 400 || err != nil || e["error"] != "Unsupported operation" || !strings.Contains(e["errorMessage"], "scan") {
 		t.Errorf("scan: %d %s", code, body)
 	}
-	if code, _, _ := post(t, url+"/druid/v2/", "application/x-jackson-smile", ":)\n\x01"); code != http.StatusUnsupportedMediaType {
-		t.Errorf("a Smile query: %d, want 415", code)
+	// A Broker's query comes as Smile and is answered in Smile, an error too.
+	smileQuery := func(q string) (int, http.Header, string) {
+		t.Helper()
+		b, err := announcer.JSONToSmile(nil, []byte(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, h, body := post(t, url+"/druid/v2/", "application/x-jackson-smile", string(b))
+		if ct := h.Get("Content-Type"); ct != "application/x-jackson-smile" {
+			t.Fatalf("a Smile query answered as %q, want application/x-jackson-smile: %q", ct, body)
+		}
+		j, err := announcer.SmileToJSON([]byte(body))
+		if err != nil {
+			t.Fatalf("the answer to a Smile query is not Smile: %v: %q", err, body)
+		}
+		return code, h, string(j)
+	}
+	code, h, body = smileQuery(fmt.Sprintf(`{"queryType":"segmentMetadata","dataSource":{"type":"table","name":"wikipedia"},"intervals":{"type":"segments","segments":[{"itvl":%q,"ver":%q,"part":0}]}}`,
+		seg0.Interval.String(), seg0.Version))
+	rows = nil
+	if err := json.Unmarshal([]byte(body), &rows); code != 200 || err != nil || len(rows) != 1 || rows[0]["id"] != seg0.ID().String() {
+		t.Errorf("segmentMetadata in Smile: %d %s", code, body)
+	}
+	if h.Get("X-Druid-Response-Context") != `{"missingSegments":[]}` {
+		t.Errorf("X-Druid-Response-Context of a Smile query: %s", h.Get("X-Druid-Response-Context"))
+	}
+	code, _, body = smileQuery(`{"queryType":"scan","dataSource":"wikipedia"}`)
+	e = nil
+	if err := json.Unmarshal([]byte(body), &e); code != 400 || err != nil || e["error"] != "Unsupported operation" {
+		t.Errorf("scan in Smile: %d %s", code, body)
+	}
+	code, _, body = smileQuery(`"not a query"`)
+	if code != 400 || !strings.Contains(body, "Bad Request") {
+		t.Errorf("a Smile string as a query: %d %s", code, body)
 	}
 	req, _ := http.NewRequest(http.MethodDelete, url+"/druid/v2/some-query", nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
