@@ -342,12 +342,17 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	return nil
 }
 
-// stop closes what p holds, in the reverse order of start.
+// stop closes what p holds, in the reverse order of start. As a Java Historical does, HTTP keeps answering for
+// druid.server.http.unannouncePropagationDelay after the node is unannounced, so that Brokers still routing queries
+// to it stop doing so before its connections close; the shutdown timeout bounds the rest and the delay comes on
+// top, as in Druid, where the delay is a minimum the graceful timeout starts after.
 func (a *Agent) stop(p *parts) error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.shutdown)
+	delay := a.cfg.Server.HTTPUnannouncePropagationDelay
+	ctx, cancel := context.WithTimeout(context.Background(), a.shutdown+max(delay, 0))
 	defer cancel()
 	var errs []error
-	a.selfDiscovered.Store(false)
+	discovered := a.selfDiscovered.Swap(false)
+	var unannounced time.Time
 	if p.auditStop != nil {
 		p.auditStop()
 		<-p.auditDone
@@ -360,6 +365,7 @@ func (a *Agent) stop(p *parts) error {
 		if err := p.ann.UnannounceNode(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("unannouncing the node: %w", err))
 		}
+		unannounced = time.Now()
 	}
 	if p.queue != nil {
 		if err := p.queue.Stop(ctx); err != nil {
@@ -375,7 +381,24 @@ func (a *Agent) stop(p *parts) error {
 		p.inv.Stop() // parked inventory polls get 500 "Server is shutting down."
 	}
 	if p.srv != nil {
-		if err := p.srv.Shutdown(ctx); err != nil {
+		// Only a node that was discovered can have Brokers routing queries to it.
+		if discovered && delay > 0 {
+			if wait := time.Until(unannounced.Add(delay)); wait > 0 {
+				a.log.Info("waiting for the unannouncement to propagate before closing HTTP", "wait", wait.Round(time.Millisecond),
+					"key", "druid.server.http.unannouncePropagationDelay")
+				time.Sleep(wait)
+			}
+		}
+		// Requests in flight get druid.server.http.gracefulShutdownTimeout when it is set. Druid's Jetty closes them
+		// at once when it is not; serve waits for them within the shutdown timeout instead, since a query cut off is
+		// an error on the Broker.
+		hctx := ctx
+		if grace := a.cfg.Server.HTTPGracefulShutdownTimeout; grace > 0 {
+			var hcancel context.CancelFunc
+			hctx, hcancel = context.WithTimeout(context.Background(), grace)
+			defer hcancel()
+		}
+		if err := p.srv.Shutdown(hctx); err != nil {
 			errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
 			p.srv.Close()
 		}

@@ -63,6 +63,8 @@ type Companion struct {
 	metrics    *companionMetrics
 	// drift reads the Historical and compares; tests may replace it.
 	drift func(ctx context.Context, ignore func(id string) bool) ([]audit.Finding, error)
+	// absentGrace is how long the Coordinator may not list the server before a warning; tests shorten it.
+	absentGrace time.Duration
 
 	ran       atomic.Bool
 	ready     chan struct{}
@@ -91,7 +93,7 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	}
 	opts = opts.withDefaults()
 	c := &Companion{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
-		now: time.Now, ready: make(chan struct{}), placed: map[string]bool{}}
+		now: time.Now, ready: make(chan struct{}), placed: map[string]bool{}, absentGrace: companionAbsentGrace}
 	c.metrics = newCompanionMetrics()
 	if err := c.reg.Register(c.metrics); err != nil {
 		return nil, fmt.Errorf("registering the companion's metrics: %w", err)
@@ -442,7 +444,16 @@ type companionLoop struct {
 	lastErr string // the last Coordinator error logged, to log each new one once
 	blocked string // why dispatching last stopped, logged once per change
 	totals  companionTotals
+	// unlistedSince is when the Coordinator's listing was first seen without the server (zero while it is listed);
+	// warned says the warning about it was logged.
+	unlistedSince time.Time
+	warned        bool
 }
+
+// companionAbsentGrace is how long the Coordinator may not list the Historical before the companion warns: a
+// Historical announces itself only once it has loaded its cached segments, and the Coordinator lists it from its
+// next run (druid.coordinator.period, a minute by default), so a few minutes of absence at startup are normal.
+const companionAbsentGrace = 5 * time.Minute
 
 // companionTotals count since the start; /status shows them.
 type companionTotals struct {
@@ -507,7 +518,8 @@ func (c *Companion) round(ctx context.Context, l *companionLoop, poll bool) {
 }
 
 func (c *Companion) pollQueue(ctx context.Context, l *companionLoop) {
-	toLoad, _, err := c.coord.LoadQueue(ctx, c.server)
+	q, err := c.coord.Queue(ctx, c.server)
+	toLoad := q.ToLoad
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -528,6 +540,7 @@ func (c *Companion) pollQueue(ctx context.Context, l *companionLoop) {
 	l.lastErr, l.coordOK, l.read = "", true, true
 	c.metrics.coordinatorUp.Set(1)
 	c.metrics.queue.Set(float64(len(toLoad)))
+	absent := c.checkListed(l, q)
 	l.queue = toLoad
 	clear(l.inQueue)
 	for _, id := range toLoad {
@@ -541,7 +554,43 @@ func (c *Companion) pollQueue(ctx context.Context, l *companionLoop) {
 	now := c.now()
 	c.publish(func(s *companionSnapshot) {
 		s.Coordinator.Up, s.Coordinator.Error, s.Coordinator.LastPoll = true, "", now.UTC().Format(time.RFC3339Nano)
+		s.Coordinator.ServerListed, s.Coordinator.ServerAbsent = q.Listed, absent
+		s.Coordinator.ListedServers, s.Coordinator.OtherServers = q.Servers, nil
+		if !q.Listed {
+			s.Coordinator.OtherServers = q.Others
+		}
 	})
+}
+
+// checkListed follows whether the Coordinator lists the Historical under the companion's server name. A server it
+// does not list gets no loads, so nothing is prefetched: the usual cause is a companion given another druid.host
+// than the Historical announces (a pod IP beside a host name), which would otherwise go unnoticed. It returns what
+// /status says about the absence, "" while the server is listed.
+func (c *Companion) checkListed(l *companionLoop, q loadqueue.ServerQueue) string {
+	c.metrics.serverListed.Set(b2f(q.Listed))
+	if q.Listed {
+		if !l.unlistedSince.IsZero() {
+			c.log.Info("the Coordinator lists the Historical now", "server", c.server)
+		}
+		l.unlistedSince, l.warned = time.Time{}, false
+		return ""
+	}
+	now := c.now()
+	if l.unlistedSince.IsZero() {
+		l.unlistedSince = now
+		c.log.Info("the Coordinator does not list the Historical yet; nothing is prefetched until it does",
+			"server", c.server, "listedServers", q.Servers, "others", q.Others)
+	}
+	absent := fmt.Sprintf("the Coordinator's load queue has no server %s (it lists %d servers) since %s: the "+
+		"Historical is still starting, or it announces another name than the companion's druid.host:port (give both "+
+		"containers the same druid_host)", c.server, q.Servers, l.unlistedSince.UTC().Format(time.RFC3339))
+	if !l.warned && now.Sub(l.unlistedSince) >= c.absentGrace {
+		l.warned = true
+		c.log.Warn("the Coordinator does not list the Historical: nothing is prefetched; check that the companion "+
+			"and the Historical have the same druid.host and port", "server", c.server,
+			"absentFor", now.Sub(l.unlistedSince).Round(time.Second), "listedServers", q.Servers, "others", q.Others)
+	}
+	return absent
 }
 
 // reconcile settles every entry against the last queue read: pulls of entries that left it are canceled, placed
@@ -958,6 +1007,12 @@ type companionCoordinatorStatus struct {
 	Up       bool   `json:"up"`
 	LastPoll string `json:"lastPoll,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// ServerListed says whether the last listing had the companion's server; ServerAbsent says what its absence
+	// means, with ListedServers (the listing's size) and OtherServers (a few names it has, on the same port first).
+	ServerListed  bool     `json:"serverListed"`
+	ServerAbsent  string   `json:"serverAbsent,omitempty"`
+	ListedServers int      `json:"listedServers"`
+	OtherServers  []string `json:"otherServers,omitempty"`
 }
 
 type companionDriftStatus struct {
@@ -1034,6 +1089,8 @@ var companionLeadTimeBuckets = []float64{0.5, 1, 5, 15, 30, 60, 120, 300, 600, 9
 //   - druid_sidecar_prefetch_window_segments, druid_sidecar_prefetch_window_bytes, druid_sidecar_prefetch_pulling:
 //     the window in use (pulls plus unclaimed copies) and the pulls in flight;
 //   - druid_sidecar_coordinator_up: 1 when the last load-queue read succeeded;
+//   - druid_sidecar_server_listed: 1 when the last load-queue read listed the Historical under the companion's
+//     server name (0 before a read and while the Coordinator does not know it by that name);
 //   - druid_sidecar_drift_findings{problem}, druid_sidecar_drift_up, druid_sidecar_drift_last_run_timestamp_seconds;
 //   - druid_sidecar_config_problems: problems in the configuration, each turning off what it affects;
 //   - druid_sidecar_companion_enabled{feature}: 1 when prefetch, or drift, runs.
@@ -1044,7 +1101,7 @@ type companionMetrics struct {
 	bytes                                        prometheus.Counter
 	leadTime                                     prometheus.Histogram
 	queue, windowSegments, windowBytes, pulling  prometheus.Gauge
-	coordinatorUp                                prometheus.Gauge
+	coordinatorUp, serverListed                  prometheus.Gauge
 	driftFindings                                *prometheus.GaugeVec
 	driftUp, driftLast                           prometheus.Gauge
 	configProblems                               prometheus.Gauge
@@ -1079,6 +1136,8 @@ func newCompanionMetrics() *companionMetrics {
 		windowBytes:    gauge("druid_sidecar_prefetch_window_bytes", "Bytes in the prefetch window: pulls in flight plus unclaimed copies."),
 		pulling:        gauge("druid_sidecar_prefetch_pulling", "Prefetch pulls in flight."),
 		coordinatorUp:  gauge("druid_sidecar_coordinator_up", "1 when the last read of the Coordinator's load queue succeeded."),
+		serverListed: gauge("druid_sidecar_server_listed",
+			"1 when the Coordinator's load queue lists the Historical under the companion's druid.host:port; 0 means nothing can be prefetched (/status says why)."),
 		driftFindings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "druid_sidecar_drift_findings",
 			Help: "Disagreements between the Historical's cache, info_dir and inventory at the last drift check, by problem."},
 			[]string{"problem"}),
@@ -1093,7 +1152,7 @@ func newCompanionMetrics() *companionMetrics {
 		m.driftFindings.WithLabelValues(p)
 	}
 	m.all = []prometheus.Collector{m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.bytes, m.leadTime,
-		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.driftFindings, m.driftUp, m.driftLast,
+		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.serverListed, m.driftFindings, m.driftUp, m.driftLast,
 		m.configProblems, m.enabled}
 	return m
 }

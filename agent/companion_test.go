@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
@@ -165,9 +167,18 @@ type runningCompanion struct {
 
 func (r *companionRig) start(cfg *configs.Config) *runningCompanion {
 	r.t.Helper()
-	c, err := NewCompanion(cfg, Options{Logger: testLogger(r.t), Version: "test", ShutdownTimeout: 10 * time.Second})
+	return r.startWith(cfg, testLogger(r.t), nil)
+}
+
+// startWith is start with a logger of the test's, and adjust to change the Companion between NewCompanion and Run.
+func (r *companionRig) startWith(cfg *configs.Config, log hclog.Logger, adjust func(c *Companion)) *runningCompanion {
+	r.t.Helper()
+	c, err := NewCompanion(cfg, Options{Logger: log, Version: "test", ShutdownTimeout: 10 * time.Second})
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rc := &runningCompanion{c: c, done: make(chan error, 1), stop: cancel}
@@ -706,5 +717,114 @@ func TestCompanionProblemLabels(t *testing.T) {
 		if got := companionProblem(detail); got != want {
 			t.Errorf("%q: %q, want %q", detail, got, want)
 		}
+	}
+}
+
+// lockedLog is a log output a test reads while the companion writes to it.
+type lockedLog struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedLog) logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "companion-test", Level: hclog.Debug, Output: l})
+}
+
+// TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer: the Historical announces its host name while the
+// companion was given the pod's address, so the Coordinator queues loads under a name the companion does not look
+// for. The companion prefetches nothing, as it must, but says so: on /status with the names the Coordinator does
+// list, in druid_sidecar_server_listed, and in a warning once the absence outlasts the startup grace. Once the
+// Coordinator lists its server, all three clear and the queued segment is prefetched.
+func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
+	r := newCompanionRig(t, 1, 4<<10)
+	_, port, _ := net.SplitHostPort(r.server)
+	javaName := "historical-0.historical.druid.svc.cluster.local:" + port
+	r.api.Load(javaName, r.segs[0])
+	r.api.Remove("127.0.0.9:8091") // another server the Coordinator knows, with an empty queue
+	log := &lockedLog{t: t}
+	rc := r.startWith(r.config(), log.logger(), func(c *Companion) { c.absentGrace = 200 * time.Millisecond })
+
+	s := rc.waitStatus(t, 10*time.Second, "the absence reported", func(s companionSnapshot) bool {
+		return s.Coordinator.Up && s.Coordinator.ServerAbsent != ""
+	})
+	if s.Coordinator.ServerListed || s.Coordinator.ListedServers != 2 || !slices.Equal(s.Coordinator.OtherServers,
+		[]string{javaName, "127.0.0.9:8091"}) || !strings.Contains(s.Coordinator.ServerAbsent, r.server) ||
+		!strings.Contains(s.Coordinator.ServerAbsent, "druid_host") {
+		t.Errorf("/status coordinator: %+v", s.Coordinator)
+	}
+	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_server_listed 0\n") {
+		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_server_listed"))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "[WARN]  companion-test: the Coordinator does not list the Historical") {
+		if time.Now().After(deadline) {
+			t.Fatal("no warning 10 s after the Coordinator was first read without the server")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := rc.status(t); s.Prefetch.Totals.Placed != 0 || s.Prefetch.Queue != 0 {
+		t.Errorf("prefetched for a server that is not listed: %+v", s.Prefetch)
+	}
+
+	// The Historical is listed under the companion's name: the queue is read and filled.
+	r.queue(r.segs[0])
+	s = rc.waitStatus(t, 10*time.Second, "the segment placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 1 })
+	if !s.Coordinator.ServerListed || s.Coordinator.ServerAbsent != "" || len(s.Coordinator.OtherServers) != 0 {
+		t.Errorf("/status coordinator once listed: %+v", s.Coordinator)
+	}
+	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_server_listed 1\n") {
+		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_server_listed"))
+	}
+	if n := strings.Count(log.String(), "[WARN]  companion-test: the Coordinator does not list"); n != 1 {
+		t.Errorf("the absence was warned about %d times, want once", n)
+	}
+}
+
+// TestCompanionRunsOnWhenItCannotCleanItsStaging: leftovers in the prefetch staging area that cannot be removed
+// (the companion runs as another user than the Historical, or the area is not a directory) turn prefetching off; the
+// companion still answers its probe and reports why, and leaves what it could not remove in place.
+func TestCompanionRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
+	r := newCompanionRig(t, 1, 4<<10)
+	r.queue(r.segs[0])
+	staging := filepath.Join(r.cacheDir, segments.PrefetchDir)
+	// Tests run as root, whom permissions do not stop: a staging area that is a file fails its listing instead.
+	rc := r.startWith(r.config("druid.sidecar.drift.period=PT1H"), testLogger(t), func(c *Companion) {
+		if err := os.RemoveAll(staging); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(staging, []byte("not ours"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if code, _ := httpGet(t, rc.url+HealthPath); code != http.StatusOK {
+		t.Errorf("/status/health: %d", code)
+	}
+	s := rc.status(t)
+	if s.Prefetch.Enabled || !strings.Contains(s.Prefetch.Off, "removing the prefetch staging") || !s.Drift.Enabled {
+		t.Errorf("/status: prefetch %+v, drift enabled %v", s.Prefetch, s.Drift.Enabled)
+	}
+	if m := rc.metrics(t); !strings.Contains(m, `druid_sidecar_companion_enabled{feature="prefetch"} 0`+"\n") {
+		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_companion_enabled"))
+	}
+	rc.shutdown(t)
+	if b, err := os.ReadFile(staging); err != nil || string(b) != "not ours" {
+		t.Errorf("what the companion could not clean was changed: %q %v", b, err)
+	}
+	if r.dirExists(r.segs[0]) {
+		t.Error("a segment was prefetched with the staging area unusable")
 	}
 }

@@ -188,6 +188,11 @@ type ServerConfig struct {
 	HTTPMaxIdleTime time.Duration
 	// HTTPMaxRequestHeaderSize is druid.server.http.maxRequestHeaderSize, in bytes.
 	HTTPMaxRequestHeaderSize int
+	// HTTPUnannouncePropagationDelay is druid.server.http.unannouncePropagationDelay: serve's wait between
+	// unannouncing the node and closing HTTP.
+	HTTPUnannouncePropagationDelay time.Duration
+	// HTTPGracefulShutdownTimeout is druid.server.http.gracefulShutdownTimeout; 0 waits within the shutdown timeout.
+	HTTPGracefulShutdownTimeout time.Duration
 }
 
 // HiddenProperties is druid.server.hiddenProperties: substrings of the keys whose values are never shown.

@@ -63,6 +63,8 @@ var registry = []keyDef{
 	// Druid's ServerConfig (Jetty).
 	{name: "druid.server.http.maxIdleTime", def: "PT5M", kind: period(func(c *Config) *time.Duration { return &c.Server.HTTPMaxIdleTime }), doc: "How long an idle HTTP connection is kept open; empty for ever."},
 	{name: "druid.server.http.maxRequestHeaderSize", def: "8192", kind: integer(1, maxInt, func(c *Config) *int { return &c.Server.HTTPMaxRequestHeaderSize }), doc: "Bytes of an HTTP request's line and headers (431 beyond); druid-sidecar cannot enforce less than 4097."},
+	{name: "druid.server.http.unannouncePropagationDelay", kind: period(func(c *Config) *time.Duration { return &c.Server.HTTPUnannouncePropagationDelay }), doc: "How long `serve` keeps answering HTTP after unannouncing the node at shutdown, for Brokers to stop routing queries to it; `gracefulShutdownTimeout` counts from its end. Empty or PT0S (the default, as in Druid) closes HTTP once the shutdown's other steps are done."},
+	{name: "druid.server.http.gracefulShutdownTimeout", kind: period(func(c *Config) *time.Duration { return &c.Server.HTTPGracefulShutdownTimeout }), doc: "How long `serve`'s HTTP server waits for requests in flight at shutdown before closing their connections. Empty or PT0S (the default, as in Druid) waits for them within the 30 s shutdown timeout, where Druid's Jetty would close them at once."},
 	{name: "druid.server.hiddenProperties", def: jsonText(defaultHidden), kind: stringList(func(c *Config) *[]string { return &c.Server.hiddenProperties }), doc: "Keys containing any of these (case-insensitive) are shown as `<redacted>`; the defaults are always hidden too."},
 
 	// SegmentLoaderConfig.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -340,62 +341,104 @@ func readSnippet(resp *http.Response) string {
 
 // LoadQueue returns the segment ids the Coordinator has queued for server (its hostAndPortToUse), in queue order:
 // the loads and the drops. The lists include requests already sent to the server and not yet answered. A server
-// the Coordinator has no queue for (not yet discovered, or nothing ever queued) has empty lists.
+// the Coordinator does not list has empty lists; Queue tells it apart from an empty queue.
 func (c *CoordinatorClient) LoadQueue(ctx context.Context, server string) (toLoad, toDrop []string, err error) {
+	q, err := c.Queue(ctx, server)
+	return q.ToLoad, q.ToDrop, err
+}
+
+// ServerQueue is one server's entry in the Coordinator's load queue listing.
+type ServerQueue struct {
+	ToLoad, ToDrop []string
+	// Listed says whether the listing has the server at all. The leader keeps a queue for every segment server it
+	// discovered, empty or not (a peon per server, made at each Coordinator run), so an unlisted server is one the
+	// Coordinator does not know by that name: not discovered yet, or announced under another host name.
+	Listed bool
+	// Servers is how many servers the listing has; Others names up to MaxOtherServers of them, those on the
+	// server's port first, to show what the Coordinator calls the servers when server is not listed.
+	Servers int
+	Others  []string
+}
+
+// MaxOtherServers bounds ServerQueue.Others: enough to spot a name mismatch, few enough for a log line.
+const MaxOtherServers = 5
+
+// Queue reads server's entry in the leader Coordinator's load queue listing.
+func (c *CoordinatorClient) Queue(ctx context.Context, server string) (ServerQueue, error) {
 	resp, cancel, err := c.get(ctx, CoordinatorLoadQueuePath)
 	if err != nil {
-		return nil, nil, err
+		return ServerQueue{}, err
 	}
 	defer cancel()
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, &statusError{url: resp.Request.URL.String(), status: resp.StatusCode, body: readSnippet(resp)}
+		return ServerQueue{}, &statusError{url: resp.Request.URL.String(), status: resp.StatusCode, body: readSnippet(resp)}
 	}
-	toLoad, toDrop, err = decodeLoadQueue(resp.Body, server)
+	q, err := decodeServerQueue(resp.Body, server)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return ServerQueue{}, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("reading the Coordinator's load queue from %s: %w", resp.Request.URL, err)
+		return ServerQueue{}, fmt.Errorf("reading the Coordinator's load queue from %s: %w", resp.Request.URL, err)
 	}
-	return toLoad, toDrop, nil
+	return q, nil
 }
 
-// decodeLoadQueue reads {"<server>": {"segmentsToLoad": [...], "segmentsToDrop": [...]}, ...} as it streams in and
-// keeps only server's lists: with a hundred servers and long queues the whole answer is large.
+// decodeLoadQueue is decodeServerQueue's lists.
 func decodeLoadQueue(r io.Reader, server string) (toLoad, toDrop []string, err error) {
+	q, err := decodeServerQueue(r, server)
+	return q.ToLoad, q.ToDrop, err
+}
+
+// decodeServerQueue reads {"<server>": {"segmentsToLoad": [...], "segmentsToDrop": [...]}, ...} as it streams in
+// and keeps only server's lists and a few other names: with a hundred servers and long queues the whole answer is
+// large.
+func decodeServerQueue(r io.Reader, server string) (ServerQueue, error) {
+	var q ServerQueue
 	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil {
-		return nil, nil, err
+		return ServerQueue{}, err
 	} else if t != json.Delim('{') {
-		return nil, nil, fmt.Errorf("expected a JSON object of servers, got %v", t)
+		return ServerQueue{}, fmt.Errorf("expected a JSON object of servers, got %v", t)
 	}
+	_, port, _ := net.SplitHostPort(server)
+	var samePort, otherPort []string
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, nil, err
+			return ServerQueue{}, err
 		}
 		name, _ := t.(string)
+		q.Servers++
 		if name != server {
+			if _, p, _ := net.SplitHostPort(name); p == port && port != "" {
+				if len(samePort) < MaxOtherServers {
+					samePort = append(samePort, name)
+				}
+			} else if len(otherPort) < MaxOtherServers {
+				otherPort = append(otherPort, name)
+			}
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return nil, nil, err
+				return ServerQueue{}, err
 			}
 			continue
 		}
-		var q struct {
+		var lists struct {
 			SegmentsToLoad []string `json:"segmentsToLoad"`
 			SegmentsToDrop []string `json:"segmentsToDrop"`
 		}
-		if err := dec.Decode(&q); err != nil {
-			return nil, nil, fmt.Errorf("the queue of %s: %w", server, err)
+		if err := dec.Decode(&lists); err != nil {
+			return ServerQueue{}, fmt.Errorf("the queue of %s: %w", server, err)
 		}
-		toLoad, toDrop = q.SegmentsToLoad, q.SegmentsToDrop
+		q.ToLoad, q.ToDrop, q.Listed = lists.SegmentsToLoad, lists.SegmentsToDrop, true
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, nil, err
+		return ServerQueue{}, err
 	}
-	return toLoad, toDrop, nil
+	q.Others = append(samePort, otherPort...)
+	q.Others = q.Others[:min(MaxOtherServers, len(q.Others))]
+	return q, nil
 }
 
 // Segment returns the used segment id of dataSource as the Coordinator's metadata API has it, with its loadSpec.

@@ -91,6 +91,16 @@ func TestCoordinatorLoadQueueInOrderForOneServer(t *testing.T) {
 	if c.Leader() != api.URL() {
 		t.Errorf("Leader() = %q, want %q", c.Leader(), api.URL())
 	}
+	// A server the Coordinator lists with an empty queue is told apart from one it does not list, which comes with
+	// the names it does list, those on the same port first.
+	api.Remove("127.0.0.8:9000")
+	if q, err := c.Queue(ctx, "127.0.0.8:9000"); err != nil || !q.Listed || len(q.ToLoad) != 0 || q.Servers != 3 {
+		t.Errorf("a listed server with an empty queue: %+v %v", q, err)
+	}
+	q, err := c.Queue(ctx, "historical-0.historical:8083")
+	if err != nil || q.Listed || q.Servers != 3 || !slices.Equal(q.Others, []string{"127.0.0.5:8083", "127.0.0.6:8083", "127.0.0.8:9000"}) {
+		t.Errorf("an unlisted server: %+v %v", q, err)
+	}
 }
 
 func TestDecodeLoadQueueRefusesWhatIsNotOne(t *testing.T) {
