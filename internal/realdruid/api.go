@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 )
 
 // client bounds every request, so that a hung service fails the test within seconds.
@@ -41,6 +45,9 @@ func Do(t testing.TB, method, url string, body any) (int, []byte) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Without an Accept header, some Druid 25 endpoints that answer a map (DELETE of one segment) fail to pick a
+	// writer and answer 500 after doing their work.
+	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("realdruid: %s %s: %v", method, url, err)
@@ -281,11 +288,46 @@ func (c *Cluster) MarkUnused(t testing.TB, dataSource string) {
 	}
 }
 
+// MarkSegmentUnused marks one segment unused through the Coordinator (the Coordinator then drops it from every
+// server, unless coordination is paused).
+func (c *Cluster) MarkSegmentUnused(t testing.TB, dataSource, segmentID string) {
+	t.Helper()
+	call(t, "DELETE", c.Coordinator+"/druid/coordinator/v1/datasources/"+url.PathEscape(dataSource)+"/segments/"+url.PathEscape(segmentID), nil, nil)
+}
+
+// PauseCoordination pauses the Coordinator's duties (its dynamic config pauseCoordination: no loads, drops or
+// balancing), so that a test can plant a state the Coordinator would otherwise repair within a period; it resumes
+// them when the test ends.
+func (c *Cluster) PauseCoordination(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() { c.SetDynamicConfig(t, map[string]any{"pauseCoordination": false}) })
+	c.SetDynamicConfig(t, map[string]any{"pauseCoordination": true})
+}
+
+// DeleteObject deletes key from the cluster's S3 bucket, as an operator's mistake or a lifecycle rule would.
+func (c *Cluster) DeleteObject(t testing.TB, key string) {
+	t.Helper()
+	if c.Storage != "s3" {
+		t.Fatalf("realdruid: Druid %s runs on %s deep storage, not S3", c.Version, c.Storage)
+	}
+	b := testenv.S3Bucket{Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Region: c.S3Region, Bucket: c.Bucket}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.Client(t).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(key)}); err != nil {
+		t.Fatalf("realdruid: deleting s3://%s/%s: %v", c.Bucket, key, err)
+	}
+}
+
 // ---- Coordinator -----------------------------------------------------------------------------------------------
 
 // LoadForever is a loadForever rule with replicas per tier.
 func LoadForever(tiers map[string]int) map[string]any {
 	return map[string]any{"type": "loadForever", "tieredReplicants": tiers}
+}
+
+// LoadByInterval is a loadByInterval rule for interval (start/end) with replicas per tier.
+func LoadByInterval(interval string, tiers map[string]int) map[string]any {
+	return map[string]any{"type": "loadByInterval", "interval": interval, "tieredReplicants": tiers}
 }
 
 // DropForever is a dropForever rule.
