@@ -55,9 +55,15 @@ func checkConnectURI(s string) error {
 		if _, _, _, err := j.libpqSettings(MetadataConfig{}); err != nil {
 			return err
 		}
-	case "mysql":
-		if !strings.Contains(tail, "//") {
-			return errors.New("expected a MySQL JDBC URI such as jdbc:mysql://db:3306/druid")
+	case "mysql", "mariadb", "mysql+srv":
+		u, err := parseMySQLJDBC(s)
+		if err != nil {
+			return err
+		}
+		for i := range u.hosts {
+			if _, err := u.settings(i, MetadataConfig{}, MySQLSSLConfig{}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

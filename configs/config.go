@@ -23,6 +23,7 @@ type Config struct {
 	Storage      StorageConfig
 	S3           S3Config
 	Metadata     MetadataConfig
+	MySQLSSL     MySQLSSLConfig // druid.metadata.mysql.ssl.*, for a metadata store of type mysql
 	Discovery    DiscoveryConfig
 	Lookup       LookupConfig
 	Escalator    EscalatorConfig

@@ -110,8 +110,8 @@ var registry = []keyDef{
 	{name: "druid.s3.forceGlobalBucketAccessEnabled", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.ForceGlobalBucketAccessEnabled }), doc: "Access buckets in any region."},
 
 	// Metadata store (MetadataStorageConnectorConfig, MetadataStorageTablesConfig).
-	{name: "druid.metadata.storage.type", def: "derby", kind: str(func(c *Config) *string { return &c.Metadata.Type }), doc: "Metadata store type; druid-sidecar reads postgresql."},
-	{name: "druid.metadata.storage.connector.connectURI", kind: uriKind("JDBC URI", checkConnectURI, func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require`."},
+	{name: "druid.metadata.storage.type", def: "derby", kind: str(func(c *Config) *string { return &c.Metadata.Type }), doc: "Metadata store type; druid-sidecar reads postgresql and mysql (MySQL and MariaDB)."},
+	{name: "druid.metadata.storage.connector.connectURI", kind: uriKind("JDBC URI", checkConnectURI, func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require` or `jdbc:mysql://db:3306/druid` (`jdbc:mariadb:` too)."},
 	{name: "druid.metadata.storage.connector.user", kind: str(func(c *Config) *string { return &c.Metadata.User }), doc: "Metadata store user."},
 	{name: "druid.metadata.storage.connector.password", kind: password(func(c *Config) *Secret { return &c.Metadata.Password }), secret: true, doc: "Metadata store password, or a password provider."},
 	{name: "druid.metadata.storage.tables.base", def: "druid", kind: str(func(c *Config) *string { return &c.Metadata.Tables.Base }), doc: "Prefix of every metadata table name."},
@@ -127,6 +127,17 @@ var registry = []keyDef{
 	tableKey(tableSupervisors, "supervisors", "supervisors"),
 	tableKey(tableSegmentSchemas, "segmentSchemas", "segmentSchemas"),
 
+	// MySQL metadata store TLS (MySQLConnectorSslConfig), handed to the driver as its default connection properties.
+	{name: "druid.metadata.mysql.ssl.useSSL", def: "false", kind: boolean(func(c *Config) *bool { return &c.MySQLSSL.UseSSL }), doc: "Encrypt the MySQL connection (without checking the server's certificate unless `verifyServerCertificate`)."},
+	{name: "druid.metadata.mysql.ssl.verifyServerCertificate", def: "false", kind: boolean(func(c *Config) *bool { return &c.MySQLSSL.VerifyServerCertificate }), doc: "Check the MySQL server's certificate chain against the trust store (not its host name; `sslMode=VERIFY_IDENTITY` in the URI does)."},
+	{name: "druid.metadata.mysql.ssl.trustCertificateKeyStoreUrl", kind: str(func(c *Config) *string { return &c.MySQLSSL.TrustCertificateKeyStoreURL }), doc: "Path of the CA certificates the MySQL server's certificate is checked against; druid-sidecar reads a PEM file (empty: the system's)."},
+	{name: "druid.metadata.mysql.ssl.trustCertificateKeyStoreType", kind: str(func(c *Config) *string { return &c.MySQLSSL.TrustCertificateKeyStoreType }), doc: "Type of the trust store (JKS, PKCS12); druid-sidecar reads PEM whatever it says."},
+	{name: "druid.metadata.mysql.ssl.trustCertificateKeyStorePassword", kind: password(func(c *Config) *Secret { return &c.MySQLSSL.TrustCertificateKeyStorePassword }), secret: true, doc: "Password of the trust store, or a password provider (a PEM file has none)."},
+	{name: "druid.metadata.mysql.ssl.clientCertificateKeyStoreUrl", kind: str(func(c *Config) *string { return &c.MySQLSSL.ClientCertificateKeyStoreURL }), doc: "Path of the client certificate and key presented to the MySQL server; druid-sidecar reads a PEM file with the chain and an unencrypted key."},
+	{name: "druid.metadata.mysql.ssl.clientCertificateKeyStoreType", kind: str(func(c *Config) *string { return &c.MySQLSSL.ClientCertificateKeyStoreType }), doc: "Type of the client key store (JKS, PKCS12); druid-sidecar reads PEM whatever it says."},
+	{name: "druid.metadata.mysql.ssl.clientCertificateKeyStorePassword", kind: password(func(c *Config) *Secret { return &c.MySQLSSL.ClientCertificateKeyStorePassword }), secret: true, doc: "Password of the client key store, or a password provider (an unencrypted PEM key has none)."},
+	{name: "druid.metadata.mysql.ssl.enabledSSLCipherSuites", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledSSLCipherSuites }), doc: "Cipher suites allowed for TLS 1.2 and older (IANA names); empty for Go's defaults."},
+	{name: "druid.metadata.mysql.ssl.enabledTLSProtocols", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledTLSProtocols }), doc: "TLS versions allowed (TLSv1 to TLSv1.3); empty for Go's defaults."},
 	// Discovery, lookups, escalator.
 	{name: "druid.discovery.type", def: "curator", kind: str(func(c *Config) *string { return &c.Discovery.Type }), doc: "Node discovery: curator (ZooKeeper) or k8s."},
 	{name: "druid.lookup.lookupTier", def: "__default", kind: str(func(c *Config) *string { return &c.Lookup.LookupTier }), doc: "Lookup tier announced in the lookupNodeService."},
