@@ -286,7 +286,9 @@ type MySQLSSLConfig struct {
 }
 
 // EnabledSSLCipherSuites is druid.metadata.mysql.ssl.enabledSSLCipherSuites (a copy).
-func (c MySQLSSLConfig) EnabledSSLCipherSuites() []string { return slices.Clone(c.enabledSSLCipherSuites) }
+func (c MySQLSSLConfig) EnabledSSLCipherSuites() []string {
+	return slices.Clone(c.enabledSSLCipherSuites)
+}
 
 // EnabledTLSProtocols is druid.metadata.mysql.ssl.enabledTLSProtocols (a copy).
 func (c MySQLSSLConfig) EnabledTLSProtocols() []string { return slices.Clone(c.enabledTLSProtocols) }

@@ -351,7 +351,7 @@ func TestMySQLConfigsKeyStores(t *testing.T) {
 		// TLS off: the stores are not read at all, as the driver does not.
 		{MySQLSSLConfig{TrustCertificateKeyStoreURL: jks}, "", ""},
 	} {
-		_, _, err := mysqlMeta("jdbc:mysql://h/druid"+tc.uri).MySQLConfigs(tc.ssl)
+		_, _, err := mysqlMeta("jdbc:mysql://h/druid" + tc.uri).MySQLConfigs(tc.ssl)
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("%+v: %v", tc.ssl, err)
