@@ -2,12 +2,14 @@
 # Installs and runs the real services the integration tests talk to, on loopback only:
 #   ZooKeeper (Debian's 3.8, standalone), PostgreSQL (Debian's 15, a cluster of our own), MariaDB (Debian's 10.11,
 #   a server of our own: Druid's other metadata store) and an S3 server (Versity S3 Gateway, pinned, built with
-#   `go install`).
+#   `go install`); and two deep storage emulators: fake-gcs-server for Google Cloud Storage (pinned, built with
+#   `go install`) on 29100 and Azurite for Azure Blob Storage (pinned, from the npm registry, installed under the
+#   state directory and run with node) on 29200, overridable with DRUID_SIDECAR_GCS_PORT and DRUID_SIDECAR_AZURE_PORT.
 #
 #   scripts/services.sh up       install what is missing, start what is not running, wait until each answers
 #   scripts/services.sh down     stop exactly the processes `up` started (by their pid files)
 #   scripts/services.sh env      print the environment the tests read (`export NAME='value'` lines)
-#   scripts/services.sh status   which services are running; exits 1 unless all four run and answer
+#   scripts/services.sh status   which services are running; exits 1 unless all of them run and answer
 #
 # Everything lives under the state directory: <repo>/.state, or DRUID_SIDECAR_STATE_DIR (relative to the
 # repository root unless absolute). Ports default to 22181 (ZooKeeper), 25432 (PostgreSQL), 23306 (MariaDB) and
@@ -27,6 +29,8 @@ PG_PORT=${DRUID_SIDECAR_PG_PORT:-25432}
 MY_PORT=${DRUID_SIDECAR_MYSQL_PORT:-23306}
 S3_PORT=${DRUID_SIDECAR_S3_PORT:-29000}
 WAIT_TIMEOUT=${DRUID_SIDECAR_SERVICES_TIMEOUT:-60}
+GCS_PORT=${DRUID_SIDECAR_GCS_PORT:-29100}
+AZURE_PORT=${DRUID_SIDECAR_AZURE_PORT:-29200}
 
 # Fixed credentials of the local, loopback-only test S3 server. Not secrets.
 S3_ACCESS_KEY=druidsidecartest
@@ -38,6 +42,16 @@ MY_PASSWORD=druidtest
 
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
+
+# The Google Cloud Storage emulator, a Go program.
+FAKEGCS_MODULE=github.com/fsouza/fake-gcs-server
+FAKEGCS_VERSION=v1.56.1
+# Azurite, Microsoft's Azure Storage emulator: 3.35.0 is the newest release whose engines accept the Node 20 of
+# Debian and of this machine (3.36 asks for Node 21, 3.37 for 22).
+AZURITE_VERSION=3.35.0
+# Azurite's well-known development account, published in Microsoft's documentation. Not a secret.
+AZURE_ACCOUNT=devstoreaccount1
+AZURE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
 PACKAGES=(zookeeper postgresql mariadb-server-core mariadb-client-core libcurator-framework-java libcurator-recipes-java libcurator-discovery-java
 	libjackson2-databind-java libjackson2-dataformat-smile libjoda-time-java unzip chromium)
@@ -64,6 +78,14 @@ MY_DIR=$STATE_DIR/mariadb
 MY_DATA=$MY_DIR/data
 MY_SOCK=$MY_DIR/run/mariadb.sock
 ENV_FILE=$STATE_DIR/services.env
+GCS_DIR=$STATE_DIR/gcs
+AZURE_DIR=$STATE_DIR/azure
+AZURITE_DIR=$STATE_DIR/azurite
+GCS_PIDFILE=$RUN_DIR/gcs.pid
+AZURE_PIDFILE=$RUN_DIR/azure.pid
+GCS_LOG=$LOG_DIR/gcs.log
+AZURE_LOG=$LOG_DIR/azure.log
+AZURITE_MAIN=$AZURITE_DIR/node_modules/azurite/dist/src/blob/main.js
 
 ZK_PIDFILE=$RUN_DIR/zookeeper.pid
 S3_PIDFILE=$RUN_DIR/s3.pid
@@ -84,6 +106,10 @@ for p in "$ZK_PORT" "$PG_PORT" "$MY_PORT" "$S3_PORT"; do
 	[[ $p =~ ^[0-9]{1,5}$ ]] && ((10#$p >= 1 && 10#$p <= 65535)) || die "ports must be numbers in 1..65535, got '$p'"
 done
 ZK_PORT=$((10#$ZK_PORT)) PG_PORT=$((10#$PG_PORT)) MY_PORT=$((10#$MY_PORT)) S3_PORT=$((10#$S3_PORT))
+for p in "$GCS_PORT" "$AZURE_PORT"; do
+	[[ $p =~ ^[0-9]{1,5}$ ]] && ((10#$p >= 1 && 10#$p <= 65535)) || die "ports must be numbers in 1..65535, got '$p'"
+done
+GCS_PORT=$((10#$GCS_PORT)) AZURE_PORT=$((10#$AZURE_PORT))
 [[ $WAIT_TIMEOUT =~ ^[0-9]+$ ]] || die "DRUID_SIDECAR_SERVICES_TIMEOUT must be a number of seconds, got '$WAIT_TIMEOUT'"
 
 # Time in microseconds, and a duration since a start in seconds with milliseconds.
@@ -141,6 +167,15 @@ s3_answers() {
 	[[ $r == HTTP/1.[01]\ * ]]
 }
 
+# http_answers PORT PATH: an HTTP response (any status) to GET PATH on the port.
+http_answers() {
+	local r
+	r=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"; printf "GET $1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3; head -c 16 <&3' "$1" "$2" 2>/dev/null) || true
+	[[ $r == HTTP/1.[01]\ * ]]
+}
+gcs_answers() { http_answers "$GCS_PORT" /storage/v1/b; }
+azure_answers() { http_answers "$AZURE_PORT" "/$AZURE_ACCOUNT?comp=list"; }
+
 # pid_ours PIDFILE PATTERN: the pid file names a live process whose command line contains PATTERN (so a
 # recycled pid is not mistaken for ours). Prints the pid.
 pid_ours() {
@@ -197,6 +232,10 @@ export DRUID_SIDECAR_TEST_S3_ACCESS_KEY='$S3_ACCESS_KEY'
 export DRUID_SIDECAR_TEST_S3_SECRET_KEY='$S3_SECRET_KEY'
 export DRUID_SIDECAR_TEST_S3_REGION='$S3_REGION'
 export DRUID_SIDECAR_TEST_JAVA_CP='$(java_classpath)'
+export DRUID_SIDECAR_TEST_GCS_ENDPOINT='http://127.0.0.1:$GCS_PORT'
+export DRUID_SIDECAR_TEST_AZURE_ENDPOINT='http://127.0.0.1:$AZURE_PORT/$AZURE_ACCOUNT'
+export DRUID_SIDECAR_TEST_AZURE_ACCOUNT='$AZURE_ACCOUNT'
+export DRUID_SIDECAR_TEST_AZURE_KEY='$AZURE_KEY'
 EOF
 }
 
@@ -269,6 +308,99 @@ build_versitygw() {
 		>"$LOG_DIR/build-versitygw.log" 2>&1 ||
 		die "building versitygw failed. Log: $LOG_DIR/build-versitygw.log$(tail_log "$LOG_DIR/build-versitygw.log")"
 	log "versitygw: built in $(since "$t0")"
+}
+
+build_fakegcs() {
+	local t0 bin=$BIN_DIR/fake-gcs-server have
+	t0=$(now_us)
+	command -v go >/dev/null || die "Go is needed to build the GCS emulator ($FAKEGCS_MODULE@$FAKEGCS_VERSION) but 'go' is not on PATH"
+	if [[ -x $bin ]]; then
+		have=$(go version -m "$bin" 2>/dev/null | awk -v m="$FAKEGCS_MODULE" '$1 == "mod" && $2 == m { print $3 }')
+		if [[ $have == "$FAKEGCS_VERSION" ]]; then
+			log "fake-gcs-server: $FAKEGCS_VERSION already built in $BIN_DIR ($(since "$t0"))"
+			return
+		fi
+		log "fake-gcs-server: $bin is ${have:-of unknown version}, want $FAKEGCS_VERSION; rebuilding"
+	fi
+	log "fake-gcs-server: building $FAKEGCS_MODULE@$FAKEGCS_VERSION into $BIN_DIR (a few minutes on a cold Go cache)"
+	(cd "$STATE_DIR" && GOBIN=$BIN_DIR go install "$FAKEGCS_MODULE@$FAKEGCS_VERSION") \
+		>"$LOG_DIR/build-fake-gcs-server.log" 2>&1 ||
+		die "building fake-gcs-server failed. Log: $LOG_DIR/build-fake-gcs-server.log$(tail_log "$LOG_DIR/build-fake-gcs-server.log")"
+	log "fake-gcs-server: built in $(since "$t0")"
+}
+
+# install_azurite: Azurite from the npm registry into the state directory (not globally), checked by the version
+# its package.json declares.
+install_azurite() {
+	local t0 have=""
+	t0=$(now_us)
+	command -v node >/dev/null && command -v npm >/dev/null ||
+		die "node and npm are needed to run the Azure emulator (Azurite $AZURITE_VERSION); install Debian's nodejs and npm"
+	[[ -s $AZURITE_DIR/node_modules/azurite/package.json ]] &&
+		have=$(node -p 'require(process.argv[1]).version' "$AZURITE_DIR/node_modules/azurite/package.json" 2>/dev/null || true)
+	if [[ $have == "$AZURITE_VERSION" && -s $AZURITE_MAIN ]]; then
+		log "azurite: $AZURITE_VERSION already installed in $AZURITE_DIR ($(since "$t0"))"
+		return
+	fi
+	log "azurite: installing azurite@$AZURITE_VERSION into $AZURITE_DIR (a minute or two)"
+	mkdir -p "$AZURITE_DIR"
+	npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --no-save --loglevel=error "azurite@$AZURITE_VERSION" \
+		>"$LOG_DIR/install-azurite.log" 2>&1 ||
+		die "installing azurite failed. Log: $LOG_DIR/install-azurite.log$(tail_log "$LOG_DIR/install-azurite.log")"
+	[[ -s $AZURITE_MAIN ]] || die "azurite: $AZURITE_MAIN is missing after npm install"
+	log "azurite: installed in $(since "$t0")"
+}
+
+start_gcs() {
+	local bin=$BIN_DIR/fake-gcs-server pid
+	GCS_T0=$(now_us)
+	if pid=$(pid_ours "$GCS_PIDFILE" "$bin -scheme http -host 127.0.0.1"); then
+		[[ $(<"$RUN_DIR/gcs.port") == "$GCS_PORT" ]] ||
+			die "gcs: ours is running (pid $pid) on port $(<"$RUN_DIR/gcs.port"), not $GCS_PORT; run 'scripts/services.sh down' first"
+		log "gcs: already running (pid $pid)"
+		return
+	fi
+	port_open "$GCS_PORT" && die_port_taken gcs "$GCS_PORT" DRUID_SIDECAR_GCS_PORT
+	mkdir -p "$GCS_DIR/data"
+	echo "$GCS_PORT" >"$RUN_DIR/gcs.port"
+	launch "$GCS_PIDFILE" "$GCS_LOG" "$bin" -scheme http -host 127.0.0.1 -port "$GCS_PORT" \
+		-public-host "127.0.0.1:$GCS_PORT" -external-url "http://127.0.0.1:$GCS_PORT" \
+		-backend filesystem -filesystem-root "$GCS_DIR/data" -log-level warn
+	log "gcs: started fake-gcs-server on 127.0.0.1:$GCS_PORT (log $GCS_LOG)"
+}
+
+start_azure() {
+	local pid
+	AZURE_T0=$(now_us)
+	if pid=$(pid_ours "$AZURE_PIDFILE" "$AZURITE_MAIN --blobHost 127.0.0.1"); then
+		[[ $(<"$RUN_DIR/azure.port") == "$AZURE_PORT" ]] ||
+			die "azure: ours is running (pid $pid) on port $(<"$RUN_DIR/azure.port"), not $AZURE_PORT; run 'scripts/services.sh down' first"
+		log "azure: already running (pid $pid)"
+		return
+	fi
+	port_open "$AZURE_PORT" && die_port_taken azure "$AZURE_PORT" DRUID_SIDECAR_AZURE_PORT
+	mkdir -p "$AZURE_DIR/data"
+	echo "$AZURE_PORT" >"$RUN_DIR/azure.port"
+	# --skipApiVersionCheck: the Go SDK may speak a newer service version than this Azurite knows; --loose accepts
+	# headers Azurite does not implement instead of failing the request; --disableProductStyleUrl: the account is
+	# always the first path segment (http://127.0.0.1:port/account/container/blob), never read from the host name.
+	launch "$AZURE_PIDFILE" "$AZURE_LOG" node "$AZURITE_MAIN" --blobHost 127.0.0.1 --blobPort "$AZURE_PORT" \
+		--location "$AZURE_DIR/data" --skipApiVersionCheck --loose --disableProductStyleUrl
+	log "azure: started Azurite on 127.0.0.1:$AZURE_PORT (log $AZURE_LOG)"
+}
+
+# emulator_status NAME PIDFILE PATTERN CHECK PORT: logs whether an emulator runs and answers; fails if not.
+emulator_status() {
+	local pid
+	if ! pid=$(pid_ours "$2" "$3"); then
+		log "$1: not running"
+		return 1
+	fi
+	if ! "$4"; then
+		log "$1: pid $pid runs but 127.0.0.1:$5 does not answer"
+		return 1
+	fi
+	log "$1: running, pid $pid, http://127.0.0.1:$5"
 }
 
 # Each start_* either finds our own process running (and answering is checked afterwards like for a fresh one) or
@@ -426,6 +558,8 @@ cmd_up() {
 	mkdir -p "$BIN_DIR" "$RUN_DIR" "$LOG_DIR"
 	install_packages
 	build_versitygw
+	build_fakegcs
+	install_azurite
 	find_pg_bin
 	# ZooKeeper's JVM and the S3 server come up while PostgreSQL starts.
 	STARTING=1
@@ -433,10 +567,14 @@ cmd_up() {
 	start_s3
 	start_postgres
 	start_mariadb
+	start_gcs
+	start_azure
 	wait_ready postgres pg_answers "" "$PG_LOG" "$PG_T0" "127.0.0.1:$PG_PORT"
 	wait_ready zookeeper zk_answers "$ZK_PIDFILE" "$ZK_LOG" "$ZK_T0" "127.0.0.1:$ZK_PORT"
 	wait_ready s3 s3_answers "$S3_PIDFILE" "$S3_LOG" "$S3_T0" "127.0.0.1:$S3_PORT"
 	wait_ready mariadb my_answers "$MY_PIDFILE" "$MY_LOG" "$MY_T0" "127.0.0.1:$MY_PORT"
+	wait_ready gcs gcs_answers "$GCS_PIDFILE" "$GCS_LOG" "$GCS_T0" "127.0.0.1:$GCS_PORT"
+	wait_ready azure azure_answers "$AZURE_PIDFILE" "$AZURE_LOG" "$AZURE_T0" "127.0.0.1:$AZURE_PORT"
 	print_env >"$ENV_FILE.tmp"
 	mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 	log "environment written to $ENV_FILE"
@@ -496,6 +634,8 @@ cmd_down() {
 	stop_pid zookeeper "$ZK_PIDFILE" "ZooKeeperServerMain $ZK_DIR/zoo.cfg" &
 	stop_pid s3 "$S3_PIDFILE" "$BIN_DIR/versitygw --port 127.0.0.1:" &
 	stop_pid mariadb "$MY_PIDFILE" "--datadir=$MY_DATA" &
+	stop_pid gcs "$GCS_PIDFILE" "$BIN_DIR/fake-gcs-server -scheme http -host 127.0.0.1" &
+	stop_pid azure "$AZURE_PIDFILE" "$AZURITE_MAIN --blobHost 127.0.0.1" &
 	stop_postgres
 	wait
 	log "down in $(since "$t0")"
@@ -532,6 +672,8 @@ cmd_status() {
 		log "mariadb: not running"
 		ok=1
 	fi
+	emulator_status gcs "$GCS_PIDFILE" "$BIN_DIR/fake-gcs-server -scheme http -host 127.0.0.1" gcs_answers "$GCS_PORT" || ok=1
+	emulator_status azure "$AZURE_PIDFILE" "$AZURITE_MAIN --blobHost 127.0.0.1" azure_answers "$AZURE_PORT" || ok=1
 	return "$ok"
 }
 
