@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
@@ -16,16 +15,6 @@ import (
 // diskSpace is what statfs says of the filesystem holding a location.
 type diskSpace struct {
 	Total, Free uint64
-}
-
-// statfs returns the filesystem's size and the bytes an unprivileged process may still write (f_bavail), which
-// is a little less than Java's File.getFreeSpace (f_bfree) and so errs on the side of keeping space free.
-func statfs(path string) (diskSpace, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return diskSpace{}, fmt.Errorf("reading the free space of %s: %w", path, err)
-	}
-	return diskSpace{Total: st.Blocks * uint64(st.Bsize), Free: st.Bavail * uint64(st.Bsize)}, nil
 }
 
 // location is one druid.segmentCache.locations entry: a directory (opened as an *os.Root, so that no path derived

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/sys/unix"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
@@ -185,6 +183,9 @@ type ownKey struct {
 // so a prefetched copy only takes its disk) and a configuration with druid.sidecar.prefetch.maxBytes or
 // maxSegments at 0.
 func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, error) {
+	if err := prefetchSupported(); err != nil {
+		return nil, err
+	}
 	sc := cfg.SegmentCache
 	if sc.VirtualStorage {
 		return nil, fmt.Errorf("%w: druid.segmentCache.virtualStorage is true, so the Historical loads segments on "+
@@ -471,25 +472,6 @@ func (p *Prefetcher) rename(st *stagedCopy, seg *DataSegment, rel, name string, 
 	return pl, nil
 }
 
-// renameNoReplace is renameat2(RENAME_NOREPLACE) of fromDir/fromName to toDir/toName: both names are single path
-// components, so nothing resolves outside the two directories. An existing target matches fs.ErrExist.
-func renameNoReplace(fromDir *os.File, fromName string, toDir *os.File, toName string) error {
-	err := unix.Renameat2(int(fromDir.Fd()), fromName, int(toDir.Fd()), toName, unix.RENAME_NOREPLACE)
-	runtime.KeepAlive(fromDir)
-	runtime.KeepAlive(toDir)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EEXIST), errors.Is(err, unix.ENOTEMPTY):
-		return fmt.Errorf("%w: %w", fs.ErrExist, err)
-	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EOPNOTSUPP):
-		// No fallback: link/unlink does not work for directories, and a plain rename could replace the empty
-		// directory of a Historical's load in progress.
-		return fmt.Errorf("%w: %w", ErrNoReplaceUnsupported, err)
-	}
-	return err
-}
-
 // dirID identifies a directory across renames: its inode number and, where the filesystem records it, its birth
 // time in nanoseconds (0 when it does not). The number alone is not enough: filesystems hand a freed inode number
 // to the next file at once, so a directory the Historical re-created could look like our copy.
@@ -510,29 +492,6 @@ func parseDirID(s string) (dirID, bool) {
 	ino, err1 := strconv.ParseUint(a, 10, 64)
 	birth, err2 := strconv.ParseInt(b, 10, 64)
 	return dirID{ino: ino, birth: birth}, err1 == nil && err2 == nil
-}
-
-// identify reads the identity of the directory rel of root, without following a symlink.
-func identify(root *os.Root, rel string) (dirID, error) {
-	parent, err := root.Open(parentDir(rel))
-	if err != nil {
-		return dirID{}, err
-	}
-	defer parent.Close()
-	var st unix.Statx_t
-	err = unix.Statx(int(parent.Fd()), path.Base(rel), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_TYPE|unix.STATX_BTIME, &st)
-	runtime.KeepAlive(parent)
-	if err != nil {
-		return dirID{}, fmt.Errorf("reading %s: %w", filepath.Join(root.Name(), rel), err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return dirID{}, fmt.Errorf("%s is not a directory", filepath.Join(root.Name(), rel))
-	}
-	id := dirID{ino: st.Ino}
-	if st.Mask&unix.STATX_BTIME != 0 {
-		id.birth = st.Btime.Sec*int64(time.Second) + int64(st.Btime.Nsec)
-	}
-	return id, nil
 }
 
 // stagingName is <segmentId>.<nonce>, the segment id shortened to keep the name within NAME_MAX.
@@ -1206,19 +1165,4 @@ func (p *Prefetcher) noteOwnChange(loc *location, d string, f *os.File) {
 type inodeTimes struct {
 	mtime, btime time.Time
 	hasBirth     bool
-}
-
-// statxAt reads the modification and birth times of name in dir ("." for dir itself), not following symlinks.
-func statxAt(dir *os.File, name string) (inodeTimes, error) {
-	var st unix.Statx_t
-	err := unix.Statx(int(dir.Fd()), name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MTIME|unix.STATX_BTIME, &st)
-	runtime.KeepAlive(dir)
-	if err != nil {
-		return inodeTimes{}, err
-	}
-	t := inodeTimes{mtime: time.Unix(st.Mtime.Sec, int64(st.Mtime.Nsec))}
-	if st.Mask&unix.STATX_BTIME != 0 {
-		t.btime, t.hasBirth = time.Unix(st.Btime.Sec, int64(st.Btime.Nsec)), true
-	}
-	return t, nil
 }

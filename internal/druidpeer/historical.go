@@ -44,7 +44,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -174,12 +173,12 @@ func NewJavaHistorical(cfg *configs.Config, opts HistoricalOptions) (*JavaHistor
 		}
 		hl := &histLocation{path: filepath.Clean(l.Path), maxSize: int64(l.MaxSize), reserved: map[string]int64{}}
 		if l.FreeSpacePercent > 0 {
-			var st syscall.Statfs_t
-			if err := syscall.Statfs(l.Path, &st); err != nil {
+			total, _, err := diskSpace(l.Path)
+			if err != nil {
 				return nil, fmt.Errorf("java historical: reading the size of %s: %w", l.Path, err)
 			}
 			// StorageLocation: (long) (freeSpacePercent * getTotalSpace() / 100).
-			hl.keep = int64(l.FreeSpacePercent * float64(st.Blocks*uint64(st.Bsize)) / 100)
+			hl.keep = int64(l.FreeSpacePercent * float64(total) / 100)
 		}
 		h.locs = append(h.locs, hl)
 	}
@@ -770,11 +769,11 @@ func (l *histLocation) reserve(id string, size int64) bool {
 		return false
 	}
 	if l.keep > 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(l.path, &st); err != nil {
+		_, bfree, err := diskSpace(l.path)
+		if err != nil {
 			return false
 		}
-		free := int64(min(st.Bfree*uint64(st.Bsize), math.MaxInt64))
+		free := int64(min(bfree, math.MaxInt64))
 		if l.keep+size > free {
 			return false
 		}
@@ -806,14 +805,6 @@ func (l *histLocation) release(id string) {
 }
 
 // ---- what it created ---------------------------------------------------------------------------------------------
-
-func histInodeOf(fi fs.FileInfo) (histInode, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return histInode{}, false
-	}
-	return histInode{dev: uint64(st.Dev), ino: st.Ino}, true
-}
 
 func (h *JavaHistorical) remember(f *os.File, p string) {
 	fi, err := f.Stat()

@@ -682,11 +682,11 @@ func stopStale(pidFile, mark, kind string, p *printer) error {
 		return os.Remove(pidFile)
 	}
 	p.step("stale", "stopping the %s left running by an earlier sandbox (pid %d)", kind, pid)
-	_ = syscall.Kill(pid, syscall.SIGTERM)
+	_ = kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(stopGrace + 5*time.Second)
 	for isSandboxProcess(pid, mark, kind) {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = kill(pid, syscall.SIGKILL)
 			time.Sleep(500 * time.Millisecond)
 			if isSandboxProcess(pid, mark, kind) {
 				return fmt.Errorf("the %s of an earlier sandbox (pid %d) does not stop; kill it and run again", kind, pid)
