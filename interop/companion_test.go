@@ -76,7 +76,8 @@ func newRefillFixture(t testing.TB, days, rowsPerDay int) *refillFixture {
 
 // refillResult is what one refill of Java Historical 1 showed.
 type refillResult struct {
-	took       time.Duration     // from the Historical's start until the Coordinator saw every segment on it
+	took       time.Duration     // from the Historical's start (its JVM's too) until the Coordinator saw every segment on it
+	loading    time.Duration     // of which after the Historical answered its health check
 	prefetched []string          // segments the companion placed
 	javaGets   map[string]int    // the Historical's GETs to S3, by segment id
 	rows       []map[string]any  // the Broker's answer to the same SQL query
@@ -136,6 +137,7 @@ func (f *refillFixture) refill(t testing.TB, o refillOptions) refillResult {
 		startCompanion()
 		time.Sleep(o.lead) // the random timing of a soak round, not a wait for a condition
 	}
+	start := time.Now()
 	var delayed chan struct{}
 	if o.companion && o.lead < 0 {
 		delayed = make(chan struct{})
@@ -150,10 +152,11 @@ func (f *refillFixture) refill(t testing.TB, o refillOptions) refillResult {
 		startCompanion()
 	}
 	var r refillResult
-	r.took = realdruid.WaitFor(t, "every segment on Java Historical 1", 10*time.Minute, func() (bool, string) {
+	r.loading = realdruid.WaitFor(t, "every segment on Java Historical 1", 10*time.Minute, func() (bool, string) {
 		got := c.ServerSegments(t, f.host)
 		return equal(got, f.want), fmt.Sprintf("%d of %d", len(got), len(f.want))
 	})
+	r.took = time.Since(start)
 	realdruid.WaitFor(t, "the Broker sees every segment", 2*time.Minute, func() (bool, string) {
 		rows := c.SQL(t, "SELECT COUNT(*) AS n FROM sys.segments WHERE datasource = ? AND is_available = 1", f.ds)
 		return len(rows) == 1 && rows[0]["n"] == float64(len(f.want)), fmt.Sprintf("%v", rows)
@@ -284,15 +287,17 @@ func (f *refillFixture) checkRefill(t testing.TB, with, without refillResult) {
 	}
 }
 
-// TestCompanionBesideJavaHistorical: one refill without the companion and one with it, 12 segments.
+// TestCompanionBesideJavaHistorical: one refill without the companion and one with it, 8 segments (the benchmark
+// measures 50; the test command keeps to what proves the protocol).
 func TestCompanionBesideJavaHistorical(t *testing.T) {
-	f := newRefillFixture(t, 12, 200)
-	const rate = 16 << 10
+	f := newRefillFixture(t, 8, 100)
+	const rate = 8 << 10 // segments of 100 rows are about half as heavy as the benchmark's
 	without := f.refill(t, refillOptions{rate: rate})
 	with := f.refill(t, refillOptions{companion: true, rate: rate, poll: "PT1S"})
 	f.checkRefill(t, with, without)
-	t.Logf("refill of %d segments: %v without the companion (%d GETs by the Historical), %v with it (%d placed by the companion, %d GETs by the Historical)",
-		len(f.want), without.took.Round(time.Millisecond), sum(without.javaGets), with.took.Round(time.Millisecond), len(with.prefetched), sum(with.javaGets))
+	t.Logf("refill of %d segments: %v (%v after the health check) without the companion, %d GETs by the Historical; %v (%v) with it, %d placed by the companion, %d GETs by the Historical",
+		len(f.want), without.took.Round(time.Millisecond), without.loading.Round(time.Millisecond), sum(without.javaGets),
+		with.took.Round(time.Millisecond), with.loading.Round(time.Millisecond), len(with.prefetched), sum(with.javaGets))
 }
 
 // BenchmarkCompanionRefill: the refill time of a fresh Java Historical with 50 queued segments, S3 capped per
@@ -300,19 +305,21 @@ func TestCompanionBesideJavaHistorical(t *testing.T) {
 func BenchmarkCompanionRefill(b *testing.B) {
 	f := newRefillFixture(b, 50, 200)
 	const rate = 16 << 10
-	var without, with time.Duration
+	var without, with, withoutLoading, withLoading time.Duration
 	for i := 0; i < b.N; i++ {
 		w := f.refill(b, refillOptions{rate: rate})
 		c := f.refill(b, refillOptions{companion: true, rate: rate, poll: "PT1S"})
 		f.checkRefill(b, c, w)
-		without += w.took
-		with += c.took
-		b.Logf("round %d: %v without the companion, %v with it (%d of %d segments placed by it)", i, w.took.Round(time.Millisecond),
-			c.took.Round(time.Millisecond), len(c.prefetched), len(f.want))
+		without, withoutLoading = without+w.took, withoutLoading+w.loading
+		with, withLoading = with+c.took, withLoading+c.loading
+		b.Logf("round %d: %v (%v after the health check) without the companion, %v (%v) with it; %d of %d segments placed by it",
+			i, w.took.Round(time.Millisecond), w.loading.Round(time.Millisecond), c.took.Round(time.Millisecond),
+			c.loading.Round(time.Millisecond), len(c.prefetched), len(f.want))
 	}
 	b.ReportMetric(without.Seconds()/float64(b.N), "s-refill-java")
 	b.ReportMetric(with.Seconds()/float64(b.N), "s-refill-companion")
 	b.ReportMetric(without.Seconds()/with.Seconds(), "x-speedup")
+	b.ReportMetric(withoutLoading.Seconds()/withLoading.Seconds(), "x-speedup-after-start")
 }
 
 // TestCompanionSoak: COMPANION_SOAK_ROUNDS refills with the companion, each with random timing (the companion
