@@ -18,6 +18,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -1463,17 +1464,14 @@ func (s *Store) LoadDynamicConfig(ctx context.Context) (dc *DynamicConfig, found
 	}
 	defer s.release()
 	t := s.tables.Config()
-	var exists bool
-	if err := s.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t).Scan(&exists); err != nil {
-		return nil, false, s.wrap("looking for the config table "+t, err)
-	}
-	if !exists {
-		return &DynamicConfig{}, false, nil
-	}
 	var payload []byte
 	err = s.conn.QueryRow(ctx, "SELECT payload FROM "+t+" WHERE name = $1", DynamicConfigKey).Scan(&payload)
+	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
+		return &DynamicConfig{}, false, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
+		// undefined_table: Druid creates the table when a Coordinator or Overlord first starts.
 		return &DynamicConfig{}, false, nil
 	case err != nil:
 		return nil, false, s.wrap("reading "+DynamicConfigKey+" from the config table "+t, err)
