@@ -276,6 +276,8 @@ type MetadataConfig struct {
 	User       string
 	Password   Secret
 	Tables     MetadataTables
+	// DefaultRule is druid.manager.rules.defaultRule: the dataSource whose rules apply after every dataSource's own.
+	DefaultRule string
 }
 
 // MetadataTables is druid.metadata.storage.tables.*: each table is <base>_<suffix> unless set explicitly.

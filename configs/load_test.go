@@ -191,7 +191,7 @@ func TestLoadDefaults(t *testing.T) {
 		Announcer: AnnouncerConfig{SegmentsPerNode: 50, MaxBytesPerNode: 524288},
 		Storage:   StorageConfig{Type: "local", StorageDirectory: "/tmp/druid/localStorage", Zip: true},
 		S3:        S3Config{Protocol: "https"},
-		Metadata:  MetadataConfig{Type: "derby", Tables: c.Metadata.Tables},
+		Metadata:  MetadataConfig{Type: "derby", Tables: c.Metadata.Tables, DefaultRule: "_default"},
 		Discovery: DiscoveryConfig{Type: "curator"},
 		Lookup:    LookupConfig{LookupTier: "__default"},
 		Escalator: EscalatorConfig{Type: "noop"},

@@ -138,6 +138,7 @@ var registry = []keyDef{
 	{name: "druid.metadata.mysql.ssl.clientCertificateKeyStorePassword", kind: password(func(c *Config) *Secret { return &c.MySQLSSL.ClientCertificateKeyStorePassword }), secret: true, doc: "Password of the client key store, or a password provider (an unencrypted PEM key has none)."},
 	{name: "druid.metadata.mysql.ssl.enabledSSLCipherSuites", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledSSLCipherSuites }), doc: "Cipher suites allowed for TLS 1.2 and older (IANA names); empty for Go's defaults."},
 	{name: "druid.metadata.mysql.ssl.enabledTLSProtocols", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledTLSProtocols }), doc: "TLS versions allowed (TLSv1 to TLSv1.3); empty for Go's defaults."},
+	{name: "druid.manager.rules.defaultRule", def: "_default", kind: str(func(c *Config) *string { return &c.Metadata.DefaultRule }), doc: "The dataSource whose rules apply after every dataSource's own (the Coordinator's setting; `audit` reads it)."},
 	// Discovery, lookups, escalator.
 	{name: "druid.discovery.type", def: "curator", kind: str(func(c *Config) *string { return &c.Discovery.Type }), doc: "Node discovery: curator (ZooKeeper) or k8s."},
 	{name: "druid.lookup.lookupTier", def: "__default", kind: str(func(c *Config) *string { return &c.Lookup.LookupTier }), doc: "Lookup tier announced in the lookupNodeService."},
