@@ -7,6 +7,7 @@
 #                 Debian machine), checks gofmt, runs go vet, go test -race ./... and brief fuzzing.
 #   make unit     unit tests only (go test -short), no services needed.
 #   make build    the binary, into bin/druid-sidecar.
+#   make image    the container image, with a Docker engine (deploy/Dockerfile; not part of make test).
 #   make bench    benchmarks against their same-run baselines (not part of make test).
 #   make soak     the fault loops run many times in a row: the ZooKeeper session-loss tests 20 times, the
 #                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations, the prefetch-against-Historical race
@@ -76,3 +77,19 @@ flakes: services-up
 		echo "$(GO) test -race -count=2 -timeout 60m ./interop/..."; \
 		$(GO) test -race -count=2 -timeout 60m ./interop/...; \
 	else echo "flakes: no ./interop package yet; nothing more to run"; fi
+
+# The container image (deploy/Dockerfile), on a machine with a Docker engine: built for IMAGE_PLATFORM (this
+# machine's by default) and tagged IMAGE. image-binary is the binary the Dockerfile puts in it: make build's,
+# stripped (-s -w), for GOOS and GOARCH; CI cross-builds it for linux/arm64 the same way (deploy/deploy_test.go).
+IMAGE          ?= druid-sidecar:$(VERSION)
+IMAGE_PLATFORM ?= linux/$(shell $(GO) env GOARCH)
+IMAGE_BINARY   ?= bin/druid-sidecar
+
+.PHONY: image image-binary
+
+image:
+	docker build -f deploy/Dockerfile --platform $(IMAGE_PLATFORM) \
+		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+image-binary:
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(IMAGE_BINARY) ./cmd/druid-sidecar

@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,49 @@ func TestManifestServe(t *testing.T) {
 	objs := decodeFile(t, filepath.Join("kubernetes", "historical-serve.yaml"))
 	checkServe(t, objs, "druid-sidecar", "segment-server")
 	checkServices(t, objs)
+}
+
+// TestManifestSelectorsApart applies both plain manifests to one namespace, as the examples allow: no Service,
+// StatefulSet or PodDisruptionBudget of one may select the other's pods.
+func TestManifestSelectorsApart(t *testing.T) {
+	a := decodeFile(t, filepath.Join("kubernetes", "historical-companion.yaml"))
+	b := decodeFile(t, filepath.Join("kubernetes", "historical-serve.yaml"))
+	checkSelectorsApart(t, a, b)
+}
+
+// checkSelectorsApart checks that no selector of one set of objects matches the pods of the other's StatefulSet.
+func checkSelectorsApart(t *testing.T, a, b []any) {
+	t.Helper()
+	for _, pair := range [][2][]any{{a, b}, {b, a}} {
+		pods := only[*appsv1.StatefulSet](t, pair[1]).Spec.Template.Labels
+		for _, sel := range selectors(pair[0]) {
+			if reflect.DeepEqual(sel.labels, pick(pods, sel.labels)) {
+				t.Errorf("%s selects %v, which also matches the other release's pods %v", sel.what, sel.labels, pods)
+			}
+		}
+	}
+}
+
+type selector struct {
+	what   string
+	labels map[string]string
+}
+
+// selectors are the label selectors of the Services, StatefulSets and PodDisruptionBudgets in objs.
+func selectors(objs []any) []selector {
+	var out []selector
+	for _, s := range ofType[*corev1.Service](objs) {
+		out = append(out, selector{"Service " + s.Name, s.Spec.Selector})
+	}
+	for _, s := range ofType[*appsv1.StatefulSet](objs) {
+		out = append(out, selector{"StatefulSet " + s.Name, s.Spec.Selector.MatchLabels})
+	}
+	for _, p := range ofType[*policyv1.PodDisruptionBudget](objs) {
+		if p.Spec.Selector != nil {
+			out = append(out, selector{"PodDisruptionBudget " + p.Name, p.Spec.Selector.MatchLabels})
+		}
+	}
+	return out
 }
 
 // ---- the Helm chart --------------------------------------------------------------------------------------------
@@ -164,6 +208,8 @@ func TestHelmRefuses(t *testing.T) {
 		{"misspelt value", []string{"--set", "segmentCache.mountpath=/data"}, "mountpath"},
 		{"cache outside the volume", []string{"--set", "segmentCache.mountPath=/var/lib/druid"}, "not under segmentCache.mountPath"},
 		{"serve without a segment server", []string{"--set", "mode=serve"}, "segmentServer.image.repository"},
+		{"serve with the segment server's tag left empty", []string{"--set", "mode=serve",
+			"--set", "segmentServer.image.repository=registry.example.com/segment-server"}, "segmentServer.image.tag"},
 		{"Kubernetes without native sidecars", []string{"--kube-version", "1.28.9"}, "kubeVersion"},
 		{"unknown mode, schema skipped", []string{"--skip-schema-validation", "--set", "mode=sidecar"}, "must be companion"},
 	}
@@ -247,10 +293,45 @@ func TestKustomizeOperator(t *testing.T) {
 	}
 	checkProbe(t, "druid-sidecar startupProbe", side, side.StartupProbe, healthPath, cfg.Sidecar.CompanionPort)
 	checkCacheShared(t, sts, cfg, side, hist)
-	for _, e := range hist.Env {
-		if strings.HasPrefix(e.Name, "druid_") || e.Name == "DRUID_METADATA_PASSWORD" {
-			if got := envVar(side, e.Name); got == nil || !reflect.DeepEqual(*got, e) {
-				t.Errorf("druid-sidecar: variable %s is not the Historical's (%+v); both must read the same configuration", e.Name, e)
+	checkSameDruidEnv(t, hist, side, cms)
+
+	// The Historical's own configuration, from the same ConfigMaps through its own mounts: the two name one server.
+	histCfg := loadConfig(t, spec, hist, cms, []string{
+		mountPathOf(t, hist, "common-config-volume") + "/common.runtime.properties",
+		mountPathOf(t, hist, "nodetype-config-volume") + "/runtime.properties"})
+	if a, b := cfg.Node.HostAndPort(), histCfg.Node.HostAndPort(); a != b {
+		t.Errorf("druid-sidecar looks for the Historical as %s, the Historical announces %s", a, b)
+	}
+	checkHostName(t, sts, "druid-sidecar", cfg)
+	checkHostName(t, sts, hist.Name, histCfg)
+	checkNoSetHost(t, hist)
+	checkGoMemLimit(t, "StatefulSet "+sts.Name, side)
+	if envVar(side, "druid_plaintextPort") != nil || envVar(side, "druid_port") != nil {
+		t.Errorf("druid-sidecar sets its port by variable; it must take the node's druid.port from its runtime.properties")
+	}
+}
+
+// mountPathOf is where the container mounts the volume.
+func mountPathOf(t *testing.T, c *corev1.Container, volume string) string {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		if m.Name == volume {
+			return strings.TrimSuffix(m.MountPath, "/")
+		}
+	}
+	t.Fatalf("%s does not mount volume %s", c.Name, volume)
+	return ""
+}
+
+// checkSameDruidEnv checks that every druid_* variable of the Historical, and its metadata password, reach
+// druid-sidecar with the same value once the kubelet has resolved them: both must read the same configuration.
+func checkSameDruidEnv(t *testing.T, hist, side *corev1.Container, cms []*corev1.ConfigMap) {
+	t.Helper()
+	h, s := kubeletEnv(t, hist, cms), kubeletEnv(t, side, cms)
+	for name, v := range h {
+		if strings.HasPrefix(name, "druid_") || name == "DRUID_METADATA_PASSWORD" {
+			if got, ok := s[name]; !ok || got != v {
+				t.Errorf("%s: variable %s = %q, the Historical's is %q; both must read the same configuration", side.Name, name, got, v)
 			}
 		}
 	}
@@ -292,7 +373,7 @@ func checkReadmeSnippet(t *testing.T, readme string) {
 	want := container(t, &sts.Spec.Template.Spec, "druid-sidecar")
 	if !reflect.DeepEqual(side.Args, want.Args) || !reflect.DeepEqual(side.Ports, want.Ports) ||
 		!reflect.DeepEqual(side.Env, want.Env) || !reflect.DeepEqual(side.VolumeMounts, want.VolumeMounts) ||
-		side.Image != want.Image {
+		side.Image != want.Image || !reflect.DeepEqual(side.Resources, want.Resources) {
 		t.Errorf("%s's snippet differs from kubernetes/historical-companion.yaml's druid-sidecar:\n got %+v\nwant %+v", readme, side, want)
 	}
 	for _, p := range []struct {
@@ -325,8 +406,8 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	type stage struct {
-		from, name string
-		instr      [][2]string // instruction, arguments
+		from, name, platform string
+		instr                [][2]string // instruction, arguments
 	}
 	var stages []*stage
 	var args = map[string]string{}
@@ -348,7 +429,11 @@ func TestDockerfile(t *testing.T) {
 		switch {
 		case instr == "FROM":
 			f := strings.Fields(rest)
-			s := &stage{from: f[0]}
+			s := &stage{}
+			if p, ok := strings.CutPrefix(f[0], "--platform="); ok {
+				s.platform, f = p, f[1:]
+			}
+			s.from = f[0]
 			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
 				s.name = f[2]
 			}
@@ -368,26 +453,57 @@ func TestDockerfile(t *testing.T) {
 	}
 	build, final := stages[0], stages[len(stages)-1]
 
-	// The build stage: the Go release of go.mod, and `make build` (CGO_ENABLED=0, so the binary is static).
+	// The build stage: the Go release of go.mod, on the build machine's platform, cross-compiling with
+	// `make image-binary` for the target's (no emulation).
 	goVersion := goDirective(t)
 	if got := strings.ReplaceAll(build.from, "${GO_VERSION}", args["GO_VERSION"]); !strings.HasPrefix(got, "golang:"+goVersion) {
 		t.Errorf("Dockerfile: build stage FROM %s (GO_VERSION %s), want golang:%s, go.mod's go directive", build.from, args["GO_VERSION"], goVersion)
 	}
-	if !slices.ContainsFunc(build.instr, func(i [2]string) bool { return i[0] == "RUN" && strings.Contains(i[1], "make build") }) {
-		t.Errorf("Dockerfile: the build stage does not run `make build`")
+	if build.platform != "$BUILDPLATFORM" {
+		t.Errorf("Dockerfile: build stage FROM --platform=%q, want $BUILDPLATFORM (cross-compile, no emulation)", build.platform)
+	}
+	var makeRun string
+	declared := map[string]bool{}
+	for _, i := range build.instr {
+		switch {
+		case i[0] == "ARG":
+			for _, a := range strings.Fields(i[1]) {
+				k, _, _ := strings.Cut(a, "=")
+				declared[k] = true
+			}
+		case i[0] == "RUN" && strings.Contains(i[1], "make "):
+			makeRun = i[1]
+		}
+	}
+	if !strings.Contains(makeRun, "make image-binary ") || !strings.Contains(makeRun, `GOOS="${TARGETOS}"`) ||
+		!strings.Contains(makeRun, `GOARCH="${TARGETARCH}"`) {
+		t.Errorf("Dockerfile: the build stage runs %q, want make image-binary with GOOS and GOARCH from TARGETOS and TARGETARCH", makeRun)
+	}
+	if !declared["TARGETOS"] || !declared["TARGETARCH"] {
+		t.Errorf("Dockerfile: the build stage does not declare ARG TARGETOS and TARGETARCH; they would be empty")
 	}
 	mk, err := os.ReadFile(filepath.Join("..", "Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^build:\n\tCGO_ENABLED=0 .* -o bin/druid-sidecar `).Match(mk) {
-		t.Errorf("Makefile: the build target no longer builds bin/druid-sidecar with CGO_ENABLED=0, which the Dockerfile relies on")
+	if !regexp.MustCompile(`(?m)^image-binary:\n\tCGO_ENABLED=0 GOOS=\$\(GOOS\) GOARCH=\$\(GOARCH\) \$\(GO\) build -trimpath -ldflags '-s -w \$\(LDFLAGS\)' -o \$\(IMAGE_BINARY\) \./cmd/druid-sidecar$`).Match(mk) ||
+		!regexp.MustCompile(`(?m)^IMAGE_BINARY +\?= bin/druid-sidecar$`).Match(mk) {
+		t.Errorf("Makefile: image-binary no longer builds make build's binary (CGO_ENABLED=0, -trimpath, LDFLAGS), stripped, for GOOS and GOARCH, into bin/druid-sidecar")
+	}
+	if !regexp.MustCompile(`(?m)^image:\n\tdocker build -f deploy/Dockerfile --platform \$\(IMAGE_PLATFORM\)`).Match(mk) {
+		t.Errorf("Makefile: no image target building deploy/Dockerfile for IMAGE_PLATFORM")
 	}
 
 	// The final stage: no shell (distroless static or scratch, and nothing RUN in it), uid 1000, the binary as
 	// the entrypoint.
 	if !strings.HasPrefix(final.from, "gcr.io/distroless/static") && final.from != "scratch" {
 		t.Errorf("Dockerfile: final stage FROM %s, want distroless static or scratch", final.from)
+	}
+	for _, st := range stages {
+		ref := strings.ReplaceAll(st.from, "${GO_VERSION}", args["GO_VERSION"])
+		if ref != "scratch" && !strings.Contains(ref, "@sha256:") && (!strings.Contains(ref, ":") || strings.HasSuffix(ref, ":latest")) {
+			t.Errorf("Dockerfile: FROM %s is not pinned (a tag other than latest, or a digest)", st.from)
+		}
 	}
 	var user, entrypoint string
 	for _, i := range final.instr {
@@ -469,6 +585,10 @@ func checkCompanion(t *testing.T, objs []any, sidecarName, historicalName string
 	if a, b := sideCfg.Node.HostAndPort(), histCfg.Node.HostAndPort(); a != b {
 		t.Errorf("druid-sidecar sees the Historical at %s, the Historical announces %s", a, b)
 	}
+	checkHostName(t, sts, sidecarName, sideCfg)
+	checkHostName(t, sts, historicalName, histCfg)
+	checkNoSetHost(t, hist)
+	checkGoMemLimit(t, "StatefulSet "+sts.Name, side)
 	if a, b := sideCfg.SegmentCache.Locations(), histCfg.SegmentCache.Locations(); !reflect.DeepEqual(a, b) {
 		t.Errorf("druid-sidecar's cache locations %+v differ from the Historical's %+v", a, b)
 	}
@@ -481,13 +601,7 @@ func checkCompanion(t *testing.T, objs []any, sidecarName, historicalName string
 	if sideCfg.Sidecar.PrefetchMaxBytes == 0 {
 		t.Errorf("druid.sidecar.prefetch.maxBytes is 0 in the example: companion would prefetch nothing")
 	}
-	for _, e := range hist.Env {
-		if strings.HasPrefix(e.Name, "druid_") || e.Name == "DRUID_METADATA_PASSWORD" {
-			if got := envVar(side, e.Name); got == nil || !reflect.DeepEqual(*got, e) {
-				t.Errorf("%s: variable %s differs from the Historical's (%+v); both must read the same configuration", sidecarName, e.Name, e)
-			}
-		}
-	}
+	checkSameDruidEnv(t, hist, side, cms)
 
 	// Probes: the companion on its own port, never a readiness probe; the Historical's readiness is Druid's.
 	checkProbe(t, sidecarName+" startupProbe", side, side.StartupProbe, healthPath, sideCfg.Sidecar.CompanionPort)
@@ -528,6 +642,11 @@ func checkServe(t *testing.T, objs []any, sidecarName, serverName string) *appsv
 	if cfg.Sidecar.Upstream == "" {
 		t.Fatalf("druid.sidecar.upstream is not set; serve would have no segment server")
 	}
+	checkHostName(t, sts, sidecarName, cfg)
+	checkGoMemLimit(t, "StatefulSet "+sts.Name, side)
+	if server.Resources.Requests.Memory().IsZero() || server.Resources.Requests.Cpu().IsZero() {
+		t.Errorf("%s requests no CPU or memory: nothing is reserved for the process that answers the queries", serverName)
+	}
 	port := probePort(t, server, server.StartupProbe)
 	if want := fmt.Sprintf("http://127.0.0.1:%d", port); strings.TrimSuffix(cfg.Sidecar.Upstream, "/") != want {
 		t.Errorf("druid.sidecar.upstream = %s, want %s, the segment server's port", cfg.Sidecar.Upstream, want)
@@ -540,6 +659,28 @@ func checkServe(t *testing.T, objs []any, sidecarName, serverName string) *appsv
 	}
 	checkCacheShared(t, sts, cfg, side, server)
 	return sts
+}
+
+// checkHostName checks that the container announces (or looks for) the pod's stable DNS name under the
+// StatefulSet's headless Service, <pod>.<serviceName>.<namespace>.svc.<cluster domain>, whatever pod it runs in: the
+// name Druid 33+ announces by itself, which stays the same across restarts.
+func checkHostName(t *testing.T, sts *appsv1.StatefulSet, name string, cfg *configs.Config) {
+	t.Helper()
+	want := podValues["metadata.name"] + "." + sts.Spec.ServiceName + "." + podValues["metadata.namespace"] + ".svc."
+	if !strings.HasPrefix(cfg.Node.Host, want) {
+		t.Errorf("%s: druid.host %q, want the pod's DNS name %s<cluster domain>", name, cfg.Node.Host, want)
+	}
+}
+
+// checkNoSetHost checks that the Druid image is not asked to pick druid.host itself: DRUID_SET_HOST is no longer
+// read (Druid 33 renamed it DRUID_SET_HOST_IP), and DRUID_SET_HOST_IP=1 would only be overridden by druid_host.
+func checkNoSetHost(t *testing.T, c *corev1.Container) {
+	t.Helper()
+	for _, name := range []string{"DRUID_SET_HOST", "DRUID_SET_HOST_IP"} {
+		if envVar(c, name) != nil {
+			t.Errorf("%s: %s is set; druid_host alone names the server", c.Name, name)
+		}
+	}
 }
 
 // checkPodBasics checks what every pod here needs: Druid's uid, gid and fsGroup, names and ports Kubernetes
@@ -755,6 +896,11 @@ func checkServices(t *testing.T, objs []any) {
 		}
 		if s.Name == sts.Spec.ServiceName && s.Spec.ClusterIP == corev1.ClusterIPNone {
 			headless = true
+			// druid.host is the pod's name in this Service: a pod not Ready must keep it.
+			if !s.Spec.PublishNotReadyAddresses {
+				t.Errorf("Service %s: publishNotReadyAddresses is false; a pod not Ready loses the DNS name that is "+
+					"its druid.host", s.Name)
+			}
 		}
 	}
 	if !headless {
@@ -819,29 +965,7 @@ func loadConfig(t *testing.T, spec *corev1.PodSpec, c *corev1.Container, cms []*
 	for _, cm := range cms {
 		byName[cm.Name] = cm
 	}
-	var environ []string
-	for _, e := range c.Env {
-		v := e.Value
-		switch {
-		case e.ValueFrom == nil:
-		case e.ValueFrom.FieldRef != nil:
-			var ok bool
-			if v, ok = podValues[e.ValueFrom.FieldRef.FieldPath]; !ok {
-				t.Fatalf("%s: variable %s reads field %s, which the test does not fill", c.Name, e.Name, e.ValueFrom.FieldRef.FieldPath)
-			}
-		case e.ValueFrom.SecretKeyRef != nil:
-			v = secretValue
-		case e.ValueFrom.ConfigMapKeyRef != nil:
-			cm := byName[e.ValueFrom.ConfigMapKeyRef.Name]
-			if cm == nil {
-				t.Fatalf("%s: variable %s reads ConfigMap %s, which is not here", c.Name, e.Name, e.ValueFrom.ConfigMapKeyRef.Name)
-			}
-			v = cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
-		default:
-			t.Fatalf("%s: variable %s has a source the test cannot fill: %+v", c.Name, e.Name, e.ValueFrom)
-		}
-		environ = append(environ, e.Name+"="+v)
-	}
+	environ := kubeletEnviron(t, c, cms)
 	if len(c.EnvFrom) > 0 {
 		t.Fatalf("%s: envFrom cannot be resolved here; the examples set every variable by name", c.Name)
 	}
@@ -883,9 +1007,112 @@ func loadConfig(t *testing.T, spec *corev1.PodSpec, c *corev1.Container, cms []*
 	return cfg
 }
 
+// kubeletEnviron is the container's environment as the kubelet sets it, in order: the downward API's fields from
+// podValues and its resource fields from the container's own resources, Secrets as secretValue, ConfigMap keys from
+// cms, and $(VAR) references to variables defined before expanded ($$ escapes one).
+func kubeletEnviron(t testing.TB, c *corev1.Container, cms []*corev1.ConfigMap) []string {
+	t.Helper()
+	byName := map[string]*corev1.ConfigMap{}
+	for _, cm := range cms {
+		byName[cm.Name] = cm
+	}
+	defined := map[string]string{}
+	var environ []string
+	for _, e := range c.Env {
+		v := expandKubeletRefs(e.Value, defined)
+		switch {
+		case e.ValueFrom == nil:
+		case e.ValueFrom.FieldRef != nil:
+			var ok bool
+			if v, ok = podValues[e.ValueFrom.FieldRef.FieldPath]; !ok {
+				t.Fatalf("%s: variable %s reads field %s, which the test does not fill", c.Name, e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+		case e.ValueFrom.ResourceFieldRef != nil:
+			v = resourceField(t, c, e.Name, e.ValueFrom.ResourceFieldRef)
+		case e.ValueFrom.SecretKeyRef != nil:
+			v = secretValue
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			cm := byName[e.ValueFrom.ConfigMapKeyRef.Name]
+			if cm == nil {
+				t.Fatalf("%s: variable %s reads ConfigMap %s, which is not here", c.Name, e.Name, e.ValueFrom.ConfigMapKeyRef.Name)
+			}
+			v = cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
+		default:
+			t.Fatalf("%s: variable %s has a source the test cannot fill: %+v", c.Name, e.Name, e.ValueFrom)
+		}
+		defined[e.Name] = v
+		environ = append(environ, e.Name+"="+v)
+	}
+	return environ
+}
+
+// kubeletEnv is kubeletEnviron as a map.
+func kubeletEnv(t testing.TB, c *corev1.Container, cms []*corev1.ConfigMap) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range kubeletEnviron(t, c, cms) {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	return out
+}
+
+// expandKubeletRefs expands $(NAME) to a variable defined before, as the kubelet does: $$ is a literal $, and a
+// reference to a variable not defined stays as written.
+func expandKubeletRefs(s string, defined map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "$$"):
+			b.WriteByte('$')
+			i++
+		case strings.HasPrefix(s[i:], "$("):
+			end := strings.IndexByte(s[i:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+end]
+			if v, ok := defined[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+end+1])
+			}
+			i += end
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// resourceField is a resourceFieldRef's value: the container's own request or limit, divided by the divisor and
+// rounded up, as the kubelet computes it. A limit not set would be the node's capacity, which a manifest must not
+// leave to chance.
+func resourceField(t testing.TB, c *corev1.Container, name string, ref *corev1.ResourceFieldSelector) string {
+	t.Helper()
+	if ref.ContainerName != "" && ref.ContainerName != c.Name {
+		t.Fatalf("%s: variable %s reads the resources of container %s, not its own", c.Name, name, ref.ContainerName)
+	}
+	kind, res, _ := strings.Cut(ref.Resource, ".")
+	list := c.Resources.Limits
+	if kind == "requests" {
+		list = c.Resources.Requests
+	}
+	q, ok := list[corev1.ResourceName(res)]
+	if !ok {
+		t.Fatalf("%s: variable %s reads %s, which the container does not set", c.Name, name, ref.Resource)
+	}
+	divisor := ref.Divisor
+	if divisor.IsZero() {
+		divisor = resource.MustParse("1")
+	}
+	return strconv.FormatInt(int64(math.Ceil(q.AsApproximateFloat64()/divisor.AsApproximateFloat64())), 10)
+}
+
 // ---- objects ---------------------------------------------------------------------------------------------------
 
-func container(t *testing.T, spec *corev1.PodSpec, name string) *corev1.Container {
+func container(t testing.TB, spec *corev1.PodSpec, name string) *corev1.Container {
 	t.Helper()
 	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range list {
@@ -954,7 +1181,7 @@ func ofType[T any](objs []any) []T {
 	return out
 }
 
-func only[T any](t *testing.T, objs []any) T {
+func only[T any](t testing.TB, objs []any) T {
 	t.Helper()
 	all := ofType[T](objs)
 	if len(all) != 1 {
@@ -986,7 +1213,7 @@ func newObject(apiVersion, kind string) any {
 	return nil
 }
 
-func decodeFile(t *testing.T, name string) []any {
+func decodeFile(t testing.TB, name string) []any {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	if err != nil {
@@ -997,7 +1224,7 @@ func decodeFile(t *testing.T, name string) []any {
 
 // decodeRendered splits a YAML stream into documents and decodes each strictly into its Kubernetes type: an
 // unknown or misspelt field, a duplicate key or a value of the wrong type fails the test.
-func decodeRendered(t *testing.T, source string, data []byte) []any {
+func decodeRendered(t testing.TB, source string, data []byte) []any {
 	t.Helper()
 	r := k8syaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var objs []any

@@ -92,11 +92,19 @@ volume. Properties in an existing ConfigMap cannot be seen here and are not chec
 Variables both containers get, so that druid-sidecar and the process beside it read the same configuration.
 */}}
 {{- define "druid-sidecar.sharedEnv" -}}
-# druid.host: the pod's address, as the Druid image would pick; one variable, so both processes agree.
-- name: druid_host
+# druid.host: the pod's stable DNS name under the headless Service, the same in both containers (companion finds
+# the Historical's load queue by it) and across restarts. It is also what Druid 33+ announces by itself (its image no
+# longer sets the pod's address on Kubernetes, and Java takes the canonical host name).
+- name: POD_NAME
   valueFrom:
     fieldRef:
-      fieldPath: status.podIP
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: druid_host
+  value: {{ printf "$(POD_NAME).%s.$(POD_NAMESPACE).svc.%s" (include "druid-sidecar.fullname" .) .Values.clusterDomain | quote }}
 - name: druid_plaintextPort
   value: {{ .Values.druidPort | quote }}
 {{- with .Values.metadataPassword }}
@@ -110,6 +118,37 @@ Variables both containers get, so that druid-sidecar and the process beside it r
 {{- end }}
 {{- with .Values.env }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+GOMEMLIMIT of a druid-sidecar container from its own memory limit (the downward API), so that the Go runtime collects
+harder as it nears the limit rather than be killed at it. Nothing when the container has no memory limit.
+*/}}
+{{- define "druid-sidecar.goMemLimit" -}}
+{{- if dig "limits" "memory" "" .Values.sidecar.resources }}
+- name: MEMORY_LIMIT_MIB
+  valueFrom:
+    resourceFieldRef:
+      resource: limits.memory
+      divisor: 1Mi
+- name: GOMEMLIMIT
+  value: $(MEMORY_LIMIT_MIB)MiB
+{{- end }}
+{{- end }}
+
+{{/*
+The segment server's image: a tag must be given, since one left empty would run whatever :latest is at each pull.
+*/}}
+{{- define "druid-sidecar.segmentServerImage" -}}
+{{- with .Values.segmentServer.image }}
+{{- if not .repository }}
+{{- fail "segmentServer.image.repository is empty: serve mode runs druid-sidecar beside a segment server, name its image" }}
+{{- end }}
+{{- if not .tag }}
+{{- fail "segmentServer.image.tag is empty: name a version (an empty tag would be :latest, which changes under a running release)" }}
+{{- end }}
+{{- printf "%s:%s" .repository .tag }}
 {{- end }}
 {{- end }}
 
