@@ -104,19 +104,9 @@ func parseJDBC(uri string) (jdbcURI, error) {
 		return j, fmt.Errorf("bad %%-escape in the database name: %v", err)
 	}
 	j.dbname = db
-	if query != "" {
-		for kv := range strings.SplitSeq(query, "&") {
-			if kv == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			v, err := url.QueryUnescape(v)
-			if err != nil {
-				// The value is not quoted: it may be a password.
-				return j, fmt.Errorf("bad %%-escape in the value of parameter %s", k)
-			}
-			j.params = append(j.params, [2]string{k, v})
-		}
+	j.params, err = parseQuery(query)
+	if err != nil {
+		return j, err
 	}
 	return j, nil
 }

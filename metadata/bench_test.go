@@ -4,17 +4,19 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// benchRowsEnv sets the number of rows BenchmarkStreamSegments loads; without it the benchmark uses a small table
-// so that a plain `go test -bench` stays quick. The figure to compare against is 1,000,000:
+// benchRowsEnv sets the number of rows BenchmarkStreamSegments loads into each store; without it the benchmark uses
+// a small table so that a plain `go test -bench` stays quick. The figure to compare against is 1,000,000:
 //
 //	DRUID_SIDECAR_BENCH_SEGMENTS=1000000 go test -run '^$' -bench StreamSegments -benchtime 3x ./metadata
 const benchRowsEnv = "DRUID_SIDECAR_BENCH_SEGMENTS"
@@ -73,59 +75,96 @@ func (h *heapPeak) finish() float64 {
 	return float64(h.peak.Load()) / (1 << 20)
 }
 
-// loadedFixture loads n realistic rows with COPY FROM and returns the fixture and the number of used rows.
-func loadedFixture(b *testing.B, n int) (*fixture, int) {
+// loadedFixture loads n realistic rows into a fresh store of the kind (COPY FROM on PostgreSQL, multi-row INSERTs on
+// MySQL) and returns the fixture and the number of used rows.
+func loadedFixture(b *testing.B, kind string, n int) (*fixture, int) {
 	b.Helper()
 	ctx := context.Background()
-	f := newFixture(b, VariantCurrent)
+	f := newStoreFixture(b, kind, VariantCurrent)
 	start := time.Now()
-	if _, err := CopySegments(ctx, f.conn, f.tables, n, ProductionShapedRecord); err != nil {
+	if _, err := f.db.bulkLoad(ctx, f.tables, n, ProductionShapedRecord); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := f.conn.Exec(ctx, "VACUUM (ANALYZE) "+f.tables.Segments()); err != nil {
+	analyze := map[string]string{"postgresql": "VACUUM (ANALYZE) ", "mysql": "ANALYZE TABLE "}[kind]
+	if err := f.db.exec(ctx, analyze+f.tables.Segments()); err != nil {
 		b.Fatal(err)
 	}
 	used, err := f.store.CountSegments(ctx, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("loaded %d rows (%d used) with COPY FROM in %v", n, used, time.Since(start).Round(time.Millisecond))
+	b.Logf("%s: loaded %d rows (%d used) in %v", kind, n, used, time.Since(start).Round(time.Millisecond))
 	return f, int(used)
 }
 
-// BenchmarkStreamSegments streams and parses every used row, against the same run's baseline of
-// COPY (SELECT payload FROM druid_segments WHERE used) TO STDOUT into io.Discard.
+// BenchmarkStreamSegments streams and parses every used row on each store, against the same run's plain read of
+// the same payloads: on PostgreSQL COPY (SELECT payload FROM druid_segments WHERE used) TO STDOUT into io.Discard,
+// on MariaDB its own client, `mariadb --quick -e 'SELECT payload FROM druid_segments WHERE used'` into a counter.
 func BenchmarkStreamSegments(b *testing.B) {
 	n := benchRows(b)
-	f, used := loadedFixture(b, n)
-	ctx := context.Background()
-
-	b.Run("copy-baseline", func(b *testing.B) {
-		var bytes int64
-		peak := startHeapPeak()
-		for b.Loop() {
-			if err := f.store.acquire(ctx); err != nil {
-				b.Fatal(err)
-			}
-			cw := &countingDiscard{}
-			tag, err := f.store.conn.PgConn().CopyTo(ctx, cw,
-				"COPY (SELECT payload FROM "+f.tables.Segments()+" WHERE used) TO STDOUT")
-			f.store.release()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if tag.RowsAffected() != int64(used) {
-				b.Fatalf("COPY gave %d rows, want %d", tag.RowsAffected(), used)
-			}
-			bytes = cw.n
+	for _, kind := range stores {
+		f, used := loadedFixture(b, kind, n)
+		if kind == "postgresql" {
+			b.Run(kind+"/copy-baseline", func(b *testing.B) { benchCopyBaseline(b, f, used) })
+		} else {
+			b.Run(kind+"/mariadb-client-baseline", func(b *testing.B) { benchMariaDBClient(b, f, used) })
 		}
-		b.ReportMetric(peak.finish(), "peak-heap-MB")
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")
-		b.ReportMetric(float64(bytes)/(1<<20), "MB-copied")
-	})
+		benchStream(b, kind, f, used)
+	}
+}
+
+func benchCopyBaseline(b *testing.B, f *fixture, used int) {
+	ctx := context.Background()
+	var bytes int64
+	peak := startHeapPeak()
+	for b.Loop() {
+		cw := &countingDiscard{}
+		tag, err := f.db.(pgTestDB).conn.PgConn().CopyTo(ctx, cw, "COPY (SELECT payload FROM "+f.tables.Segments()+" WHERE used) TO STDOUT")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if tag.RowsAffected() != int64(used) {
+			b.Fatalf("COPY gave %d rows, want %d", tag.RowsAffected(), used)
+		}
+		bytes = cw.n
+	}
+	b.ReportMetric(peak.finish(), "peak-heap-MB")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")
+	b.ReportMetric(float64(bytes)/(1<<20), "MB-copied")
+}
+
+// benchMariaDBClient runs MariaDB's own command-line client, row by row (--quick, no buffering of the result), its
+// output counted and discarded; the password goes in MYSQL_PWD, off the command line.
+func benchMariaDBClient(b *testing.B, f *fixture, used int) {
+	my := f.db.(myTestDB).my
+	client, err := exec.LookPath("mariadb")
+	if err != nil {
+		b.Fatalf("the mariadb client (scripts/services.sh installs it): %v", err)
+	}
+	var bytes int64
+	for b.Loop() {
+		cw := &countingDiscard{}
+		cmd := exec.Command(client, "--no-defaults", "--quick", "--batch", "--skip-column-names", "--protocol=TCP",
+			"-h", my.Host, "-P", strconv.Itoa(my.Port), "-u", my.User, "-D", my.Database,
+			"-e", "SELECT payload FROM "+f.tables.Segments()+" WHERE used")
+		cmd.Env = append(os.Environ(), "MYSQL_PWD="+my.Password)
+		cmd.Stdout = cw
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("mariadb: %v: %s", err, stderr.String())
+		}
+		bytes = cw.n
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")
+	b.ReportMetric(float64(bytes)/(1<<20), "MB-copied")
+}
+
+func benchStream(b *testing.B, kind string, f *fixture, used int) {
+	ctx := context.Background()
 	for _, order := range []Order{OrderNone, OrderByID} {
 		name := map[Order]string{OrderNone: "stream", OrderByID: "stream-by-id"}[order]
-		b.Run(name, func(b *testing.B) {
+		b.Run(kind+"/"+name, func(b *testing.B) {
 			peak := startHeapPeak()
 			for b.Loop() {
 				rows := 0
@@ -155,12 +194,16 @@ func (c *countingDiscard) Write(p []byte) (int, error) {
 	return io.Discard.Write(p)
 }
 
-// TestRealisticRowsRoundTrip keeps the benchmark's generator and COPY path honest with a small table.
+// TestRealisticRowsRoundTrip keeps the benchmark's generator and bulk loads honest with a small table.
 func TestRealisticRowsRoundTrip(t *testing.T) {
+	forEachStore(t, testRealisticRowsRoundTrip)
+}
+
+func testRealisticRowsRoundTrip(t *testing.T, kind string) {
 	ctx := testCtx(t)
-	f := newFixture(t, VariantSchema)
-	const n = 2000
-	if _, err := CopySegments(ctx, f.conn, f.tables, n, ProductionShapedRecord); err != nil {
+	f := newStoreFixture(t, kind, VariantSchema)
+	const n = 2500 // more than one of MySQL's INSERT batches
+	if _, err := f.db.bulkLoad(ctx, f.tables, n, ProductionShapedRecord); err != nil {
 		t.Fatal(err)
 	}
 	rows, used := 0, 0
@@ -185,5 +228,5 @@ func TestRealisticRowsRoundTrip(t *testing.T) {
 	if err := f.store.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("peak heap streaming %d rows: %.1f MB", n, peak.finish())
+	t.Logf("%s: peak heap streaming %d rows: %.1f MB", kind, n, peak.finish())
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// This file is test support: it writes Druid's own PostgreSQL DDL and rows, for this package's tests, the audit
-// tests and a sandbox. The statements are those of SQLMetadataConnector (PostgreSQLConnector: BYTEA payloads,
-// "end" quoted, no collation clause); like Druid, table names go in unquoted, so PostgreSQL folds them to lower case.
+// This file is test support: it writes Druid's own DDL and rows, for this package's tests, the audit tests and a
+// sandbox: on PostgreSQL here, on MySQL in mysql_ddl.go. The statements are those of SQLMetadataConnector, with each
+// connector's payload type, quote and collation (ddlDialect); like Druid, table names go in unquoted, so PostgreSQL
+// folds them to lower case.
 
 // Variant is a column set of the segments table, as Druid versions left it.
 type Variant int
@@ -50,9 +51,20 @@ func (v Variant) String() string {
 // Variants lists every Variant, for table-driven tests.
 var Variants = []Variant{VariantCurrent, VariantSchema, Variant022, VariantUpgraded}
 
-// CreateTables creates the segments table (in the variant's column set) and the rules table, named as tables says.
-func CreateTables(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, v Variant) error {
+// ddlDialect is what a connector puts in Druid's DDL: the payload column type, the quote around "end" and the
+// collation of the dataSource columns (PostgreSQLConnector's and MySQLConnector's values).
+type ddlDialect struct{ payload, quote, collation string }
+
+var (
+	postgresDDL = ddlDialect{payload: "BYTEA", quote: `"`}
+	mysqlDDL    = ddlDialect{payload: "LONGBLOB", quote: "`", collation: "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"}
+)
+
+// createStatements are the statements that create the segments table (in the variant's column set) and the rules
+// table, named as tables says.
+func (d ddlDialect) createStatements(tables configs.MetadataTables, v Variant) ([]string, error) {
 	seg, rules := tables.Segments(), tables.Rules()
+	end := d.quote + "end" + d.quote
 	var stmts []string
 	switch v {
 	case VariantCurrent, VariantSchema:
@@ -61,19 +73,19 @@ func CreateTables(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTa
 			extra = "schema_fingerprint VARCHAR(255),num_rows BIGINT,"
 		}
 		stmts = append(stmts,
-			"CREATE TABLE "+seg+" (id VARCHAR(255) NOT NULL,dataSource VARCHAR(255)  NOT NULL,created_date VARCHAR(255) NOT NULL,"+
-				`start VARCHAR(255) NOT NULL,"end" VARCHAR(255) NOT NULL,partitioned BOOLEAN NOT NULL,version VARCHAR(255) NOT NULL,`+
-				"used BOOLEAN NOT NULL,payload BYTEA NOT NULL,used_status_last_updated VARCHAR(255) NOT NULL,"+extra+"PRIMARY KEY (id))",
+			"CREATE TABLE "+seg+" (id VARCHAR(255) NOT NULL,dataSource VARCHAR(255) "+d.collation+" NOT NULL,created_date VARCHAR(255) NOT NULL,"+
+				"start VARCHAR(255) NOT NULL,"+end+" VARCHAR(255) NOT NULL,partitioned BOOLEAN NOT NULL,version VARCHAR(255) NOT NULL,"+
+				"used BOOLEAN NOT NULL,payload "+d.payload+" NOT NULL,used_status_last_updated VARCHAR(255) NOT NULL,"+extra+"PRIMARY KEY (id))",
 			"CREATE INDEX idx_"+seg+"_used ON "+seg+"(used)",
-			"CREATE INDEX idx_"+seg+`_datasource_used_end_start ON `+seg+`(dataSource, used, "end", start)`,
+			"CREATE INDEX idx_"+seg+"_datasource_used_end_start ON "+seg+"(dataSource, used, "+end+", start)",
 			"ALTER TABLE "+seg+" ADD upgraded_from_segment_id VARCHAR(255)",
 			"CREATE INDEX idx_"+seg+"_datasource_upgraded_from_segment_id ON "+seg+"(dataSource, upgraded_from_segment_id)",
 		)
 	case Variant022, VariantUpgraded:
 		stmts = append(stmts,
-			"CREATE TABLE "+seg+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255) NOT NULL,\n  created_date VARCHAR(255) NOT NULL,\n"+
-				"  start VARCHAR(255) NOT NULL,\n  \"end\" VARCHAR(255) NOT NULL,\n  partitioned BOOLEAN NOT NULL,\n"+
-				"  version VARCHAR(255) NOT NULL,\n  used BOOLEAN NOT NULL,\n  payload BYTEA NOT NULL,\n  PRIMARY KEY (id)\n)",
+			"CREATE TABLE "+seg+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255) "+d.collation+" NOT NULL,\n  created_date VARCHAR(255) NOT NULL,\n"+
+				"  start VARCHAR(255) NOT NULL,\n  "+end+" VARCHAR(255) NOT NULL,\n  partitioned BOOLEAN NOT NULL,\n"+
+				"  version VARCHAR(255) NOT NULL,\n  used BOOLEAN NOT NULL,\n  payload "+d.payload+" NOT NULL,\n  PRIMARY KEY (id)\n)",
 			"CREATE INDEX idx_"+seg+"_datasource ON "+seg+"(dataSource)",
 			"CREATE INDEX idx_"+seg+"_used ON "+seg+"(used)",
 		)
@@ -84,19 +96,35 @@ func CreateTables(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTa
 			)
 		}
 	default:
-		return fmt.Errorf("unknown variant %v", v)
+		return nil, fmt.Errorf("unknown variant %v", v)
 	}
-	stmts = append(stmts,
-		"CREATE TABLE "+rules+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255)  NOT NULL,\n  version VARCHAR(255) NOT NULL,\n"+
-			"  payload BYTEA NOT NULL,\n  PRIMARY KEY (id)\n)",
+	return append(stmts,
+		"CREATE TABLE "+rules+" (\n  id VARCHAR(255) NOT NULL,\n  dataSource VARCHAR(255) "+d.collation+" NOT NULL,\n  version VARCHAR(255) NOT NULL,\n"+
+			"  payload "+d.payload+" NOT NULL,\n  PRIMARY KEY (id)\n)",
 		"CREATE INDEX idx_"+rules+"_datasource ON "+rules+"(dataSource)",
-	)
+	), nil
+}
+
+// createTables runs the dialect's statements for the tables and variant through exec.
+func (d ddlDialect) createTables(tables configs.MetadataTables, v Variant, exec func(string) error) error {
+	stmts, err := d.createStatements(tables, v)
+	if err != nil {
+		return err
+	}
 	for _, st := range stmts {
-		if _, err := conn.Exec(ctx, st); err != nil {
+		if err := exec(st); err != nil {
 			return fmt.Errorf("creating Druid's tables: %s: %w", st, err)
 		}
 	}
 	return nil
+}
+
+// CreateTables creates the segments table (in the variant's column set) and the rules table, named as tables says.
+func CreateTables(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, v Variant) error {
+	return postgresDDL.createTables(tables, v, func(st string) error {
+		_, err := conn.Exec(ctx, st)
+		return err
+	})
 }
 
 // SegmentRecord is one row to write to the segments table.
@@ -118,7 +146,8 @@ type SegmentRecord struct {
 	NumRows               *int64
 }
 
-// columns returns the column names and values of the record for a table with the given optional columns.
+// columns returns the column names (unquoted: "end" needs the dialect's quote in a statement) and values of the
+// record for a table with the given optional columns.
 func (r *SegmentRecord) columns(cols *segmentColumns) ([]string, []any, error) {
 	s := r.Segment
 	payload := r.Payload
@@ -133,7 +162,7 @@ func (r *SegmentRecord) columns(cols *segmentColumns) ([]string, []any, error) {
 		created = time.Now()
 	}
 	iso := func(t time.Time) string { return segments.InstantOf(t).String() }
-	names := []string{"id", "dataSource", "created_date", "start", `"end"`, "partitioned", "version", "used", "payload"}
+	names := []string{"id", "dataSource", "created_date", "start", "end", "partitioned", "version", "used", "payload"}
 	vals := []any{s.ID().String(), s.DataSource, iso(created), s.Interval.Start.String(), s.Interval.End.String(), true,
 		s.Version, r.Used, payload}
 	nullable := func(v string) any {
@@ -171,7 +200,7 @@ func (r *SegmentRecord) columns(cols *segmentColumns) ([]string, []any, error) {
 
 // InsertSegment writes segment rows, with the columns the table has, in one transaction.
 func InsertSegment(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, recs ...SegmentRecord) error {
-	cols, err := detectSegmentColumns(ctx, conn, tables.Segments())
+	cols, err := detectSegmentColumns(ctx, pgConn{conn}, tables.Segments())
 	if err != nil {
 		return err
 	}
@@ -181,17 +210,7 @@ func InsertSegment(ctx context.Context, conn *pgx.Conn, tables configs.MetadataT
 			if err != nil {
 				return fmt.Errorf("segment %s: %w", recs[i].Segment.ID(), err)
 			}
-			q := "INSERT INTO " + tables.Segments() + " ("
-			ph := ""
-			for j, n := range names {
-				if j > 0 {
-					q += ", "
-					ph += ", "
-				}
-				q += n
-				ph += fmt.Sprintf("$%d", j+1)
-			}
-			if _, err := tx.Exec(ctx, q+") VALUES ("+ph+")", vals...); err != nil {
+			if _, err := tx.Exec(ctx, postgresDDL.insertStatement(tables.Segments(), names, 1), vals...); err != nil {
 				return fmt.Errorf("inserting segment %s: %w", recs[i].Segment.ID(), err)
 			}
 		}
@@ -199,22 +218,52 @@ func InsertSegment(ctx context.Context, conn *pgx.Conn, tables configs.MetadataT
 	})
 }
 
+// insertStatement is INSERT INTO table (names) VALUES (…), with rows rows of placeholders ($n on PostgreSQL, ? on
+// MySQL).
+func (d ddlDialect) insertStatement(table string, names []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (")
+	for j, n := range names {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		if n == "end" {
+			n = d.quote + n + d.quote
+		}
+		b.WriteString(n)
+	}
+	b.WriteString(") VALUES ")
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j := range names {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if d == postgresDDL {
+				fmt.Fprintf(&b, "$%d", r*len(names)+j+1)
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
 // CopySegments writes n rows with COPY FROM, asking record for each in turn (a record is not kept after it is
 // written, so n can be millions). It returns the number of rows written.
 func CopySegments(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, n int,
 	record func(i int) (SegmentRecord, error)) (int64, error) {
-	cols, err := detectSegmentColumns(ctx, conn, tables.Segments())
+	cols, err := detectSegmentColumns(ctx, pgConn{conn}, tables.Segments())
 	if err != nil {
 		return 0, err
 	}
-	probe := SegmentRecord{Segment: &segments.DataSegment{DataSource: "x"}, Payload: []byte{}}
-	names, _, _ := probe.columns(cols)
+	names := cols.recordNames()
 	for i, name := range names {
-		if name == `"end"` {
-			names[i] = "end" // CopyFrom quotes identifiers itself
-		} else {
-			names[i] = lowerASCII(name)
-		}
+		names[i] = lowerASCII(name) // CopyFrom quotes identifiers itself, as they are stored
 	}
 	src := &recordSource{n: n, record: record, cols: cols}
 	count, err := conn.CopyFrom(ctx, pgx.Identifier(strings.Split(lowerASCII(tables.Segments()), ".")), names, src)
@@ -222,6 +271,13 @@ func CopySegments(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTa
 		return count, fmt.Errorf("copying segments into %s: %w", tables.Segments(), err)
 	}
 	return count, nil
+}
+
+// recordNames are the columns a record fills in a table with cols.
+func (cols *segmentColumns) recordNames() []string {
+	probe := SegmentRecord{Segment: &segments.DataSegment{DataSource: "x"}, Payload: []byte{}}
+	names, _, _ := probe.columns(cols)
+	return names
 }
 
 type recordSource struct {

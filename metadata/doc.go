@@ -4,8 +4,8 @@
 //
 //   - The store itself (Open, Store): the segments table, streamed row by row with the payload parsed into a
 //     segments.DataSegment (StreamSegments), and the rules table, read as the Coordinator polls it: the latest version
-//     of each dataSource's rules (LoadRules). Only PostgreSQL is supported, through pgx; every column set Druid has
-//     written from 0.22 to 36 is read.
+//     of each dataSource's rules (LoadRules). PostgreSQL (through pgx) and MySQL or MariaDB (through
+//     go-sql-driver/mysql) are read alike; every column set Druid has written from 0.22 to 36 is read.
 //   - Retention rules (Rule, RuleSet, Evaluator): every rule type Druid publishes, parsed as Jackson reads it and
 //     applied as the Coordinator's RunRules duty applies it: the dataSource's rules, then the default rules
 //     (dataSource "_default"), the first rule that applies to the segment's interval at the reference time winning.
@@ -13,7 +13,8 @@
 //     incomplete core partition sets (which overshadow nothing) and segment-lock atomic update groups.
 //
 // ddl.go writes Druid's own DDL and rows (CreateTables, InsertSegment, CopySegments, InsertRules) for tests and for
-// seeding a sandbox.
+// seeding a sandbox; mysql_ddl.go does the same on MySQL (CreateMySQLTables, InsertMySQLSegments,
+// LoadMySQLSegments, InsertMySQLRules).
 //
 // The authority for every rule is Druid's Java source (SQLMetadataConnector, SqlSegmentsMetadataQuery,
 // SQLMetadataRuleManager, the rules package, VersionedIntervalTimeline, PartitionHolder, OvershadowableManager); the

@@ -15,7 +15,7 @@ import (
 )
 
 func TestOpenRefusesOtherStores(t *testing.T) {
-	for _, typ := range []string{"mysql", "derby", "sqlserver"} {
+	for _, typ := range []string{"derby", "sqlserver"} {
 		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
 			"druid.metadata.storage.type=" + typ,
 			"druid.metadata.storage.connector.connectURI=jdbc:" + typ + "://db:3306/druid",
@@ -27,7 +27,7 @@ func TestOpenRefusesOtherStores(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: Open succeeded", typ)
 		}
-		for _, want := range []string{"druid.metadata.storage.type", `"` + typ + `"`, "not supported yet"} {
+		for _, want := range []string{"druid.metadata.storage.type", `"` + typ + `"`, "reads postgresql and mysql"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%s: error %q does not mention %s", typ, err, want)
 			}
@@ -41,52 +41,79 @@ func TestOpenRefusesOtherStores(t *testing.T) {
 
 func TestOpenErrorNamesServerNotPassword(t *testing.T) {
 	testenv.Integration(t)
-	// A port nothing listens on (the services use 42xxx ports), and a wrong password for a reachable server.
-	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
-		"druid.metadata.storage.type=postgresql",
-		"druid.metadata.storage.connector.connectURI=jdbc:postgresql://127.0.0.1:1/druid_meta?connectTimeout=2",
-		"druid.metadata.storage.connector.user=druid",
-		"druid.metadata.storage.connector.password=s3cr3t-pa55",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Open(testCtx(t), cfg)
-	if err == nil {
-		t.Fatal("Open succeeded against a closed port")
-	}
-	msg := err.Error()
-	for _, want := range []string{"127.0.0.1:1", "druid_meta", "connecting"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not name %s", msg, want)
+	// A port nothing listens on (the services use 2xxxx ports), and a wrong password for a reachable server.
+	for _, uri := range []string{
+		"jdbc:postgresql://127.0.0.1:1/druid_meta?connectTimeout=2",
+		"jdbc:mysql://127.0.0.1:1/druid_meta?connectTimeout=2000",
+		"jdbc:mariadb://127.0.0.1:1,127.0.0.1:2/druid_meta",
+	} {
+		typ := "postgresql"
+		if !strings.HasPrefix(uri, "jdbc:postgresql:") {
+			typ = "mysql"
 		}
-	}
-	if strings.Contains(msg, "s3cr3t-pa55") {
-		t.Errorf("error %q reveals the password", msg)
+		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
+			"druid.metadata.storage.type=" + typ,
+			"druid.metadata.storage.connector.connectURI=" + uri,
+			"druid.metadata.storage.connector.user=druid",
+			"druid.metadata.storage.connector.password=s3cr3t-pa55",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(testCtx(t), cfg)
+		if err == nil {
+			t.Fatalf("%s: Open succeeded against a closed port", uri)
+		}
+		msg := err.Error()
+		for _, want := range []string{"127.0.0.1:1", "druid_meta", "connecting"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error %q does not name %s", msg, want)
+			}
+		}
+		if strings.Contains(msg, "s3cr3t-pa55") {
+			t.Errorf("error %q reveals the password", msg)
+		}
 	}
 
 	pg := testenv.Postgres(t)
-	_, err = Open(testCtx(t), loadConfig(t, pg, "druid.metadata.storage.connector.connectURI=jdbc:postgresql://"+
+	_, err := Open(testCtx(t), loadConfig(t, pg, "druid.metadata.storage.connector.connectURI=jdbc:postgresql://"+
 		pg.Host+":"+itoa(pg.Port)+"/"+pg.Database+"_missing"))
 	if err == nil || !strings.Contains(err.Error(), pg.Database+"_missing") {
 		t.Errorf("Open on a missing database: %v, want an error naming it", err)
+	}
+
+	my := testenv.MariaDB(t)
+	for _, tc := range []struct{ uri, password, want string }{
+		{"jdbc:mysql://" + my.Host + ":" + itoa(my.Port) + "/" + my.Database + "_missing", my.Password, my.Database + "_missing"},
+		{my.JDBCURI, "s3cr3t-pa55", "Access denied"},
+	} {
+		cfg, _ := loadStoreConfig(t, "mysql", "druid.metadata.storage.connector.connectURI="+tc.uri,
+			"druid.metadata.storage.connector.password="+tc.password)
+		_, err := Open(testCtx(t), cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "MySQL at "+my.Host) ||
+			strings.Contains(err.Error(), "s3cr3t-pa55") {
+			t.Errorf("Open on MariaDB: %v, want an error naming the server and %s, without the password", err, tc.want)
+		}
 	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestStreamMissingTable(t *testing.T) {
-	ctx := testCtx(t)
-	pg := testenv.Postgres(t)
-	st, err := Open(ctx, loadConfig(t, pg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	err = st.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), "druid_segments") || !strings.Contains(err.Error(), pg.Database) {
-		t.Fatalf("StreamSegments without a table: %v, want an error naming druid_segments and the database", err)
-	}
+	forEachStore(t, func(t *testing.T, kind string) {
+		ctx := testCtx(t)
+		cfg, _ := loadStoreConfig(t, kind)
+		st, err := Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close(ctx)
+		err = st.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "druid_segments") || !strings.Contains(err.Error(), Describe(cfg)) ||
+			!strings.Contains(err.Error(), "has a Coordinator or Overlord created it") {
+			t.Fatalf("StreamSegments without a table: %v, want an error naming druid_segments and the database", err)
+		}
+	})
 }
 
 // seedRows writes Druid-shaped rows: every payload kind, an ETERNITY segment, unused rows and two dataSources.
@@ -110,68 +137,77 @@ func seedRows(t *testing.T, f *fixture) map[string]SegmentRecord {
 		add(SegmentRecord{Segment: s, Used: i != 1, CreatedDate: created, UsedStatusLastUpdated: created.Add(time.Hour),
 			SchemaFingerprint: "fp" + itoa(i), NumRows: &rows, UpgradedFromSegmentID: "ds_upgraded_" + itoa(i)})
 	}
-	if err := InsertSegment(ctx, f.conn, f.tables, list...); err != nil {
+	if err := f.db.insertSegments(ctx, f.tables, list...); err != nil {
 		t.Fatal(err)
 	}
 	return recs
 }
 
 func TestStreamSegmentsEveryVariant(t *testing.T) {
-	for _, v := range Variants {
-		t.Run(v.String(), func(t *testing.T) {
-			ctx := testCtx(t)
-			f := newFixture(t, v)
-			recs := seedRows(t, f)
-			if v == VariantUpgraded {
-				// Rows written before the upgrade hold NULL in the added columns.
-				old := numbered(t, "2023-01-01T00:00:00.000Z/2023-01-02T00:00:00.000Z", "v0", 0, 1)
-				r := SegmentRecord{Segment: old, Used: true, NullUsedStatus: true}
-				if err := InsertSegment(ctx, f.conn, f.tables, r); err != nil {
-					t.Fatal(err)
-				}
-				recs[old.ID().String()] = r
-			}
+	forEachStore(t, func(t *testing.T, kind string) {
+		for _, v := range Variants {
+			t.Run(v.String(), func(t *testing.T) { testStreamVariant(t, kind, v) })
+		}
+	})
+}
 
-			for _, includeUnused := range []bool{false, true} {
-				var ids []string
-				err := f.store.StreamSegments(ctx, StreamOptions{IncludeUnused: includeUnused, Order: OrderByID}, func(r *SegmentRow) error {
-					ids = append(ids, r.ID)
-					rec, ok := recs[r.ID]
-					if !ok {
-						t.Errorf("unexpected row %s", r.ID)
-						return nil
-					}
-					if r.Used != rec.Used || (!includeUnused && !r.Used) {
-						t.Errorf("%s: used %v, want %v", r.ID, r.Used, rec.Used)
-					}
-					if r.DataSource != rec.Segment.DataSource || r.Segment.ID() != rec.Segment.ID() {
-						t.Errorf("%s: dataSource %q, payload id %s", r.ID, r.DataSource, r.Segment.ID())
-					}
-					if rec.Payload != nil {
-						if out, _ := r.Segment.AppendJSON(nil); string(out) != string(rec.Payload) {
-							t.Errorf("%s: payload does not round-trip:\n got %s\nwant %s", r.ID, out, rec.Payload)
-						}
-					}
-					checkOptionalColumns(t, v, r, rec)
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 0
-				for _, rec := range recs {
-					if rec.Used || includeUnused {
-						want++
-					}
-				}
-				if len(ids) != want {
-					t.Errorf("includeUnused=%v: %d rows, want %d", includeUnused, len(ids), want)
-				}
-				if !slices.IsSorted(ids) {
-					t.Errorf("OrderByID: ids not ascending (the test database collates in C): %v", ids)
+func testStreamVariant(t *testing.T, kind string, v Variant) {
+	ctx := testCtx(t)
+	f := newStoreFixture(t, kind, v)
+	recs := seedRows(t, f)
+	if v == VariantUpgraded {
+		// Rows written before the upgrade hold NULL in the added columns.
+		old := numbered(t, "2023-01-01T00:00:00.000Z/2023-01-02T00:00:00.000Z", "v0", 0, 1)
+		r := SegmentRecord{Segment: old, Used: true, NullUsedStatus: true}
+		if err := f.db.insertSegments(ctx, f.tables, r); err != nil {
+			t.Fatal(err)
+		}
+		recs[old.ID().String()] = r
+	}
+
+	for _, includeUnused := range []bool{false, true} {
+		var ids []string
+		err := f.store.StreamSegments(ctx, StreamOptions{IncludeUnused: includeUnused, Order: OrderByID}, func(r *SegmentRow) error {
+			ids = append(ids, r.ID)
+			rec, ok := recs[r.ID]
+			if !ok {
+				t.Errorf("unexpected row %s", r.ID)
+				return nil
+			}
+			if r.Used != rec.Used || (!includeUnused && !r.Used) {
+				t.Errorf("%s: used %v, want %v", r.ID, r.Used, rec.Used)
+			}
+			if r.DataSource != rec.Segment.DataSource || r.Segment.ID() != rec.Segment.ID() {
+				t.Errorf("%s: dataSource %q, payload id %s", r.ID, r.DataSource, r.Segment.ID())
+			}
+			if rec.Payload != nil {
+				if out, _ := r.Segment.AppendJSON(nil); string(out) != string(rec.Payload) {
+					t.Errorf("%s: payload does not round-trip:\n got %s\nwant %s", r.ID, out, rec.Payload)
 				}
 			}
+			checkOptionalColumns(t, v, r, rec)
+			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, rec := range recs {
+			if rec.Used || includeUnused {
+				want++
+			}
+		}
+		if len(ids) != want {
+			t.Errorf("includeUnused=%v: %d rows, want %d", includeUnused, len(ids), want)
+		}
+		// PostgreSQL's test database collates in C, MariaDB's in utf8mb4_general_ci (case-insensitive).
+		collate := strings.Compare
+		if kind == "mysql" {
+			collate = func(a, b string) int { return strings.Compare(strings.ToUpper(a), strings.ToUpper(b)) }
+		}
+		if !slices.IsSortedFunc(ids, collate) {
+			t.Errorf("OrderByID: ids not ascending in the column's collation: %v", ids)
+		}
 	}
 }
 
@@ -209,12 +245,17 @@ func checkOptionalColumns(t *testing.T, v Variant, r *SegmentRow, rec SegmentRec
 }
 
 func TestStreamSegmentsRawColumns(t *testing.T) {
+	forEachStore(t, testStreamSegmentsRawColumns)
+}
+
+func testStreamSegmentsRawColumns(t *testing.T, kind string) {
 	// The ETERNITY row's start and "end" columns hold what Druid writes, which do not compare as strings.
 	ctx := testCtx(t)
-	f := newFixture(t, VariantCurrent)
+	f := newStoreFixture(t, kind, VariantCurrent)
 	seedRows(t, f)
 	var start, end string
-	err := f.conn.QueryRow(ctx, `SELECT start, "end" FROM druid_segments WHERE datasource = 'country_dim'`).Scan(&start, &end)
+	endCol := map[string]string{"postgresql": `"end"`, "mysql": "`end`"}[kind]
+	err := f.db.queryRow(ctx, "SELECT start, "+endCol+" FROM druid_segments WHERE datasource = 'country_dim'", nil, &start, &end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +276,12 @@ func TestStreamSegmentsRawColumns(t *testing.T) {
 }
 
 func TestStreamSegmentsFilterStopAndBadPayload(t *testing.T) {
+	forEachStore(t, testStreamSegmentsFilterStopAndBadPayload)
+}
+
+func testStreamSegmentsFilterStopAndBadPayload(t *testing.T, kind string) {
 	ctx := testCtx(t)
-	f := newFixture(t, VariantCurrent, "druid.metadata.storage.tables.base=custom")
+	f := newStoreFixture(t, kind, VariantCurrent, "druid.metadata.storage.tables.base=custom")
 	if f.tables.Segments() != "custom_segments" {
 		t.Fatalf("segments table %s", f.tables.Segments())
 	}
@@ -260,7 +305,7 @@ func TestStreamSegmentsFilterStopAndBadPayload(t *testing.T) {
 	}
 
 	bad := numbered(t, "2022-01-01T00:00:00.000Z/2022-01-02T00:00:00.000Z", "v1", 0, 1)
-	if err := InsertSegment(ctx, f.conn, f.tables, SegmentRecord{Segment: bad, Payload: []byte(`{"dataSource":"ds","interval":"x"}`), Used: true}); err != nil {
+	if err := f.db.insertSegments(ctx, f.tables, SegmentRecord{Segment: bad, Payload: []byte(`{"dataSource":"ds","interval":"x"}`), Used: true}); err != nil {
 		t.Fatal(err)
 	}
 	err = f.store.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil })
@@ -278,12 +323,40 @@ func TestStreamSegmentsFilterStopAndBadPayload(t *testing.T) {
 	}
 
 	// The Store serves one operation at a time and reconnects after its connection is closed.
-	if _, err := f.conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", f.pg.Database); err != nil {
-		t.Fatal(err)
-	}
+	f.db.killOthers(t)
 	_ = f.store.StreamSegments(ctx, StreamOptions{}, func(*SegmentRow) error { return nil }) // may see the dead connection
 	if err := f.store.StreamSegments(ctx, StreamOptions{BadPayload: func(string, []byte, error) error { return nil }},
 		func(*SegmentRow) error { return nil }); err != nil {
 		t.Errorf("after the connection was terminated: %v", err)
 	}
+}
+
+// Rules are read the same on both stores: the latest version of each dataSource's rules.
+func TestLoadRulesEveryStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ctx := testCtx(t)
+		f := newStoreFixture(t, kind, VariantCurrent)
+		at := func(s string) time.Time { return mustInstant(t, s).Time() }
+		for _, r := range []struct{ ds, version, payload string }{
+			{"_default", "2024-01-01T00:00:00.000Z", `[{"tieredReplicants":{"_default_tier":2},"useDefaultTierForNull":true,"type":"loadForever"}]`},
+			{"wiki", "2024-01-01T00:00:00.000Z", `[{"type":"dropForever"}]`},
+			{"wiki", "2024-03-01T00:00:00.000Z", `[{"type":"loadForever","tieredReplicants":{"hot":1}}]`},
+		} {
+			if err := f.db.insertRules(ctx, f.tables, r.ds, at(r.version), []byte(r.payload)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs, err := f.store.LoadRules(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := rs.Versions["wiki"]; v != "2024-03-01T00:00:00.000Z" || len(rs.ByDataSource["wiki"]) != 1 ||
+			rs.ByDataSource["wiki"][0].Type != TypeLoadForever || len(rs.ByDataSource["_default"]) != 1 {
+			t.Errorf("rules %+v, versions %v", rs.ByDataSource, rs.Versions)
+		}
+		n, err := f.store.CountSegments(ctx, true)
+		if err != nil || n != 0 {
+			t.Errorf("CountSegments = %d, %v", n, err)
+		}
+	})
 }

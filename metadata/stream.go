@@ -2,12 +2,9 @@ package metadata
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -40,10 +37,10 @@ type SegmentRow struct {
 type Order int
 
 const (
-	// OrderNone delivers rows in the order PostgreSQL reads them, the fastest (a sequential scan, no sort).
+	// OrderNone delivers rows in the order the database reads them, the fastest (a sequential scan, no sort).
 	OrderNone Order = iota
-	// OrderByID delivers rows by ascending id in the column's collation, which PostgreSQL reads from the primary key
-	// index without sorting.
+	// OrderByID delivers rows by ascending id in the column's collation (MySQL's is usually case-insensitive), which
+	// both databases read from the primary key index without sorting.
 	OrderByID
 )
 
@@ -67,8 +64,8 @@ type segmentColumns struct {
 
 var requiredSegmentColumns = []string{"id", "datasource", "used", "payload"}
 
-func detectSegmentColumns(ctx context.Context, conn *pgx.Conn, table string) (*segmentColumns, error) {
-	cols, err := tableColumns(ctx, conn, table)
+func detectSegmentColumns(ctx context.Context, c conn, table string) (*segmentColumns, error) {
+	cols, err := c.tableColumns(ctx, table)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +107,7 @@ func (s *Store) segmentColumnsOf(ctx context.Context) (*segmentColumns, error) {
 
 // segmentsQuery builds the SELECT for the options and the detected columns. The column positions are fixed:
 // id, datasource, used, payload, then each optional column that exists, in the segmentColumns field order.
-func segmentsQuery(table string, cols *segmentColumns, opts *StreamOptions) (string, []any) {
+func segmentsQuery(c conn, table string, cols *segmentColumns, opts *StreamOptions) (string, []any) {
 	var b strings.Builder
 	b.WriteString("SELECT id, datasource, used, payload")
 	if cols.usedStatusLastUpdated {
@@ -125,7 +122,7 @@ func segmentsQuery(table string, cols *segmentColumns, opts *StreamOptions) (str
 	if cols.upgradedFromSegmentID {
 		b.WriteString(", upgraded_from_segment_id")
 	}
-	// The table name goes in unquoted, as Druid writes it, so PostgreSQL folds it the same way.
+	// The table name goes in unquoted, as Druid writes it, so the database resolves it the same way.
 	b.WriteString(" FROM " + table)
 	var conds []string
 	var args []any
@@ -133,8 +130,9 @@ func segmentsQuery(table string, cols *segmentColumns, opts *StreamOptions) (str
 		conds = append(conds, "used = true")
 	}
 	if len(opts.DataSources) > 0 {
-		args = append(args, opts.DataSources)
-		conds = append(conds, "datasource = ANY($1)")
+		cond, a := c.anyOf("datasource", 1, opts.DataSources)
+		args = append(args, a...)
+		conds = append(conds, cond)
 	}
 	if len(conds) > 0 {
 		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
@@ -145,8 +143,9 @@ func segmentsQuery(table string, cols *segmentColumns, opts *StreamOptions) (str
 	return b.String(), args
 }
 
-// StreamSegments reads the segments table and calls fn for each row, as PostgreSQL sends it: no more than one row is
-// held at a time (besides pgx's read buffer), so a table of millions of rows needs no more memory than one row.
+// StreamSegments reads the segments table and calls fn for each row, as the database sends it: no more than one row
+// is held at a time (besides the driver's read buffer), so a table of millions of rows needs no more memory than
+// one row.
 // The *SegmentRow passed to fn is reused for the next row; its Segment is not, and may be kept. An error from fn
 // ends the stream and is returned as it is.
 //
@@ -162,20 +161,18 @@ func (s *Store) StreamSegments(ctx context.Context, opts StreamOptions, fn func(
 	if err != nil {
 		return err
 	}
-	query, args := segmentsQuery(s.tables.Segments(), cols, &opts)
-	// Binary results throughout: bytea arrives as the raw payload bytes (no hex text to decode) and every value is
-	// read straight from pgx's buffer.
+	query, args := segmentsQuery(s.conn, s.tables.Segments(), cols, &opts)
 	qctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rows, err := s.conn.Query(qctx, query, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
+	rows, err := s.conn.segmentRows(qctx, query, args, cols)
 	if err != nil {
 		return s.wrap("reading the segments table", err)
 	}
 	finished := false
 	defer func() {
 		if !finished {
-			// Closing the rows would read the rest of the result; cancelling the query ends it at once (pgx then
-			// closes the connection, and the next call opens another).
+			// Closing the rows would read the rest of the result; cancelling the query ends it at once (the driver
+			// then closes the connection, and the next call opens another).
 			cancel()
 		}
 		rows.Close()
@@ -186,17 +183,17 @@ func (s *Store) StreamSegments(ctx context.Context, opts StreamOptions, fn func(
 		intern = map[string]string{} // dataSource names: few, repeated on every row
 	)
 	for rows.Next() {
-		vals := rows.RawValues()
-		if err := decodeSegmentRow(&row, vals, cols, intern); err != nil {
+		payload, err := rows.decode(&row, intern)
+		if err != nil {
 			return s.wrap("reading the segments table", err)
 		}
 		seg := new(segments.DataSegment)
-		if err := seg.UnmarshalJSON(vals[3]); err != nil {
+		if err := seg.UnmarshalJSON(payload); err != nil {
 			err = fmt.Errorf("segment %s: payload: %w", row.ID, err)
 			if opts.BadPayload == nil {
 				return s.wrap("reading the segments table", err)
 			}
-			if err := opts.BadPayload(row.ID, vals[3], err); err != nil {
+			if err := opts.BadPayload(row.ID, payload, err); err != nil {
 				return err
 			}
 			continue
@@ -213,50 +210,16 @@ func (s *Store) StreamSegments(ctx context.Context, opts StreamOptions, fn func(
 	return nil
 }
 
-// decodeSegmentRow fills row from binary-format column values.
-func decodeSegmentRow(row *SegmentRow, vals [][]byte, cols *segmentColumns, intern map[string]string) error {
-	if vals[0] == nil || vals[1] == nil || vals[2] == nil || vals[3] == nil {
-		return fmt.Errorf("a row has NULL in id, datasource, used or payload (id %q)", vals[0])
-	}
-	if len(vals[2]) != 1 {
-		return fmt.Errorf("segment %s: used is not a boolean", vals[0])
-	}
-	*row = SegmentRow{ID: string(vals[0]), Used: vals[2][0] != 0}
-	ds, ok := intern[string(vals[1])]
+// fillSegmentRow resets row to the required columns of a row; dataSource names, few and repeated on every row,
+// are interned.
+func fillSegmentRow(row *SegmentRow, id, dataSource []byte, used bool, intern map[string]string) {
+	*row = SegmentRow{ID: string(id), Used: used}
+	ds, ok := intern[string(dataSource)]
 	if !ok {
-		ds = string(vals[1])
+		ds = string(dataSource)
 		intern[ds] = ds
 	}
 	row.DataSource = ds
-	i := 4
-	text := func() string {
-		v := vals[i]
-		i++
-		if v == nil {
-			return ""
-		}
-		return string(v)
-	}
-	if cols.usedStatusLastUpdated {
-		row.UsedStatusLastUpdated = text()
-	}
-	if cols.schemaFingerprint {
-		row.SchemaFingerprint = text()
-	}
-	if cols.numRows {
-		v := vals[i]
-		i++
-		if v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("segment %s: num_rows is not a bigint", row.ID)
-			}
-			row.NumRows, row.HasNumRows = int64(binary.BigEndian.Uint64(v)), true
-		}
-	}
-	if cols.upgradedFromSegmentID {
-		row.UpgradedFromSegmentID = text()
-	}
-	return nil
 }
 
 // CountSegments returns the number of used (or all) rows of the segments table, for progress reports.

@@ -115,32 +115,52 @@ func myAdmin(lim limits, cfg *mysql.Config, stmts ...string) error {
 // metadata lock that makes DROP DATABASE wait), then drops it.
 func myDropDatabase(lim limits, cfg *mysql.Config, name string) error {
 	return withMyConn(lim, cfg, func(ctx context.Context, conn *sql.Conn) error {
-		rows, err := conn.QueryContext(ctx,
-			"SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()", name)
-		if err != nil {
+		if err := killConnections(ctx, conn, name); err != nil {
 			return err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			// A connection that ended meanwhile is "Unknown thread id" (1094): gone, as wanted.
-			if _, err := conn.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err != nil && !isMySQLError(err, 1094) {
-				return err
-			}
-		}
-		_, err = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+		_, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
 		return err
 	})
+}
+
+// KillConnections ends every connection using the test's database but those DB(t) is about to make: what a
+// server restart or a network cut does to a client, for tests of how it recovers.
+func (m MySQL) KillConnections(t testing.TB) {
+	t.Helper()
+	cfg := m.config("")
+	err := withMyConn(defaultLimits, cfg, func(ctx context.Context, conn *sql.Conn) error {
+		return killConnections(ctx, conn, m.Database)
+	})
+	if err != nil {
+		fail(t, "MariaDB", cfg.Addr, "ending the connections to "+m.Database, err)
+	}
+}
+
+// killConnections ends the connections whose current database is name, but conn's.
+func killConnections(ctx context.Context, conn *sql.Conn, name string) error {
+	rows, err := conn.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()", name)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		// A connection that ended meanwhile is "Unknown thread id" (1094): gone, as wanted.
+		if _, err := conn.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err != nil && !isMySQLError(err, 1094) {
+			return err
+		}
+	}
+	return nil
 }
 
 // withMyConn runs fn on one new connection, all within lim.op.
