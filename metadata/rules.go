@@ -18,7 +18,6 @@ import (
 	"unicode/utf16"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -1464,14 +1463,17 @@ func (s *Store) LoadDynamicConfig(ctx context.Context) (dc *DynamicConfig, found
 	}
 	defer s.release()
 	t := s.tables.Config()
+	if _, err := s.conn.tableColumns(ctx, t); err != nil {
+		if errors.Is(err, errNoTable) {
+			// Druid creates the table when a Coordinator or Overlord first starts.
+			return &DynamicConfig{}, false, nil
+		}
+		return nil, false, s.wrap("looking for the config table "+t, err)
+	}
 	var payload []byte
 	err = s.conn.QueryRow(ctx, "SELECT payload FROM "+t+" WHERE name = $1", DynamicConfigKey).Scan(&payload)
-	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return &DynamicConfig{}, false, nil
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
-		// undefined_table: Druid creates the table when a Coordinator or Overlord first starts.
 		return &DynamicConfig{}, false, nil
 	case err != nil:
 		return nil, false, s.wrap("reading "+DynamicConfigKey+" from the config table "+t, err)
