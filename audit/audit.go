@@ -7,11 +7,14 @@
 //     audit needs (its id, interval, size, shard spec when it is not a plain numbered one, where its object is) and
 //     per unused row two hashes (its id's, its object directory's);
 //  2. overshadowing is decided per dataSource as Druid's timeline decides it (metadata.NewTimeline), and the rules
-//     (metadata.LoadRules, evaluated at the audit's start) give each used, not overshadowed segment its expected
-//     replicas per tier;
+//     (metadata.LoadRules with druid.manager.rules.defaultRule, evaluated at the audit's start, the Coordinator's
+//     tier aliases resolved) give each used, not overshadowed segment its expected replicas per tier, and for a
+//     partial-load rule the fingerprint its replicas must announce (decided as each row is read, from its layout);
 //  3. every data server of internal discovery (roles HISTORICAL, PEON, INDEXER, BROKER with a dataNodeService) is
 //     read: its HTTP inventory when it answers, else its batch znodes; a server answering neither is unreachable,
-//     and segments it may hold are not counted as lost;
+//     and segments it may hold are not counted as lost. Replicas count as the Coordinator's SegmentReplicaCountMap
+//     counts them: on managed Historicals (clones are not), tasks' and Brokers' apart; where an overshadowed
+//     segment is served, the timeline of what is served (the Brokers') is built too;
 //  4. deep storage (S3 at druid.storage.bucket/baseKey) is listed, page by page, to find the used segments whose
 //     object is gone and the objects no row references;
 //  5. each dataSource is evaluated, producing the findings (kinds in report.go) and its summary.
@@ -28,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -93,6 +97,10 @@ const (
 	flagInScope // its object lies under the listed deep-storage prefix
 	flagFound   // its object was listed
 	flagKeyRel  // object holds the key relative to the default directory (defaultKey without "index.zip")
+	// flagBrokerShadowed: overshadowed, and overshadowed in the timeline of the served segments too (Brokers').
+	flagBrokerShadowed
+	// flagOlderServed: not served, and an older version still served overlaps it, visible in the Brokers' timeline.
+	flagOlderServed
 )
 
 // How a record keeps its shard spec: the kinds Druid's timeline treats alike by partition number and core
@@ -175,13 +183,31 @@ func (rec *record) id(ds string) segments.SegmentID {
 
 // server is one data server being audited.
 type server struct {
-	rep       ServerReport
-	node      announcer.DiscoveredNode
-	tier      int  // index into run.tiers
-	replicas  bool // a replication target (historical, bridge): counts towards load rules' replicas
-	realtime  bool // a task (indexer-executor, realtime): announces segments still being built
-	reachable bool
-	recs      []int32 // the used records it serves, sorted
+	rep  ServerReport
+	node announcer.DiscoveredNode
+	tier int // index into run.tiers
+	// replicas: a managed replication target (historical or bridge, not a clone), whose replicas count toward load
+	// rules as the Coordinator counts them.
+	replicas bool
+	realtime bool // a task (indexer-executor, realtime): announces segments still being built
+	// clone: a clone Historical (cloneServers), which the Coordinator neither counts nor manages.
+	clone bool
+	// decommissioning: in decommissioningNodes; broadcast rules no longer expect segments on it.
+	decommissioning bool
+	reachable       bool
+	recs            []int32  // the used records it serves, sorted
+	fps             []string // the fingerprint each of recs is announced with; nil when none has one
+}
+
+// fpOf returns the fingerprint the server announces record i with, "" for none (or when it does not hold it).
+func (s *server) fpOf(i int32) string {
+	if s.fps == nil {
+		return ""
+	}
+	if k, ok := slices.BinarySearch(s.recs, i); ok {
+		return s.fps[k]
+	}
+	return ""
 }
 
 // extra is a served segment the used records do not have.
@@ -220,14 +246,34 @@ type run struct {
 	outOfScope     int // used segments whose S3 object is outside the listed prefixes
 	notS3          int // used segments, tombstones aside, whose load spec names no S3 object
 
-	rules *metadata.RuleSet
+	rules     *metadata.RuleSet
+	dyn       *metadata.DynamicConfig
+	ev        *metadata.Evaluator
+	dsPartial []bool // per dataSource: some rule it runs is a partial-load rule
+	// decided holds the decisions of the records whose dataSource runs partial-load rules, taken from each row's
+	// layout as it is read; the other records are decided from their interval when evaluated.
+	decided  map[int32]metadata.Decision
+	expanded map[*metadata.Rule]map[string]int // each load rule's tiers with the aliases resolved
+	// undecided counts, per dataSource and reason, the records whose partial-load decision cannot be told.
+	undecided map[[2]string]int
+	// shadowClusters are the clusters of overlapping records (per dataSource) in which some record is overshadowed:
+	// where the Brokers' timeline of served segments is built.
+	shadowClusters [][]int32
 
 	tiers     []string
 	tierIndex map[string]int
 	servers   []*server
-	counts    []uint16 // replication-target servers holding record i on tier t: counts[i*len(tiers)+t]
-	served    []uint16 // reachable servers of any type holding record i
-	extras    map[segments.SegmentID]*extra
+	// counts holds, per record i and tier t (counts[i*len(tiers)+t]), the replicas on managed replication targets
+	// that count toward its rule: every one for a plain load, the ones announcing the requested fingerprint for a
+	// partial load.
+	counts []uint16
+	// stale holds, by the same index, the replicas announced with a fingerprint the rule does not ask for (under a
+	// partial load they are not in counts; under a plain load they are, and the Coordinator reverts them).
+	stale   map[int64]uint16
+	served  []uint16 // reachable servers of any type holding record i
+	nonHist []uint16 // reachable task and Broker servers holding record i (Druid's loadedNonHistorical)
+	bcast   []uint16 // reachable managed servers, not decommissioning, holding record i (broadcast replicas)
+	extras  map[segments.SegmentID]*extra
 
 	findings *collector
 	details  map[string]string
@@ -246,37 +292,11 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) (*Report, error
 	if nowFn == nil {
 		nowFn = time.Now
 	}
-	r := &run{
-		cfg: cfg, opts: opts, log: opts.Logger, start: nowFn(), seed: maphash.MakeSeed(),
-		dsIndex: map[string]int32{}, byID: map[uint64]int32{},
-		byIDMore: map[uint64][]int32{}, unused: map[uint64]struct{}{}, usedKeys: map[uint64]struct{}{},
-		refDirs: map[uint64]struct{}{}, found: map[uint64]struct{}{},
-		tierIndex: map[string]int{}, extras: map[segments.SegmentID]*extra{}, details: map[string]string{},
+	r := newRun(cfg, opts, nowFn())
+	if r.report.Inputs.DefaultRulesDataSource == "" {
+		// Druid's SQLMetadataRuleManager refuses to start on an empty one.
+		return nil, fmt.Errorf("%s is empty; the Coordinator refuses that, and the audit cannot tell which rules apply by default", metadata.DefaultRuleKey)
 	}
-	if r.log == nil {
-		r.log = hclog.NewNullLogger()
-	}
-	r.now = segments.InstantOf(r.start)
-	switch {
-	case opts.Grace == 0:
-		r.grace = DefaultGrace
-	case opts.Grace > 0:
-		r.grace = opts.Grace
-	}
-	maxFindings := opts.MaxFindings
-	if maxFindings == 0 {
-		maxFindings = DefaultMaxFindings
-	}
-	r.findings = newCollector(maxFindings)
-	r.report = &Report{ReportVersion: ReportVersion, GeneratedAt: r.start.UTC(), Inputs: Inputs{
-		SegmentsTable: cfg.Metadata.Tables.Segments(), RulesTable: cfg.Metadata.Tables.Rules(),
-		ZooKeeper: cfg.ZK.Service.Host, DataSourceFilter: slices.Clone(opts.DataSources),
-		GraceSeconds: r.grace.Seconds(), RuleVersions: map[string]string{},
-	}}
-	if r.report.Inputs.DataSourceFilter == nil {
-		r.report.Inputs.DataSourceFilter = []string{}
-	}
-	r.report.Inputs.MetadataStore = describeMetadataStore(cfg)
 
 	// Every input is opened first, so that an unreachable one fails the audit before any long work.
 	store, err := metadata.Open(ctx, cfg)
@@ -306,15 +326,18 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) (*Report, error
 		return nil, err
 	}
 
-	if r.rules, err = store.LoadRules(ctx, ""); err != nil {
-		if r.rules == nil {
-			return nil, err
-		}
-		// Some dataSources' rules do not parse: the Coordinator cannot apply them either. The others still count.
-		r.warn("%v", err)
+	rules, err := store.LoadRules(ctx, r.report.Inputs.DefaultRulesDataSource)
+	if err != nil {
+		// A row that does not parse fails the Coordinator's whole poll: it keeps applying the rules of its previous
+		// poll, which no reader of the table can know. Deciding from the other rows would be a guess.
+		return nil, fmt.Errorf("%w; the Coordinator's poll of the rules table fails while such a row is the newest of its dataSource, and it keeps applying the rules it read before: fix or replace the row", err)
 	}
-	for ds, v := range r.rules.Versions {
-		r.report.Inputs.RuleVersions[ds] = v
+	dyn, found, err := store.LoadDynamicConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.setRules(rules, dyn, found); err != nil {
+		return nil, err
 	}
 	if err := r.readMetadata(ctx, store); err != nil {
 		return nil, err
@@ -326,18 +349,82 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) (*Report, error
 	if err := r.readServers(ctx, reader); err != nil {
 		return nil, err
 	}
+	r.brokerView()
 	if puller != nil {
 		if err := r.listDeepStorage(ctx, puller); err != nil {
 			return nil, err
 		}
 	}
-	ev, err := r.rules.At(r.now)
-	if err != nil {
-		return nil, fmt.Errorf("evaluating the rules at %s: %w", r.now, err)
-	}
-	r.evaluate(ev)
+	r.evaluate()
 	r.finish(nowFn)
 	return r.report, nil
+}
+
+// newRun prepares an audit started at start: what Run does before it reads anything.
+func newRun(cfg *configs.Config, opts Options, start time.Time) *run {
+	r := &run{
+		cfg: cfg, opts: opts, log: opts.Logger, start: start, seed: maphash.MakeSeed(),
+		dsIndex: map[string]int32{}, byID: map[uint64]int32{},
+		byIDMore: map[uint64][]int32{}, unused: map[uint64]struct{}{}, usedKeys: map[uint64]struct{}{},
+		refDirs: map[uint64]struct{}{}, found: map[uint64]struct{}{},
+		tierIndex: map[string]int{}, extras: map[segments.SegmentID]*extra{}, details: map[string]string{},
+		decided: map[int32]metadata.Decision{}, expanded: map[*metadata.Rule]map[string]int{},
+		undecided: map[[2]string]int{}, stale: map[int64]uint16{},
+	}
+	if r.log == nil {
+		r.log = hclog.NewNullLogger()
+	}
+	r.now = segments.InstantOf(r.start)
+	switch {
+	case opts.Grace == 0:
+		r.grace = DefaultGrace
+	case opts.Grace > 0:
+		r.grace = opts.Grace
+	}
+	maxFindings := opts.MaxFindings
+	if maxFindings == 0 {
+		maxFindings = DefaultMaxFindings
+	}
+	r.findings = newCollector(maxFindings)
+	r.report = &Report{ReportVersion: ReportVersion, GeneratedAt: r.start.UTC(), Inputs: Inputs{
+		SegmentsTable: cfg.Metadata.Tables.Segments(), RulesTable: cfg.Metadata.Tables.Rules(),
+		ZooKeeper: cfg.ZK.Service.Host, DataSourceFilter: slices.Clone(opts.DataSources),
+		GraceSeconds: r.grace.Seconds(), RuleVersions: map[string]string{},
+		DefaultRulesDataSource: cfg.Metadata.DefaultRule, TierAliases: map[string][]string{}, CloneServers: map[string]string{},
+		DecommissioningServers: []string{},
+	}}
+	if r.report.Inputs.DataSourceFilter == nil {
+		r.report.Inputs.DataSourceFilter = []string{}
+	}
+	r.report.Inputs.MetadataStore = describeMetadataStore(cfg)
+	return r
+}
+
+// setRules takes the rules and the Coordinator's dynamic configuration (found: read from its row) the audit decides
+// with, at its start.
+func (r *run) setRules(rules *metadata.RuleSet, dyn *metadata.DynamicConfig, found bool) error {
+	ev, err := rules.At(r.now)
+	if err != nil {
+		return fmt.Errorf("evaluating the rules at %s: %w", r.now, err)
+	}
+	r.rules, r.ev, r.dyn = rules, ev, dyn
+	in := &r.report.Inputs
+	for ds, v := range rules.Versions {
+		in.RuleVersions[ds] = v
+	}
+	in.DynamicConfig = "none: the config table has no " + metadata.DynamicConfigKey + " row, so Druid's defaults apply"
+	if found {
+		in.DynamicConfig = "the " + metadata.DynamicConfigKey + " row of " + r.cfg.Metadata.Tables.Config()
+	}
+	for alias, tiers := range dyn.HistoricalTierAliases {
+		in.TierAliases[alias] = slices.Sorted(slices.Values(tiers))
+	}
+	maps.Copy(in.CloneServers, dyn.CloneServers)
+	in.DecommissioningServers = slices.Sorted(slices.Values(dyn.DecommissioningNodes))
+	if in.DecommissioningServers == nil {
+		in.DecommissioningServers = []string{}
+	}
+	return nil
 }
 
 func (r *run) progress(phase string, done, total int64) {
@@ -436,6 +523,7 @@ func (r *run) dsOf(name string) int32 {
 	i := int32(len(r.dsNames))
 	r.dsNames = append(r.dsNames, name)
 	r.dsIndex[name] = i
+	r.dsPartial = append(r.dsPartial, r.rules.HasPartial(name))
 	return i
 }
 
@@ -479,68 +567,7 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 		if done++; done%10000 == 0 {
 			r.progress("metadata", done, total)
 		}
-		seg := row.Segment
-		// The object's directory counts as referenced whether the row is used or not: kill tasks delete unused
-		// segments' objects, and until then they are not orphans.
-		bucket, key, hasObject := "", "", false
-		if !seg.IsTombstone() && len(seg.LoadSpec) > 0 {
-			if spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec); err == nil {
-				bucket, key, hasObject = deepstorage.ObjectLocation(spec)
-			}
-		}
-		if hasObject {
-			r.refDirs[r.hashString(bucket, deepstorage.KeyDir(key))] = struct{}{}
-		}
-		if row.Used && !hasObject && !seg.IsTombstone() && r.bucket != "" {
-			r.notS3++
-		}
-		if !row.Used {
-			r.unused[r.hashID(seg.ID(), &buf)] = struct{}{}
-			r.unusedN++
-			return nil
-		}
-		rec := record{
-			ds: r.dsOf(row.DataSource), partition: int32(seg.ShardSpec.PartitionNum()), iv: seg.Interval,
-			version: r.shareVersion(seg.Version), size: seg.Size,
-		}
-		rec.compactShard(seg.ShardSpec)
-		if seg.IsTombstone() {
-			rec.flags |= flagTombstone
-		}
-		if r.grace > 0 && row.UsedStatusLastUpdated != "" {
-			if t, err := segments.ParseInstant(row.UsedStatusLastUpdated); err == nil && r.now-t < segments.Instant(r.grace.Milliseconds()) {
-				rec.flags |= flagRecent
-			}
-		}
-		if hasObject {
-			rec.keyHash = r.hashString(bucket, key)
-			if r.inScope(bucket, key) {
-				rec.flags |= flagInScope
-				r.usedKeys[rec.keyHash] = struct{}{}
-			} else if r.bucket != "" {
-				r.outOfScope++
-			}
-			def := defaultKey(r.cfg.Storage.BaseKey, seg.ID())
-			dir := def[:len(def)-len(defaultFile)]
-			switch {
-			case bucket != r.cfg.Storage.Bucket:
-				rec.object = "s3://" + bucket + "/" + key
-			case key == def:
-			case strings.HasPrefix(key, dir):
-				// A copy: a substring would keep the whole key alive.
-				rec.object, rec.flags = strings.Clone(key[len(dir):]), rec.flags|flagKeyRel
-			default:
-				rec.object = "s3://" + bucket + "/" + key
-			}
-		}
-		i := int32(len(r.recs))
-		r.recs = append(r.recs, rec)
-		h := r.hashID(seg.ID(), &buf)
-		if _, dup := r.byID[h]; dup {
-			r.byIDMore[h] = append(r.byIDMore[h], i)
-		} else {
-			r.byID[h] = i
-		}
+		r.addRow(row, &buf)
 		return nil
 	})
 	r.progress("metadata", done, total)
@@ -559,6 +586,77 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 	}
 	r.log.Debug("read the segments table", "used", len(r.recs), "unused", r.unusedN)
 	return nil
+}
+
+// addRow takes one row of the segments table: a record of a used row, the hashes of an unused one.
+func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
+	seg := row.Segment
+	// The object's directory counts as referenced whether the row is used or not: kill tasks delete unused
+	// segments' objects, and until then they are not orphans.
+	bucket, key, hasObject := "", "", false
+	if !seg.IsTombstone() && len(seg.LoadSpec) > 0 {
+		if spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec); err == nil {
+			bucket, key, hasObject = deepstorage.ObjectLocation(spec)
+		}
+	}
+	if hasObject {
+		r.refDirs[r.hashString(bucket, deepstorage.KeyDir(key))] = struct{}{}
+	}
+	if row.Used && !hasObject && !seg.IsTombstone() && r.bucket != "" {
+		r.notS3++
+	}
+	if !row.Used {
+		r.unused[r.hashID(seg.ID(), buf)] = struct{}{}
+		r.unusedN++
+		return
+	}
+	rec := record{
+		ds: r.dsOf(row.DataSource), partition: int32(seg.ShardSpec.PartitionNum()), iv: seg.Interval,
+		version: r.shareVersion(seg.Version), size: seg.Size,
+	}
+	rec.compactShard(seg.ShardSpec)
+	if seg.IsTombstone() {
+		rec.flags |= flagTombstone
+	}
+	if r.grace > 0 && row.UsedStatusLastUpdated != "" {
+		if t, err := segments.ParseInstant(row.UsedStatusLastUpdated); err == nil && r.now-t < segments.Instant(r.grace.Milliseconds()) {
+			rec.flags |= flagRecent
+		}
+	}
+	if hasObject {
+		rec.keyHash = r.hashString(bucket, key)
+		if r.inScope(bucket, key) {
+			rec.flags |= flagInScope
+			r.usedKeys[rec.keyHash] = struct{}{}
+		} else if r.bucket != "" {
+			r.outOfScope++
+		}
+		def := defaultKey(r.cfg.Storage.BaseKey, seg.ID())
+		dir := def[:len(def)-len(defaultFile)]
+		switch {
+		case bucket != r.cfg.Storage.Bucket:
+			rec.object = "s3://" + bucket + "/" + key
+		case key == def:
+		case strings.HasPrefix(key, dir):
+			// A copy: a substring would keep the whole key alive.
+			rec.object, rec.flags = strings.Clone(key[len(dir):]), rec.flags|flagKeyRel
+		default:
+			rec.object = "s3://" + bucket + "/" + key
+		}
+	}
+	i := int32(len(r.recs))
+	r.recs = append(r.recs, rec)
+	if r.dsPartial[rec.ds] {
+		// A partial-load rule decides from the segment's projections and cluster groups, which the record does not
+		// keep: the decision is taken now, at the audit's start like every other.
+		r.decided[i] = r.ev.EvaluateLayout(row.DataSource, seg.Interval, metadata.LayoutOf(seg))
+	}
+	h := r.hashID(seg.ID(), buf)
+	if _, dup := r.byID[h]; dup {
+		r.byIDMore[h] = append(r.byIDMore[h], i)
+	} else {
+		r.byID[h] = i
+	}
 }
 
 // defaultKey is where Druid's S3 pusher puts a segment without unique paths:
@@ -671,11 +769,75 @@ func (r *run) overshadowCluster(ds string, idxs []int32, cache map[[2]int32]segm
 		light[k] = &segments.DataSegment{DataSource: ds, Interval: rec.iv, Version: rec.version, ShardSpec: rec.shardSpec(cache)}
 	}
 	tl := metadata.NewTimeline(light)
+	shadowed := false
 	for k, i := range idxs {
 		if tl.IsOvershadowed(light[k]) {
 			r.recs[i].flags |= flagOvershadowed
+			shadowed = true
 		}
 	}
+	if shadowed {
+		r.shadowClusters = append(r.shadowClusters, slices.Clone(idxs))
+	}
+}
+
+// brokerView decides, where an overshadowed segment is served, what the Brokers' timeline makes of it. Brokers
+// build their timeline from the served segments, not from the used ones: an overshadowed segment stays visible to
+// them until the segments overshadowing it are served, and until then the Coordinator keeps it used too
+// (MarkOvershadowedSegmentsAsUnused only counts overshadowing segments that are loaded). Clones count only when a
+// query asks for them (cloneQueryMode), so they are left out.
+func (r *run) brokerView() {
+	cache := map[[2]int32]segments.ShardSpec{}
+	for _, idxs := range r.shadowClusters {
+		ds := r.dsNames[r.recs[idxs[0]].ds]
+		var light []*segments.DataSegment
+		var which []int32
+		for _, i := range idxs {
+			if r.queryable(i) {
+				rec := &r.recs[i]
+				light = append(light, &segments.DataSegment{DataSource: ds, Interval: rec.iv, Version: rec.version, ShardSpec: rec.shardSpec(cache)})
+				which = append(which, i)
+			}
+		}
+		tl := metadata.NewTimeline(light)
+		var visible []int32
+		for k, i := range which {
+			switch {
+			case !tl.IsOvershadowed(light[k]):
+				visible = append(visible, i)
+			case r.recs[i].flags&flagOvershadowed != 0:
+				r.recs[i].flags |= flagBrokerShadowed
+			}
+		}
+		for _, i := range idxs {
+			rec := &r.recs[i]
+			if rec.flags&flagOvershadowed != 0 || r.queryable(i) {
+				continue
+			}
+			for _, v := range visible {
+				if old := &r.recs[v]; old.version < rec.version && old.iv.Overlaps(rec.iv) {
+					rec.flags |= flagOlderServed
+					break
+				}
+			}
+		}
+	}
+}
+
+// queryable reports whether a server Brokers query by default serves record i: any reachable one but a clone.
+func (r *run) queryable(i int32) bool {
+	n := int(r.served[i])
+	if n == 0 {
+		return false
+	}
+	for _, s := range r.servers {
+		if s.clone && s.reachable {
+			if _, ok := slices.BinarySearch(s.recs, i); ok {
+				n--
+			}
+		}
+	}
+	return n > 0
 }
 
 // serverResult is what reading one server gave.
@@ -684,6 +846,7 @@ type serverResult struct {
 	err    string
 	ids    []segments.SegmentID
 	sizes  []int64
+	fps    []string // each segment's announced fingerprint; nil when none has one
 }
 
 // readServers reads internal discovery and every data server's segments.
@@ -695,26 +858,8 @@ func (r *run) readServers(ctx context.Context, reader *announcer.ClusterReader) 
 		}
 		r.warn("some internal-discovery nodes cannot be read: %v", err)
 	}
-	seen := map[string]bool{}
-	for _, n := range nodes {
-		if n.DataNode == nil || seen[n.Name] {
-			continue
-		}
-		seen[n.Name] = true
-		st := n.DataNode.ServerType
-		s := &server{node: n, rep: ServerReport{Name: n.Name, Role: n.Role, ServerType: st, Tier: n.DataNode.Tier,
-			MaxSize: n.DataNode.MaxSize}}
-		s.replicas = st == "historical" || st == "bridge"
-		s.realtime = st == "indexer-executor" || st == "realtime"
-		s.tier = r.tierOf(n.DataNode.Tier)
-		r.servers = append(r.servers, s)
-	}
-	sort.Slice(r.servers, func(i, j int) bool { return r.servers[i].rep.Name < r.servers[j].rep.Name })
+	r.addServers(nodes)
 	client := newInventoryClient(r.cfg, r.opts.HTTPClient, r.opts.ServerTimeout)
-	// Each server's segments are counted as soon as they are read, and dropped: only one list per reader is held
-	// at a time, not every server's.
-	r.counts = make([]uint16, len(r.recs)*len(r.tiers))
-	r.served = make([]uint16, len(r.recs))
 	conc := r.opts.ServerConcurrency
 	if conc <= 0 {
 		conc = 8
@@ -741,15 +886,58 @@ func (r *run) readServers(ctx context.Context, reader *announcer.ClusterReader) 
 	return ctx.Err()
 }
 
+// addServers takes the data servers of internal discovery (the nodes announcing a dataNodeService), with what the
+// dynamic configuration says of them, and makes room for their replica counts.
+func (r *run) addServers(nodes []announcer.DiscoveredNode) {
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if n.DataNode == nil || seen[n.Name] {
+			continue
+		}
+		seen[n.Name] = true
+		st := n.DataNode.ServerType
+		s := &server{node: n, rep: ServerReport{Name: n.Name, Role: n.Role, ServerType: st, Tier: n.DataNode.Tier,
+			MaxSize: n.DataNode.MaxSize}}
+		historical := st == "historical" || st == "bridge"
+		// cloneServers names clone Historicals by host:port, as they announce themselves; the Coordinator leaves
+		// them out of its managed servers (DruidCluster.getManagedHistoricals, getAllManagedServers).
+		if source, ok := r.dyn.CloneServers[n.Name]; ok && historical {
+			s.clone, s.rep.CloneOf = true, source
+		}
+		s.replicas = historical && !s.clone
+		s.realtime = st == "indexer-executor" || st == "realtime"
+		s.decommissioning = slices.Contains(r.dyn.DecommissioningNodes, n.Name)
+		s.rep.Decommissioning = s.decommissioning
+		s.tier = r.tierOf(n.DataNode.Tier)
+		r.servers = append(r.servers, s)
+	}
+	sort.Slice(r.servers, func(i, j int) bool { return r.servers[i].rep.Name < r.servers[j].rep.Name })
+	// Each server's segments are counted as soon as they are read, and dropped: only one list per reader is held
+	// at a time, not every server's.
+	r.counts = make([]uint16, len(r.recs)*len(r.tiers))
+	r.served = make([]uint16, len(r.recs))
+	r.nonHist = make([]uint16, len(r.recs))
+	r.bcast = make([]uint16, len(r.recs))
+}
+
 // apply counts what one server serves: replicas of used records, and the segments no used row describes.
 func (r *run) apply(si int, res *serverResult) {
 	s := r.servers[si]
 	s.rep.Source, s.rep.Error = res.source, res.err
 	s.reachable = res.source != SourceUnreachable
 	var buf []byte
+	type held struct {
+		i  int32
+		fp string
+	}
+	var hs []held
 	for k, id := range res.ids {
 		if i := r.lookup(id, &buf); i >= 0 {
-			s.recs = append(s.recs, i)
+			fp := ""
+			if res.fps != nil {
+				fp = res.fps[k]
+			}
+			hs = append(hs, held{i, fp})
 			continue
 		}
 		s.rep.Segments++
@@ -771,23 +959,72 @@ func (r *run) apply(si int, res *serverResult) {
 		e.servers = append(e.servers, si)
 	}
 	// A segment announced twice by one server (in two batch znodes) is one replica.
-	slices.Sort(s.recs)
-	s.recs = slices.Compact(s.recs)
-	s.recs = slices.Clip(s.recs)
+	slices.SortStableFunc(hs, func(a, b held) int { return cmp.Compare(a.i, b.i) })
+	hs = slices.CompactFunc(hs, func(a, b held) bool { return a.i == b.i })
+	s.recs = make([]int32, len(hs))
+	for k, h := range hs {
+		s.recs[k] = h.i
+		if h.fp != "" {
+			if s.fps == nil {
+				s.fps = make([]string, len(hs))
+			}
+			s.fps[k] = h.fp
+			s.rep.PartialSegments++
+		}
+	}
 	T := len(r.tiers)
-	for _, i := range s.recs {
+	inc := func(c *uint16) {
+		if *c < 65535 {
+			*c++
+		}
+	}
+	for k, i := range s.recs {
 		s.rep.Segments++
 		s.rep.Bytes += r.recs[i].size
-		if r.served[i] < 65535 {
-			r.served[i]++
-		}
-		if s.replicas {
-			if c := &r.counts[int(i)*T+s.tier]; *c < 65535 {
-				*c++
+		inc(&r.served[i])
+		switch {
+		case s.replicas:
+			fp := ""
+			if s.fps != nil {
+				fp = s.fps[k]
 			}
+			counted, stale := r.replicaOf(i, fp)
+			if counted {
+				inc(&r.counts[int(i)*T+s.tier])
+			}
+			if stale {
+				c := r.stale[int64(i)*int64(T)+int64(s.tier)]
+				inc(&c)
+				r.stale[int64(i)*int64(T)+int64(s.tier)] = c
+			}
+		case !s.clone:
+			inc(&r.nonHist[i]) // a task or a Broker: Druid counts it for availability, not as a replica
+		}
+		if !s.clone && !s.decommissioning {
+			inc(&r.bcast[i])
 		}
 	}
 	r.log.Debug("read data server", "server", s.rep.Name, "source", s.rep.Source, "segments", s.rep.Segments)
+}
+
+// replicaOf says how a replica of record i on a managed Historical announced with fingerprint fp counts, as the
+// Coordinator's partial-load reconciliation classifies it (PartialSegmentStatusInTier): under a partial load only a
+// replica announcing the requested fingerprint counts, any other is stale; under a plain load every replica counts,
+// and one announcing a fingerprint is stale too (the Coordinator reloads it in place to release the partial load).
+// When the audit cannot tell what the rule asks, every replica counts.
+func (r *run) replicaOf(i int32, fp string) (counted, stale bool) {
+	want := ""
+	if r.dsPartial[r.recs[i].ds] {
+		d := r.decided[i]
+		switch {
+		case d.Undecided != "":
+			return true, false
+		case d.Profile != nil:
+			want = d.Profile.Fingerprint
+			return fp == want, fp != want
+		}
+	}
+	return true, fp != want
 }
 
 // wanted reports whether a dataSource is audited.
@@ -810,16 +1047,22 @@ func (r *run) readServer(ctx context.Context, client *inventoryClient, reader *a
 	res := &serverResult{source: SourceHTTP}
 	base, err := serverURL(s.node)
 	if err == nil {
-		err = client.fetch(ctx, base, func(id segments.SegmentID, size int64) {
+		err = client.fetch(ctx, base, func(id segments.SegmentID, size int64, fp string) {
+			if fp != "" && res.fps == nil {
+				res.fps = make([]string, len(res.ids), cap(res.ids))
+			}
 			res.ids = append(res.ids, id)
 			res.sizes = append(res.sizes, size)
+			if res.fps != nil {
+				res.fps = append(res.fps, fp)
+			}
 		})
 	}
 	if err == nil {
 		return res
 	}
 	httpErr := err
-	res.ids, res.sizes = nil, nil
+	res.ids, res.sizes, res.fps = nil, nil, nil
 	inv, zerr := reader.SegmentInventory(ctx, s.rep.Name)
 	switch {
 	case zerr == nil && len(inv) == 1 && len(inv[0].Batches) > 0:
@@ -919,9 +1162,14 @@ func (r *run) add(f Finding, start segments.Instant, fill func(*Finding)) {
 // serversOf returns the names of the reachable servers serving record i, optionally only those of one tier that
 // are replication targets.
 func (r *run) serversOf(i int32, tier int) []string {
+	return r.serversWhere(i, func(s *server) bool { return tier < 0 || (s.replicas && s.tier == tier) })
+}
+
+// serversWhere returns the names of the reachable servers serving record i that keep accepts, sorted.
+func (r *run) serversWhere(i int32, keep func(*server) bool) []string {
 	var out []string
 	for _, s := range r.servers {
-		if tier >= 0 && (!s.replicas || s.tier != tier) {
+		if !s.reachable || !keep(s) {
 			continue
 		}
 		if _, ok := slices.BinarySearch(s.recs, i); ok {
@@ -959,6 +1207,10 @@ func (r *run) finish(now func() time.Time) {
 		t.LoadingSegments += d.LoadingSegments
 		t.UnderReplicated += d.UnderReplicatedSegments
 		t.OverReplicated += d.OverReplicatedSegments
+		t.TaskServedSegments += d.TaskServedSegments
+		t.StaleReplicaSegments += d.StaleReplicaSegments
+		t.PartialLoadSegments += d.PartialLoadSegments
+		t.UndecidedSegments += d.UndecidedSegments
 	}
 	if r.badRows > 0 {
 		t.UnreadableSegmentRows = r.badRows

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/audit/audittest"
+	"github.com/druid-sidecar/druid-sidecar/metadata"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 func runAudit(t *testing.T, c *audittest.Cluster, opts Options) *Report {
@@ -39,35 +41,7 @@ func TestRunFindsEveryPlantedDefect(t *testing.T) {
 		t.Logf("report:\n%s", js)
 	}
 
-	if len(rep.Findings) != len(c.Planted) || rep.Totals.Findings != len(c.Planted) || rep.FindingsOmitted != 0 {
-		t.Errorf("%d findings (total %d), want the %d planted", len(rep.Findings), rep.Totals.Findings, len(c.Planted))
-	}
-	for _, p := range c.Planted {
-		var got *Finding
-		for i := range rep.Findings {
-			f := &rep.Findings[i]
-			if string(f.Kind) == p.Kind && f.SegmentID == p.SegmentID && (p.SegmentID != "" || f.Object == p.Object) {
-				got = f
-			}
-		}
-		if got == nil {
-			t.Errorf("no %s finding for %s%s", p.Kind, p.SegmentID, p.Object)
-			continue
-		}
-		if got.DataSource != p.DataSource || got.Tier != p.Tier || got.ExpectedReplicas != p.Expected ||
-			got.ActualReplicas != p.Actual || !slices.Equal(got.Servers, p.Servers) || (p.Object != "" && got.Object != p.Object) {
-			t.Errorf("%s %s: got %+v, want %+v", p.Kind, p.SegmentID, *got, p)
-		}
-		if got.Severity != got.Kind.Severity() || got.Detail == "" {
-			t.Errorf("%s: severity %q, detail %q", p.Kind, got.Severity, got.Detail)
-		}
-	}
-	// Worst first.
-	for i := 1; i < len(rep.Findings); i++ {
-		if rep.Findings[i-1].Kind.Rank() > rep.Findings[i].Kind.Rank() {
-			t.Errorf("finding %d (%s) sorts before %d (%s)", i-1, rep.Findings[i-1].Kind, i, rep.Findings[i].Kind)
-		}
-	}
+	checkPlanted(t, rep, c)
 
 	sources := map[string]Source{}
 	for _, s := range rep.Servers {
@@ -155,5 +129,107 @@ func TestRunHealthyCluster(t *testing.T) {
 				t.Errorf("%s %s: %+v", d.DataSource, b.Interval, b)
 			}
 		}
+	}
+}
+
+// checkPlanted checks that every planted finding is in the report, exactly, and nothing else, worst first.
+func checkPlanted(t *testing.T, rep *Report, c *audittest.Cluster) {
+	t.Helper()
+	if len(rep.Findings) != len(c.Planted) || rep.Totals.Findings != len(c.Planted) || rep.FindingsOmitted != 0 {
+		t.Errorf("%d findings (total %d), want the %d planted", len(rep.Findings), rep.Totals.Findings, len(c.Planted))
+	}
+	for _, p := range c.Planted {
+		var got *Finding
+		for i := range rep.Findings {
+			f := &rep.Findings[i]
+			if string(f.Kind) == p.Kind && f.SegmentID == p.SegmentID && (p.SegmentID != "" || f.Object == p.Object) {
+				got = f
+			}
+		}
+		if got == nil {
+			t.Errorf("no %s finding for %s%s", p.Kind, p.SegmentID, p.Object)
+			continue
+		}
+		if got.DataSource != p.DataSource || got.Tier != p.Tier || got.ExpectedReplicas != p.Expected ||
+			got.ActualReplicas != p.Actual || !slices.Equal(got.Servers, p.Servers) || (p.Object != "" && got.Object != p.Object) {
+			t.Errorf("%s %s: got %+v, want %+v", p.Kind, p.SegmentID, *got, p)
+		}
+		if got.Severity != got.Kind.Severity() || got.Detail == "" {
+			t.Errorf("%s: severity %q, detail %q", p.Kind, got.Severity, got.Detail)
+		}
+	}
+	// Worst first.
+	for i := 1; i < len(rep.Findings); i++ {
+		if rep.Findings[i-1].Kind.Rank() > rep.Findings[i].Kind.Rank() {
+			t.Errorf("finding %d (%s) sorts before %d (%s)", i-1, rep.Findings[i-1].Kind, i, rep.Findings[i].Kind)
+		}
+	}
+}
+
+// A 2026 cluster: a partial-load rule with a matching and a stale replica, a rule on a tier alias, a clone and an
+// ingestion task, the dynamic configuration in the config table. Exactly the planted findings come out.
+func TestRunDruid38Cluster(t *testing.T) {
+	c := audittest.New(t, audittest.Options{Druid38: true})
+	rep := runAudit(t, c, Options{})
+	if js, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		t.Logf("report:\n%s", js)
+	}
+	checkPlanted(t, rep, c)
+	byDS := map[string]DataSourceSummary{}
+	for _, d := range rep.DataSources {
+		byDS[d.DataSource] = d
+	}
+	if m := byDS["metrics"]; m.ExpectedSegments != 2 || m.AvailableSegments != 2 || m.PartialLoadSegments != 2 || m.StaleReplicaSegments != 1 {
+		t.Errorf("metrics: %+v", m)
+	}
+	if w := byDS["traffic"]; w.ExpectedSegments != 1 || w.FindingsByKind[KindUnderReplicated]+w.FindingsByKind[KindOverReplicated] != 0 {
+		t.Errorf("traffic: %+v", w)
+	}
+	if k := byDS["tasks"]; k.TaskServedSegments != 1 || k.AvailableSegments != 1 || k.UnavailableSegments != 0 {
+		t.Errorf("tasks: %+v", k)
+	}
+	clone := c.Servers[audittest.HostClone]
+	for _, s := range rep.Servers {
+		if (s.CloneOf != "") != (s.Name == clone) || (s.Name == clone && s.CloneOf != c.Servers[audittest.HostHTTP]) {
+			t.Errorf("server %+v", s)
+		}
+		if s.Name == c.Servers[audittest.HostPartial] && s.PartialSegments != 1 {
+			t.Errorf("server %+v", s)
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == KindUnderReplicated && f.DataSource == "wiki" && !strings.Contains(f.Detail, "a clone of") {
+			t.Errorf("under-replicated beside a clone: %s", f.Detail)
+		}
+	}
+	if !slices.Equal(rep.Inputs.TierAliases["warm"], []string{"warm-a", "warm-b"}) || rep.Inputs.CloneServers[clone] == "" ||
+		rep.Inputs.DefaultRulesDataSource != "_default" || !strings.Contains(rep.Inputs.DynamicConfig, "druid_config") {
+		t.Errorf("inputs: %+v", rep.Inputs)
+	}
+}
+
+// A rules row the Coordinator cannot read fails its whole poll: the audit fails, naming the row, instead of
+// deciding from the other rows. Joda's empty period "P" is a rule like any other.
+func TestRunUnreadableRules(t *testing.T) {
+	c := audittest.New(t, audittest.Options{Healthy: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn := c.PG.Conn(t)
+	if err := metadata.InsertRules(ctx, conn, c.Config.Metadata.Tables, "wiki", time.Now(), []byte(`[{"type":"loadByPeriod","period":"P","tieredReplicants":{"hot":2}},{"type":"dropForever"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	// P loads what ends after now (nothing here), then dropForever drops the rest: every replica is one too many.
+	rep := runAudit(t, c, Options{})
+	if rep.Totals.ExpectedSegments != 0 || rep.Totals.Findings != 3 || rep.Totals.FindingsByKind[KindOverReplicated] != 3 {
+		t.Errorf(`with a rule of period "P": %+v`, rep.Totals)
+	}
+	version := time.Now().Add(time.Minute)
+	if err := metadata.InsertRules(ctx, conn, c.Config.Metadata.Tables, "logs", version, []byte(`[{"type":"loadSometimes"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(ctx, c.Config, Options{Grace: -1})
+	if err == nil || !strings.Contains(err.Error(), `rules of dataSource "logs": rule 0: unknown type "loadSometimes"`) ||
+		!strings.Contains(err.Error(), segments.InstantOf(version).String()) || !strings.Contains(err.Error(), "keeps applying the rules it read before") {
+		t.Errorf("an unreadable rules row: %v", err)
 	}
 }

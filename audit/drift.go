@@ -107,7 +107,7 @@ func ReadNode(ctx context.Context, cfg *configs.Config, inventoryURL string) (*N
 	if inventoryURL != "" {
 		s.Announced = map[string]bool{}
 		c := newInventoryClient(cfg, nil, 0)
-		err := c.fetch(ctx, inventoryURL, func(id segments.SegmentID, _ int64) {
+		err := c.fetch(ctx, inventoryURL, func(id segments.SegmentID, _ int64, _ string) {
 			name := id.String()
 			s.Announced[name] = true
 			s.ids[name] = id

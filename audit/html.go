@@ -73,6 +73,8 @@ type htmlPage struct {
 	Grace      string
 	Filter     string
 	Rules      []htmlKV
+	Aliases    []htmlKV
+	Clones     []htmlKV
 	Verdict    htmlVerdict
 	Figures    []htmlFigure
 	DataSource []htmlDSRow
@@ -107,11 +109,11 @@ type htmlFigure struct {
 }
 
 type htmlDSRow struct {
-	Name                                                        string
-	Used, Size, Expected, Available                             htmlNum
-	Pct                                                         htmlPct
-	Unavailable, Under, Over, Unverified, Loading, Overshadowed htmlNum
-	Findings                                                    []htmlKindCount
+	Name                                                               string
+	Used, Size, Expected, Available, TaskServed                        htmlNum
+	Pct                                                                htmlPct
+	Unavailable, Under, Over, Stale, Unverified, Loading, Overshadowed htmlNum
+	Findings                                                           []htmlKindCount
 }
 
 type htmlKindCount struct {
@@ -121,8 +123,9 @@ type htmlKindCount struct {
 }
 
 type htmlServer struct {
-	Name, Role, Type, Tier, Source, Error string
-	Segments, Bytes, MaxSize              htmlNum
+	Name, Role, Type, Tier, Source, Error, CloneOf string
+	Decommissioning                                bool
+	Segments, Partial, Bytes, MaxSize              htmlNum
 }
 
 type htmlKind struct {
@@ -191,17 +194,21 @@ type htmlRect struct {
 
 // kindText says, per kind, what it means and what to do, in the words of docs/audit.md.
 var kindText = map[Kind][2]string{
-	KindUnavailable: {"A used segment that a load or broadcast rule expects, and that no reachable server serves: queries over its interval miss its data.",
+	KindUnavailable: {"A used segment that a load or broadcast rule expects, and that no reachable server the Coordinator counts serves (a clone does not count): queries over its interval miss its data, or get an older version's when one is still served.",
 		"Check the Coordinator's load queue and logs for the segment. A load that keeps failing usually means its object is missing or the tier is full (maxSize); a tier the rule names with no server at all means the rule or druid.server.tier is wrong."},
 	KindMissingInDeepStorage: {"A used segment whose object is gone from deep storage: no server can load it again, and the servers listed hold its only copies.",
 		"Restore the object from a backup or bucket versioning. If the data is gone for good, mark the segment unused so that the Coordinator stops trying to load it."},
 	KindUnderReplicated: {"Fewer servers of a tier serve the segment than its rule asks for: one more lost server and it may be unavailable.",
 		"Usually transient after a restart. If it lasts, check the tier's free space and the Coordinator's replicationThrottleLimit; the detail says when the tier has fewer servers than replicas."},
+	KindServedOnlyByTask: {"A segment a load rule expects on Historicals that only ingestion tasks (or Brokers) serve: queries see it and Druid counts it available, but it has not been handed off, and it is gone from queries when they stop.",
+		"Check the task's handoff in the Overlord's task log and the Coordinator's load queue: a Historical tier with no room, or a rule naming a tier without servers, keeps tasks waiting for handoff."},
+	KindStaleReplica: {"A replica announced with a partial-load fingerprint its rule does not ask for (another one or none under a partial-load rule, one under a plain rule): the Coordinator does not count it toward a partial rule, and reloads it in place.",
+		"Usually transient after a rule change: the Coordinator reloads such replicas in place and they serve queries meanwhile. If it lasts, check the server's load log: a server that cannot honour partial loads must announce the fingerprint of the request it fell back from."},
 	KindUnknownServed: {"A server serves a segment that no row of the segments table has, used or unused: deleted from the metadata store by hand, or the server belongs to another cluster.",
 		"If the row was deleted by mistake, re-insert the DataSegment JSON from the server's info_dir; otherwise remove the segment from the server."},
 	KindUnusedServed: {"A server serves a segment the metadata store marks unused: Brokers may still return data that should be gone.",
 		"The Coordinator drops unused segments on its next run. If it lasts, the server is not taking drop requests: check its log, or restart it."},
-	KindOvershadowedServed: {"A segment that newer versions overshadow completely is still served: Brokers never query it; it only takes memory and disk.",
+	KindOvershadowedServed: {"A segment that newer versions overshadow completely is still served, and so are the newer versions: Brokers no longer query it; it only takes memory and disk. (Until the newer versions are served, Brokers still query the old one, and that is no finding.)",
 		"The Coordinator marks overshadowed segments unused and drops them. If it lasts, check that the Coordinator runs."},
 	KindOverReplicated: {"More servers of a tier serve the segment than its rule asks for (tiers the rule does not name and drop rules count as zero).",
 		"Transient after balancing. If it lasts, the Coordinator is not dropping (see unused_served), or the rules changed and will apply on its next run."},
@@ -303,6 +310,12 @@ func newHTMLPage(r *Report) *htmlPage {
 	for _, ds := range sortedKeys(r.Inputs.RuleVersions) {
 		p.Rules = append(p.Rules, htmlKV{ds, r.Inputs.RuleVersions[ds]})
 	}
+	for _, a := range sortedKeys(r.Inputs.TierAliases) {
+		p.Aliases = append(p.Aliases, htmlKV{a, strings.Join(r.Inputs.TierAliases[a], ", ")})
+	}
+	for _, c := range sortedKeys(r.Inputs.CloneServers) {
+		p.Clones = append(p.Clones, htmlKV{c, r.Inputs.CloneServers[c]})
+	}
 	p.Verdict = verdictOf(r)
 	t := r.Totals
 	p.Figures = []htmlFigure{
@@ -329,9 +342,11 @@ func newHTMLPage(r *Report) *htmlPage {
 			Used: count(row("usedSegments"), int64(d.UsedSegments)), Size: size(row("usedBytes"), d.UsedBytes),
 			Expected: count(row("expectedSegments"), int64(d.ExpectedSegments)), Available: count(row("availableSegments"), int64(d.AvailableSegments)),
 			Pct:          htmlPct{Num: row("availableSegments"), Den: row("expectedSegments"), Text: percent(int64(d.AvailableSegments), int64(d.ExpectedSegments))},
+			TaskServed:   count(row("taskServedSegments"), int64(d.TaskServedSegments)),
 			Unavailable:  count(row("unavailableSegments"), int64(d.UnavailableSegments)),
 			Under:        count(row("underReplicatedSegments"), int64(d.UnderReplicatedSegments)),
 			Over:         count(row("overReplicatedSegments"), int64(d.OverReplicatedSegments)),
+			Stale:        count(row("staleReplicaSegments"), int64(d.StaleReplicaSegments)),
 			Unverified:   count(row("unverifiedSegments"), int64(d.UnverifiedSegments)),
 			Loading:      count(row("loadingSegments"), int64(d.LoadingSegments)),
 			Overshadowed: count(row("overshadowedSegments"), int64(d.OvershadowedSegments)),
@@ -344,9 +359,11 @@ func newHTMLPage(r *Report) *htmlPage {
 		Used: count(tot("usedSegments"), int64(t.UsedSegments)), Size: size(tot("usedBytes"), t.UsedBytes),
 		Expected: count(tot("expectedSegments"), int64(t.ExpectedSegments)), Available: count(tot("availableSegments"), int64(t.AvailableSegments)),
 		Pct:          htmlPct{Num: tot("availableSegments"), Den: tot("expectedSegments"), Text: percent(int64(t.AvailableSegments), int64(t.ExpectedSegments))},
+		TaskServed:   count(tot("taskServedSegments"), int64(t.TaskServedSegments)),
 		Unavailable:  count(tot("unavailableSegments"), int64(t.UnavailableSegments)),
 		Under:        count(tot("underReplicatedSegments"), int64(t.UnderReplicated)),
 		Over:         count(tot("overReplicatedSegments"), int64(t.OverReplicated)),
+		Stale:        count(tot("staleReplicaSegments"), int64(t.StaleReplicaSegments)),
 		Unverified:   count(tot("unverifiedSegments"), int64(t.UnverifiedSegments)),
 		Loading:      count(tot("loadingSegments"), int64(t.LoadingSegments)),
 		Overshadowed: count(tot("overshadowedSegments"), int64(t.OvershadowedSegments)),
@@ -362,7 +379,8 @@ func newHTMLPage(r *Report) *htmlPage {
 		}
 		row := func(f string) string { return jp("servers", i, f) }
 		p.Servers = append(p.Servers, htmlServer{Name: s.Name, Role: s.Role, Type: s.ServerType, Tier: s.Tier,
-			Source: string(s.Source), Error: s.Error, Segments: count(row("segments"), int64(s.Segments)),
+			Source: string(s.Source), Error: s.Error, CloneOf: s.CloneOf, Decommissioning: s.Decommissioning,
+			Segments: count(row("segments"), int64(s.Segments)), Partial: count(row("partialSegments"), int64(s.PartialSegments)),
 			Bytes: size(row("bytes"), s.Bytes), MaxSize: size(row("maxSize"), s.MaxSize)})
 	}
 
@@ -380,7 +398,8 @@ func newHTMLPage(r *Report) *htmlPage {
 		row := func(field string) string { return jp("findings", i, field) }
 		hf := htmlFinding{N: i + 1, Kind: f.Kind, Severity: f.Severity, DataSource: f.DataSource, Segment: breakAfter(f.SegmentID, "_"),
 			Object: breakAfter(f.Object, "/"), Interval: breakAfter(compactInterval(f.Interval), "/"), IntervalFull: f.Interval, Tier: f.Tier,
-			Replicas: f.ExpectedReplicas > 0 || f.Kind == KindUnavailable || f.Kind == KindUnderReplicated || f.Kind == KindOverReplicated,
+			Replicas: f.ExpectedReplicas > 0 || f.Kind == KindUnavailable || f.Kind == KindUnderReplicated || f.Kind == KindOverReplicated ||
+				f.Kind == KindStaleReplica || f.Kind == KindServedOnlyByTask,
 			Expected: count(row("expectedReplicas"), int64(f.ExpectedReplicas)),
 			Actual:   count(row("actualReplicas"), int64(f.ActualReplicas)),
 			Bytes:    size(row("bytes"), f.Bytes), Detail: f.Detail}
@@ -498,6 +517,10 @@ func verdictOf(r *Report) htmlVerdict {
 		"used segments have no object in deep storage: no server could load them again.")
 	say(t.UnderReplicated, "segment has fewer replicas than its rule asks for: one more lost server and its data may be missing.",
 		"segments have fewer replicas than their rules ask for: one more lost server and their data may be missing.")
+	say(by[KindServedOnlyByTask], "segment is served only by ingestion tasks, not handed off to Historicals: it is gone from queries when they stop.",
+		"segments are served only by ingestion tasks, not handed off to Historicals: they are gone from queries when the tasks stop.")
+	say(t.StaleReplicaSegments, "segment has replicas whose partial-load fingerprint is not the one its rule asks for; the Coordinator reloads them in place.",
+		"segments have replicas whose partial-load fingerprint is not the one their rules ask for; the Coordinator reloads them in place.")
 	say(by[KindUnusedServed]+by[KindUnknownServed], "segment is served that the metadata store marks unused or does not have: queries may return data that should be gone.",
 		"segments are served that the metadata store marks unused or does not have: queries may return data that should be gone.")
 	say(by[KindOvershadowedServed]+by[KindOverReplicated]+by[KindCacheDrift], "finding is about wasted disk or memory on a data server (an overshadowed, over-replicated or drifted segment).",
@@ -522,6 +545,8 @@ func verdictOf(r *Report) htmlVerdict {
 	if !r.Inputs.DeepStorageChecked {
 		add("Deep storage was not checked (" + strings.TrimPrefix(r.Inputs.DeepStorage, "not checked: ") + "): missing and orphaned objects are not reported.")
 	}
+	say(t.UndecidedSegments, "segment's partial-load rule could not be decided (see the warnings): every replica of it was counted.",
+		"segments' partial-load rules could not be decided (see the warnings): every replica of them was counted.")
 	say(len(r.Warnings), "warning limits what the audit could check; it is listed at the end.",
 		"warnings limit what the audit could check; they are listed at the end.")
 	return v

@@ -84,7 +84,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 	}
 	for i, d := range rep.DataSources {
 		for _, f := range []string{"usedSegments", "usedBytes", "expectedSegments", "availableSegments", "unavailableSegments",
-			"underReplicatedSegments", "overReplicatedSegments", "unverifiedSegments", "loadingSegments", "overshadowedSegments"} {
+			"underReplicatedSegments", "overReplicatedSegments", "unverifiedSegments", "loadingSegments", "overshadowedSegments",
+			"taskServedSegments", "staleReplicaSegments"} {
 			want = append(want, jp("dataSources", i, f))
 		}
 		for k := range d.FindingsByKind {
@@ -92,7 +93,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 		}
 	}
 	for i := range rep.Servers {
-		want = append(want, jp("servers", i, "segments"), jp("servers", i, "bytes"))
+		want = append(want, jp("servers", i, "segments"), jp("servers", i, "bytes"), jp("servers", i, "partialSegments"))
 	}
 	for i, f := range rep.Findings {
 		want = append(want, jp("findings", i, "actualReplicas"), jp("findings", i, "bytes"))
@@ -265,7 +266,7 @@ func TestHTMLFormats(t *testing.T) {
 // one cache_drift finding from Drift (which a cluster audit does not produce), so that every kind shows.
 func realisticReport(t *testing.T) *Report {
 	t.Helper()
-	c := audittest.New(t, audittest.Options{})
+	c := audittest.New(t, audittest.Options{Druid38: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var all, onA, onB []*segments.DataSegment

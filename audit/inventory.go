@@ -91,7 +91,7 @@ func serverURL(n announcer.DiscoveredNode) (string, error) {
 // Smile, as Brokers and Coordinators do (so the audit sees what they see), and reads JSON as well: a body starting
 // with the Smile header is Smile, anything else JSON. A JSON body is decoded as it streams in; a Smile one is read
 // whole, bounded by maxInventoryBytes, and decoded to JSON first.
-func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn func(id segments.SegmentID, size int64)) error {
+func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn announced) error {
 	u, err := inventoryURL(rawURL, c.timeout)
 	if err != nil {
 		return err
@@ -145,9 +145,13 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn func(id s
 	return nil
 }
 
+// announced is called for every segment of an inventory, with the partial-load fingerprint it is announced with
+// ("" for a plain load).
+type announced func(id segments.SegmentID, size int64, fingerprint string)
+
 // decodeSnapshot reads a ChangeRequestsSnapshot and calls fn for the segment of every "load" request (a full
 // snapshot holds nothing else but, from realtime tasks, "schema" requests, which are skipped).
-func decodeSnapshot(r io.Reader, fn func(id segments.SegmentID, size int64)) error {
+func decodeSnapshot(r io.Reader, fn announced) error {
 	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return fmt.Errorf("the response is not a segment inventory snapshot (a JSON object): %v", errOr(err, t))
@@ -185,7 +189,7 @@ func decodeSnapshot(r io.Reader, fn func(id segments.SegmentID, size int64)) err
 	return nil
 }
 
-func decodeRequests(dec *json.Decoder, fn func(id segments.SegmentID, size int64)) error {
+func decodeRequests(dec *json.Decoder, fn announced) error {
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 		return fmt.Errorf("the snapshot's requests are not an array: %v", errOr(err, t))
 	}
@@ -200,13 +204,32 @@ func decodeRequests(dec *json.Decoder, fn func(id segments.SegmentID, size int64
 			return fmt.Errorf("request %d of the snapshot: %w", i, err)
 		}
 		if cr.Action == segments.ActionLoad && cr.Segment != nil {
-			fn(cr.Segment.ID(), cr.Segment.Size)
+			fn(cr.Segment.ID(), cr.Segment.Size, announcedFingerprint(raw))
 		}
 	}
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("reading the snapshot's requests: %w", err)
 	}
 	return nil
+}
+
+// fingerprintMember is how a load request announcing a partial load starts its fingerprint member.
+var fingerprintMember = []byte(`"fingerprint"`)
+
+// announcedFingerprint returns the "fingerprint" a 38+ data server announces beside a partially loaded segment
+// (SegmentChangeRequestLoad.forAnnouncement), "" for a plain load. Most requests have none, and are not decoded
+// again.
+func announcedFingerprint(raw []byte) string {
+	if !bytes.Contains(raw, fingerprintMember) {
+		return ""
+	}
+	var m struct {
+		Fingerprint *string `json:"fingerprint"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.Fingerprint == nil {
+		return ""
+	}
+	return *m.Fingerprint
 }
 
 func errOr(err error, t json.Token) any {

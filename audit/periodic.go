@@ -247,6 +247,15 @@ func (p *Periodic) servedFindings(ctx context.Context, s *NodeState) ([]Finding,
 		return nil, err
 	}
 	shadowed := metadata.Overshadowed(used)
+	// Brokers build their timeline from what is served: this node alone shows whether its own segments overshadow
+	// the one in question; newer versions served elsewhere it cannot see.
+	var mine []*segments.DataSegment
+	for _, light := range rows {
+		if light != nil {
+			mine = append(mine, light)
+		}
+	}
+	shadowedHere := metadata.Overshadowed(mine)
 	var out []Finding
 	for name := range s.Announced {
 		f := Finding{SegmentID: name}
@@ -259,8 +268,10 @@ func (p *Periodic) servedFindings(ctx context.Context, s *NodeState) ([]Finding,
 			f.Kind, f.Detail = KindUnknownServed, "no row of the segments table, used or unused, has this segment"
 		case light == nil:
 			f.Kind, f.Detail = KindUnusedServed, "the segments table marks the segment unused; the Coordinator should have dropped it from this node"
+		case shadowedHere[light.ID()]:
+			f.Kind, f.Detail = KindOvershadowedServed, "newer versions overshadow the segment completely, and this node serves them: Brokers no longer query it, and the Coordinator marks it unused and drops it"
 		case shadowed[light.ID()]:
-			f.Kind, f.Detail = KindOvershadowedServed, "newer versions overshadow the segment completely"
+			f.Kind, f.Detail = KindOvershadowedServed, "newer versions overshadow the segment completely in the metadata store; until they are served (not by this node), Brokers still query this one and the Coordinator keeps it (the cluster audit, druid-sidecar audit, tells which)"
 		default:
 			continue
 		}

@@ -24,11 +24,20 @@ const (
 	KindMissingInDeepStorage Kind = "missing_in_deep_storage"
 	// KindUnderReplicated is a segment served on a tier by fewer servers than its rule asks for.
 	KindUnderReplicated Kind = "under_replicated"
+	// KindServedOnlyByTask is a used segment a load rule expects on Historicals that only ingestion tasks (or
+	// Brokers) serve, past the grace period: queries see it, and Druid counts it available, but it has not been
+	// handed off, and it is gone from queries when they stop.
+	KindServedOnlyByTask Kind = "served_only_by_task"
 	// KindUnknownServed is a segment a data server serves that the metadata store does not have at all.
 	KindUnknownServed Kind = "unknown_served"
 	// KindUnusedServed is a segment a data server serves that the metadata store marks unused.
 	KindUnusedServed Kind = "unused_served"
-	// KindOvershadowedServed is a used segment that newer versions overshadow completely, still served.
+	// KindStaleReplica is a replica whose partial-load fingerprint is not the one its rule asks for (a different
+	// or no fingerprint under a partial-load rule, or one under a plain load rule): the Coordinator does not count it
+	// toward the partial rule, or reverts it, and reloads it in place.
+	KindStaleReplica Kind = "stale_replica"
+	// KindOvershadowedServed is a used segment that newer versions overshadow completely, still served, where the
+	// newer versions are served too: Brokers no longer query it.
 	KindOvershadowedServed Kind = "overshadowed_served"
 	// KindOverReplicated is a segment served on a tier by more servers than its rule asks for (including tiers its
 	// rule does not name, and segments a drop rule applies to).
@@ -43,8 +52,8 @@ const (
 
 // Kinds lists every kind, worst first: the order findings are sorted in.
 var Kinds = []Kind{
-	KindUnavailable, KindMissingInDeepStorage, KindUnderReplicated, KindUnknownServed, KindUnusedServed,
-	KindOvershadowedServed, KindOverReplicated, KindCacheDrift, KindOrphanInDeepStorage,
+	KindUnavailable, KindMissingInDeepStorage, KindUnderReplicated, KindServedOnlyByTask, KindUnknownServed,
+	KindUnusedServed, KindStaleReplica, KindOvershadowedServed, KindOverReplicated, KindCacheDrift, KindOrphanInDeepStorage,
 }
 
 // Rank is the kind's position in Kinds (0 is the worst); an unknown kind ranks after every known one.
@@ -75,7 +84,7 @@ func (k Kind) Severity() Severity {
 	switch k {
 	case KindUnavailable, KindMissingInDeepStorage:
 		return SeverityCritical
-	case KindUnderReplicated, KindUnknownServed, KindUnusedServed:
+	case KindUnderReplicated, KindServedOnlyByTask, KindUnknownServed, KindUnusedServed:
 		return SeverityWarning
 	}
 	return SeverityNotice
@@ -171,8 +180,20 @@ type Inputs struct {
 	// GraceSeconds is the grace period: segments marked used, and objects written, more recently than this are
 	// not reported as unavailable, under-replicated or orphaned (a load or a publish may still be under way).
 	GraceSeconds float64 `json:"graceSeconds"`
-	// RuleVersions maps each dataSource with rules (the default rules under "_default") to its rules' version.
+	// RuleVersions maps each dataSource with rules (the default rules under their dataSource) to its rules' version.
 	RuleVersions map[string]string `json:"ruleVersions"`
+	// DefaultRulesDataSource is druid.manager.rules.defaultRule: the dataSource whose rules apply after every
+	// dataSource's own.
+	DefaultRulesDataSource string `json:"defaultRulesDataSource"`
+	// DynamicConfig says where the Coordinator's dynamic configuration was read: the config table's row, or that
+	// there is none (Druid's defaults then apply).
+	DynamicConfig string `json:"dynamicConfig"`
+	// TierAliases are its historicalTierAliases: a virtual tier → the real tiers a rule naming it asks for.
+	TierAliases map[string][]string `json:"tierAliases"`
+	// CloneServers are its cloneServers: a clone Historical → the Historical it copies.
+	CloneServers map[string]string `json:"cloneServers"`
+	// DecommissioningServers are its decommissioningNodes.
+	DecommissioningServers []string `json:"decommissioningServers"`
 }
 
 // ServerReport is one data server.
@@ -195,6 +216,13 @@ type ServerReport struct {
 	// Error says why its HTTP inventory (and, when unreachable, its batch znodes) could not be read; "" when the
 	// HTTP inventory was read.
 	Error string `json:"error"`
+	// CloneOf is, for a clone Historical (the dynamic configuration's cloneServers), the server it copies; "" for
+	// every other server. Clones count as no replica.
+	CloneOf string `json:"cloneOf"`
+	// Decommissioning says the server is in the dynamic configuration's decommissioningNodes.
+	Decommissioning bool `json:"decommissioning"`
+	// PartialSegments counts the segments it announces with a partial-load fingerprint.
+	PartialSegments int `json:"partialSegments"`
 }
 
 // DataSourceSummary is the state of one dataSource.
@@ -207,8 +235,11 @@ type DataSourceSummary struct {
 	OvershadowedSegments int `json:"overshadowedSegments"`
 	// ExpectedSegments are the used, not overshadowed segments a load or broadcast rule applies to.
 	ExpectedSegments int `json:"expectedSegments"`
-	// AvailableSegments of those are served by at least one reachable server.
+	// AvailableSegments of those are served by at least one reachable server that Druid counts: a managed
+	// Historical (not a clone), an ingestion task or a Broker.
 	AvailableSegments int `json:"availableSegments"`
+	// TaskServedSegments of those are served only by ingestion tasks (or Brokers), not yet by a Historical.
+	TaskServedSegments int `json:"taskServedSegments"`
 	// UnavailableSegments are reported as unavailable findings.
 	UnavailableSegments int `json:"unavailableSegments"`
 	// UnverifiedSegments could be held only by unreachable servers: served by no reachable one (or by too few on
@@ -216,9 +247,16 @@ type DataSourceSummary struct {
 	UnverifiedSegments int `json:"unverifiedSegments"`
 	// LoadingSegments were marked used within the grace period and are not served (fully) yet; not findings.
 	LoadingSegments int `json:"loadingSegments"`
-	// UnderReplicatedSegments and OverReplicatedSegments count segments with at least one such finding.
+	// UnderReplicatedSegments, OverReplicatedSegments and StaleReplicaSegments count segments with at least one
+	// such finding.
 	UnderReplicatedSegments int `json:"underReplicatedSegments"`
 	OverReplicatedSegments  int `json:"overReplicatedSegments"`
+	StaleReplicaSegments    int `json:"staleReplicaSegments"`
+	// PartialLoadSegments are the expected segments whose rule sends partial loads (a fingerprint to announce).
+	PartialLoadSegments int `json:"partialLoadSegments"`
+	// UndecidedSegments are used segments whose partial-load rule's choice the audit cannot tell (the warnings say
+	// why); every replica of them counts, whatever its fingerprint.
+	UndecidedSegments int `json:"undecidedSegments"`
 	// DroppedSegments are used segments a drop rule applies to (the Coordinator marks them unused).
 	DroppedSegments int `json:"droppedSegments"`
 	// NoRuleSegments are used segments no rule applies to (the Coordinator leaves them alone).
@@ -262,6 +300,10 @@ type Totals struct {
 	LoadingSegments      int   `json:"loadingSegments"`
 	UnderReplicated      int   `json:"underReplicatedSegments"`
 	OverReplicated       int   `json:"overReplicatedSegments"`
+	TaskServedSegments   int   `json:"taskServedSegments"`
+	StaleReplicaSegments int   `json:"staleReplicaSegments"`
+	PartialLoadSegments  int   `json:"partialLoadSegments"`
+	UndecidedSegments    int   `json:"undecidedSegments"`
 	// Servers counts the data servers; UnreachableServers those whose segments could not be read.
 	Servers            int `json:"servers"`
 	UnreachableServers int `json:"unreachableServers"`

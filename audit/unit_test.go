@@ -131,7 +131,7 @@ func TestFetchInventoryForms(t *testing.T) {
 			defer srv.Close()
 			c := newInventoryClient(nil, nil, 5*time.Second)
 			n := 0
-			err := c.fetch(context.Background(), srv.URL, func(id segments.SegmentID, size int64) {
+			err := c.fetch(context.Background(), srv.URL, func(id segments.SegmentID, size int64, _ string) {
 				if id != seg.ID() || size != seg.Size {
 					t.Errorf("segment %v size %d", id, size)
 				}

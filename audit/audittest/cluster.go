@@ -7,15 +7,20 @@
 package audittest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
@@ -67,7 +72,23 @@ type Planted struct {
 type Options struct {
 	// Healthy builds a cluster without defects: two hot servers, the segments on both, every object in place.
 	Healthy bool
+	// Druid38 adds, to the cluster with defects, what a 2026 Coordinator decides by (see addDruid38): a partial-load
+	// rule and a server announcing fingerprints, a tier alias over two tiers, a clone Historical and an ingestion
+	// task, read from the Coordinator's dynamic configuration in the config table.
+	Druid38 bool
 }
+
+// The hosts Druid38 adds.
+const (
+	HostPartial = "127.0.0.76" // hot tier, announces the metrics segments with fingerprints
+	HostWarmA   = "127.0.0.77" // warm-a tier, one of the alias warm's
+	HostWarmB   = "127.0.0.78" // warm-b tier
+	HostClone   = "127.0.0.79" // hot tier, a clone of HostHTTP
+	HostTask    = "127.0.0.80" // an ingestion task (PEON, indexer-executor)
+)
+
+// FingerprintDailyAB is the fingerprint of Druid's globProjection matcher for the projections daily_a and daily_b.
+const FingerprintDailyAB = "v1:5b6d4fb937eecf7f"
 
 var oldVersion = "2025-10-01T12:00:00.000Z"
 
@@ -236,6 +257,9 @@ func New(t testing.TB, opts Options) *Cluster {
 		return c
 	}
 	announce(HostUnreachable, "cold", false, "druid.announcer.skipSegmentAnnouncementOnZk=true")
+	if opts.Druid38 {
+		defer c.addDruid38(t, ctx, plans[2].seg)
+	}
 
 	id := func(i int) string { return plans[i].seg.ID().String() }
 	obj := func(key string) string { return "s3://" + c.S3.Bucket + "/" + key }
@@ -280,4 +304,125 @@ func load(t testing.TB, sets []string) *configs.Config {
 		t.Fatalf("configuration: %v", err)
 	}
 	return cfg
+}
+
+// addDruid38 adds the Druid38 state. Its days are counted back from today, as period rules are evaluated at the
+// audit's start:
+//   - metrics: the issue's loadPartialByPeriod rule (P30D, hot 1, globProjection daily_*), then dropForever. HostPartial
+//     announces one segment with the requested fingerprint (healthy) and one plainly (stale_replica);
+//   - traffic: a load rule on the alias warm, which the dynamic configuration maps to warm-a and warm-b, each with a
+//     server holding the segment (healthy: no under- or over-replication on the real tiers);
+//   - HostClone, a clone of HostHTTP, holds wiki's under-replicated segment, which stays under-replicated (a clone is
+//     no replica);
+//   - tasks: a segment only the ingestion task HostTask serves (served_only_by_task).
+func (c *Cluster) addDruid38(t testing.TB, ctx context.Context, underReplicated *segments.DataSegment) {
+	t.Helper()
+	today := int(time.Since(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)).Hours() / 24)
+	conn := c.PG.Conn(t)
+	tables := c.Config.Metadata.Tables
+	rules := func(ds, payload string) {
+		t.Helper()
+		if err := metadata.InsertRules(ctx, conn, tables, ds, time.Now().Add(-time.Hour), []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules("metrics", `[{"type":"loadPartialByPeriod","period":"P30D","tieredReplicants":{"hot":1},"matcher":{"type":"globProjection","patterns":["daily_*"]}},{"type":"dropForever"}]`)
+	rules("traffic", `[{"type":"loadForever","tieredReplicants":{"warm":1}}]`)
+	rules("tasks", `[{"type":"loadForever","tieredReplicants":{"hot":1}}]`)
+
+	seg := func(ds string, day int, projections ...string) *segments.DataSegment {
+		s := sandbox.Segment(ds, day, 0, 1, c.S3.Bucket, BaseKey, 0)
+		if projections != nil {
+			s.Projections = &projections
+		}
+		zip, size, err := sandbox.IndexZip(uint64(day), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Size = size
+		c.S3.Put(t, sandbox.Key(BaseKey, s.ID()), zip)
+		return s
+	}
+	matching := seg("metrics", today-2, "daily_a", "daily_b")
+	stale := seg("metrics", today-3, "daily_a", "daily_b")
+	traffic := seg("traffic", today-2)
+	task := seg("tasks", today-2)
+	var recs []metadata.SegmentRecord
+	for _, s := range []*segments.DataSegment{matching, stale, traffic, task} {
+		recs = append(recs, metadata.SegmentRecord{Segment: s, Used: true, CreatedDate: time.Now().Add(-time.Hour)})
+	}
+	if err := metadata.InsertSegment(ctx, conn, tables, recs...); err != nil {
+		t.Fatal(err)
+	}
+
+	partial := c.serveRaw(t, ctx, HostPartial, "HISTORICAL", "historical", "hot", map[*segments.DataSegment]string{matching: FingerprintDailyAB, stale: ""})
+	c.serveRaw(t, ctx, HostWarmA, "HISTORICAL", "historical", "warm-a", map[*segments.DataSegment]string{traffic: ""})
+	c.serveRaw(t, ctx, HostWarmB, "HISTORICAL", "historical", "warm-b", map[*segments.DataSegment]string{traffic: ""})
+	clone := c.serveRaw(t, ctx, HostClone, "HISTORICAL", "historical", "hot", map[*segments.DataSegment]string{underReplicated: ""})
+	taskServer := c.serveRaw(t, ctx, HostTask, "PEON", "indexer-executor", "_default_tier", map[*segments.DataSegment]string{task: ""})
+
+	// The Coordinator's dynamic configuration, in the config table as Druid creates it.
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+tables.Config()+" (name VARCHAR(255) NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY(name))"); err != nil {
+		t.Fatal(err)
+	}
+	dyn := fmt.Sprintf(`{"historicalTierAliases":{"warm":["warm-a","warm-b"]},"cloneServers":{%q:%q}}`, clone, c.Servers[HostHTTP])
+	if _, err := conn.Exec(ctx, "INSERT INTO "+tables.Config()+" (name, payload) VALUES ($1, $2)", metadata.DynamicConfigKey, []byte(dyn)); err != nil {
+		t.Fatal(err)
+	}
+	c.Planted = append(c.Planted,
+		Planted{Kind: "stale_replica", DataSource: "metrics", SegmentID: stale.ID().String(), Tier: "hot", Expected: 1, Actual: 0, Servers: []string{partial}},
+		Planted{Kind: "served_only_by_task", DataSource: "tasks", SegmentID: task.ID().String(), Expected: 1, Actual: 1, Servers: []string{taskServer}},
+	)
+}
+
+// serveRaw announces a data server of the role and server type in internal discovery, serving over HTTP an
+// inventory of the segments given, each with its announced fingerprint ("" for a plain load), and returns its name.
+func (c *Cluster) serveRaw(t testing.TB, ctx context.Context, host, role, serverType, tier string, segs map[*segments.DataSegment]string) string {
+	t.Helper()
+	var reqs [][]byte
+	for s, fp := range segs {
+		cr := segments.ChangeRequest{Action: segments.ActionLoad, Segment: s}
+		js, err := cr.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fp != "" {
+			js = append(js[:len(js)-1], fmt.Sprintf(`,"fingerprint":%q,"loadedBytes":%d}`, fp, s.Size)...)
+		}
+		reqs = append(reqs, js)
+	}
+	body := `{"resetCounter":false,"resetCause":null,"counter":{"counter":1,"hash":1},"requests":[` + string(bytes.Join(reqs, []byte(","))) + `]}`
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(announcer.InventoryPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	port := l.Addr().(*net.TCPAddr).Port
+	name := net.JoinHostPort(host, strconv.Itoa(port))
+	node := fmt.Sprintf(`{"druidNode":{"service":"druid/%s","host":%q,"bindOnHost":false,"plaintextPort":%d,"port":-1,"tlsPort":-1,`+
+		`"enablePlaintextPort":true,"enableTlsPort":false},"nodeType":%q,"services":{"dataNodeService":{"type":"dataNodeService",`+
+		`"tier":%q,"maxSize":10000000000,"type":%q,"serverType":%q,"priority":0}},"startTime":"2026-01-01T00:00:00.000Z"}`,
+		serverType, host, port, strings.ToLower(role), tier, serverType, serverType)
+	conn := c.ZK.Conn(t)
+	path := c.ZK.Path(c.Config.ZK.Paths.InternalDiscovery + "/" + role + "/" + name)
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for k := 1; k < len(parts); k++ {
+		if _, err := conn.Create("/"+strings.Join(parts[:k], "/"), nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Create(path, []byte(node), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	c.Servers[host] = name
+	return name
 }

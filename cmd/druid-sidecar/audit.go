@@ -161,6 +161,8 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 	fmt.Fprintf(w, "  metadata store: %s\n", auditCut(r.Inputs.MetadataStore, 80))
 	fmt.Fprintf(w, "  ZooKeeper:      %s\n", auditCut(r.Inputs.ZooKeeper, 80))
 	fmt.Fprintf(w, "  deep storage:   %s\n", auditCut(r.Inputs.DeepStorage, 80))
+	fmt.Fprintf(w, "  default rules:  %s\n", auditCut(r.Inputs.DefaultRulesDataSource, 80))
+	auditWrap(w, "  dynamic config: ", r.Inputs.DynamicConfig)
 	bySource := map[audit.Source]int{}
 	for _, s := range r.Servers {
 		bySource[s.Source]++
@@ -173,6 +175,15 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 		}
 		fmt.Fprintf(w, "  %s %s (%s, tier %s):\n", s.Source, auditCut(s.Name, 40), auditCut(s.ServerType, 20), auditCut(s.Tier, 20))
 		auditWrap(w, "      ", s.Error)
+	}
+	for _, s := range r.Servers {
+		// Clones count as no replica, and broadcast rules expect nothing of decommissioning servers.
+		if s.CloneOf != "" {
+			fmt.Fprintf(w, "  clone %s of %s (not counted as a replica)\n", auditCut(s.Name, 40), auditCut(s.CloneOf, 40))
+		}
+		if s.Decommissioning {
+			fmt.Fprintf(w, "  decommissioning %s\n", auditCut(s.Name, 40))
+		}
 	}
 	for _, warning := range r.Warnings {
 		fmt.Fprintln(w, "Warning:")
@@ -198,6 +209,11 @@ func writeAuditTable(w io.Writer, r *audit.Report) {
 	if t.UnverifiedSegments > 0 || t.LoadingSegments > 0 {
 		auditWrap(w, "", fmt.Sprintf("Not findings: %d segments could be on unreachable servers, %d were marked used "+
 			"within the grace period.", t.UnverifiedSegments, t.LoadingSegments))
+	}
+	if t.PartialLoadSegments > 0 || t.TaskServedSegments > 0 || t.UndecidedSegments > 0 {
+		auditWrap(w, "", fmt.Sprintf("Partial loads: %d expected segments; %d with stale replicas; %d whose rule could not be "+
+			"decided. Served only by ingestion tasks: %d segments.", t.PartialLoadSegments, t.StaleReplicaSegments,
+			t.UndecidedSegments, t.TaskServedSegments))
 	}
 	if r.Inputs.DeepStorageChecked {
 		fmt.Fprintf(w, "Deep storage: %d objects, %s; %s orphaned.\n", t.DeepStorageObjects, configs.FormatHumanBytes(t.DeepStorageBytes),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -9,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/audit/audittest"
+	"github.com/druid-sidecar/druid-sidecar/metadata"
 )
 
 func auditArgs(sets []string, extra ...string) []string {
@@ -151,5 +154,43 @@ func TestAuditCommandHealthyAndUnreachable(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, []string{}, auditArgs(c.Sets, "--format", "xml")...); code != exitBadInput {
 		t.Errorf("--format xml: exit %d", code)
+	}
+}
+
+// The 2026 state is in the table too: the dynamic configuration read, the clone, the partial loads and the
+// segment only a task serves; a rules row the Coordinator cannot read, and an empty defaultRule, exit 2 with one
+// line naming what.
+func TestAuditCommandDruid38(t *testing.T) {
+	c := audittest.New(t, audittest.Options{Druid38: true})
+	code, table, stderr := runCLI(t, []string{}, auditArgs(c.Sets, "--grace", "0", "--skip-deep-storage")...)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	t.Logf("table:\n%s", table)
+	for _, want := range []string{"dynamic config: the coordinator.config row of druid_config", "default rules:  _default",
+		"clone " + c.Servers[audittest.HostClone] + " of " + c.Servers[audittest.HostHTTP], "stale_replica", "served_only_by_task",
+		"Partial loads: 2 expected segments; 1 with stale replicas", "Served only by ingestion tasks: 1"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q", want)
+		}
+	}
+	for i, line := range strings.Split(table, "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("table line %d has %d columns: %q", i+1, n, line)
+		}
+	}
+
+	code, _, stderr = runCLI(t, []string{}, auditArgs(append(c.Sets, "druid.manager.rules.defaultRule="))...)
+	if code != exitBadInput || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "druid.manager.rules.defaultRule is empty") {
+		t.Errorf("empty defaultRule: exit %d, %s", code, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := metadata.InsertRules(ctx, c.PG.Conn(t), c.Config.Metadata.Tables, "wiki", time.Now(), []byte(`[{"type":"loadForever","tieredReplicants":{"hot":"two"}}]`)); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, []string{}, auditArgs(c.Sets)...)
+	if code != exitBadInput || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, `rules of dataSource "wiki": rule 0`) {
+		t.Errorf("an unreadable rules row: exit %d, %s", code, stderr)
 	}
 }
