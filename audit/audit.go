@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -439,14 +438,8 @@ func (r *run) warn(format string, args ...any) {
 	r.warnings = append(r.warnings, msg)
 }
 
-// describeMetadataStore names the metadata store as operators know it, without credentials.
-func describeMetadataStore(cfg *configs.Config) string {
-	pg, _, err := cfg.Metadata.PgxConfig()
-	if err != nil {
-		return cfg.Metadata.Type + " (" + err.Error() + ")"
-	}
-	return fmt.Sprintf("PostgreSQL at %s, database %s", net.JoinHostPort(pg.Host, strconv.Itoa(int(pg.Port))), pg.Database)
-}
+// describeMetadataStore names the metadata store (PostgreSQL or MySQL) as operators know it, without credentials.
+func describeMetadataStore(cfg *configs.Config) string { return metadata.Describe(cfg) }
 
 // openDeepStorage makes the puller that lists deep storage, or nil (with the reason in the report) when deep
 // storage is skipped or is not S3.
