@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -323,13 +324,19 @@ func mountPathOf(t *testing.T, c *corev1.Container, volume string) string {
 	return ""
 }
 
-// checkSameDruidEnv checks that every druid_* variable of the Historical, and its metadata password, reach
-// druid-sidecar with the same value once the kubelet has resolved them: both must read the same configuration.
+// checkSameDruidEnv checks that every druid_* variable of the Historical that sets a key druid-sidecar reads, and
+// its metadata password, reach druid-sidecar with the same value once the kubelet has resolved them: both must read
+// the same configuration. (Keys only Java reads, druid.processing.* say, need not be copied.)
 func checkSameDruidEnv(t *testing.T, hist, side *corev1.Container, cms []*corev1.ConfigMap) {
 	t.Helper()
+	known := map[string]bool{}
+	for _, k := range configs.Keys() {
+		known[k.Name] = true
+	}
 	h, s := kubeletEnv(t, hist, cms), kubeletEnv(t, side, cms)
 	for name, v := range h {
-		if strings.HasPrefix(name, "druid_") || name == "DRUID_METADATA_PASSWORD" {
+		key, isDruid := strings.CutPrefix(name, "druid_")
+		if (isDruid && known["druid."+strings.ReplaceAll(key, "_", ".")]) || name == "DRUID_METADATA_PASSWORD" {
 			if got, ok := s[name]; !ok || got != v {
 				t.Errorf("%s: variable %s = %q, the Historical's is %q; both must read the same configuration", side.Name, name, got, v)
 			}
@@ -966,9 +973,6 @@ func loadConfig(t *testing.T, spec *corev1.PodSpec, c *corev1.Container, cms []*
 		byName[cm.Name] = cm
 	}
 	environ := kubeletEnviron(t, c, cms)
-	if len(c.EnvFrom) > 0 {
-		t.Fatalf("%s: envFrom cannot be resolved here; the examples set every variable by name", c.Name)
-	}
 	readFile := func(p string) ([]byte, error) {
 		m, ok := mountOf(c, p)
 		if !ok {
@@ -1018,6 +1022,21 @@ func kubeletEnviron(t testing.TB, c *corev1.Container, cms []*corev1.ConfigMap) 
 	}
 	defined := map[string]string{}
 	var environ []string
+	// envFrom first, each source's keys in order, then env, whose variables win: the kubelet's order.
+	for _, src := range c.EnvFrom {
+		if src.ConfigMapRef == nil {
+			t.Fatalf("%s: envFrom %+v: only ConfigMaps can be resolved here", c.Name, src)
+		}
+		cm := byName[src.ConfigMapRef.Name]
+		if cm == nil {
+			t.Fatalf("%s: envFrom reads ConfigMap %s, which is not here", c.Name, src.ConfigMapRef.Name)
+		}
+		keys := slices.Sorted(maps.Keys(cm.Data))
+		for _, k := range keys {
+			defined[src.Prefix+k] = cm.Data[k]
+			environ = append(environ, src.Prefix+k+"="+cm.Data[k])
+		}
+	}
 	for _, e := range c.Env {
 		v := expandKubeletRefs(e.Value, defined)
 		switch {

@@ -7,7 +7,10 @@
 //     container with restartPolicy Always) beside an unmodified Java Historical; historical-serve.yaml runs `serve`
 //     as the Historical beside a segment server written in another language.
 //   - helm/druid-sidecar/: a chart with both modes.
-//   - kustomize/druid-operator/: a patch that adds `companion` to the Historical StatefulSet druid-operator made.
+//   - kustomize/druid-operator/: a patch that adds `companion` to the Historical StatefulSet druid-operator made,
+//     and the additionalContainer alternative in the Druid resource.
+//   - existing/: a Helm post-renderer that adds `companion` to the Historical StatefulSet of another chart, with the
+//     patch for the Apache Druid chart and a fixture in that chart's shape.
 //
 // The tests render the chart with helm and the kustomization with kubectl kustomize (helm, and kustomize where
 // kubectl is missing, are built from the Go module proxy at pinned versions and kept in the repository's
