@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -22,9 +23,13 @@ import (
 //	DRUID_SIDECAR_BENCH_SEGMENTS=1000000 go test -run '^$' -bench AuditScale -benchtime 1x ./audit
 const benchSegmentsEnv = "DRUID_SIDECAR_BENCH_SEGMENTS"
 
+// defaultRules are the rules Druid's Coordinator seeds: two replicas on _default_tier.
+var defaultRules = []byte(`[{"tieredReplicants":{"_default_tier":2},"useDefaultTierForNull":true,"type":"loadForever"}]`)
+
 // BenchmarkAuditScale audits a segments table of production shape (no data server announced, deep storage
 // skipped: every used segment is then an unavailable finding, the collector's worst case too) and reports the
-// peak live heap the audit added and its time per segment.
+// peak live heap the audit added and its time per segment, on PostgreSQL and on MariaDB; on MariaDB, its own
+// client's plain read of the same payloads (mariadb --quick) in the same run is the baseline.
 func BenchmarkAuditScale(b *testing.B) {
 	n := 20000
 	if v := os.Getenv(benchSegmentsEnv); v != "" {
@@ -33,22 +38,19 @@ func BenchmarkAuditScale(b *testing.B) {
 			b.Fatalf("%s=%q: expected a positive row count", benchSegmentsEnv, v)
 		}
 	}
-	pg, z := testenv.Postgres(b), testenv.ZooKeeper(b)
-	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{
-		"druid.zk.service.host=" + z.ConnectString, "druid.metadata.storage.type=postgresql",
-		"druid.metadata.storage.connector.connectURI=" + pg.JDBCURI, "druid.metadata.storage.connector.user=" + pg.User,
-		"druid.storage.type=s3", "druid.storage.bucket=druid-deep-storage", "druid.storage.baseKey=druid/segments"}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	z := testenv.ZooKeeper(b)
+	sets := []string{"druid.zk.service.host=" + z.ConnectString, "druid.storage.type=s3",
+		"druid.storage.bucket=druid-deep-storage", "druid.storage.baseKey=druid/segments"}
 	ctx := context.Background()
+
+	pg := testenv.Postgres(b)
+	cfg := benchConfig(b, append(sets, "druid.metadata.storage.type=postgresql",
+		"druid.metadata.storage.connector.connectURI="+pg.JDBCURI, "druid.metadata.storage.connector.user="+pg.User))
 	conn := pg.Conn(b)
 	if err := metadata.CreateTables(ctx, conn, cfg.Metadata.Tables, metadata.VariantCurrent); err != nil {
 		b.Fatal(err)
 	}
-	// Druid's Coordinator seeds the default rule: two replicas on _default_tier.
-	if err := metadata.InsertRules(ctx, conn, cfg.Metadata.Tables, "_default", time.Now(),
-		[]byte(`[{"tieredReplicants":{"_default_tier":2},"useDefaultTierForNull":true,"type":"loadForever"}]`)); err != nil {
+	if err := metadata.InsertRules(ctx, conn, cfg.Metadata.Tables, "_default", time.Now(), defaultRules); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
@@ -58,8 +60,47 @@ func BenchmarkAuditScale(b *testing.B) {
 	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+cfg.Metadata.Tables.Segments()); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("loaded %d rows in %v", n, time.Since(start).Round(time.Millisecond))
-	b.ResetTimer()
+	b.Logf("postgresql: loaded %d rows in %v", n, time.Since(start).Round(time.Millisecond))
+	b.Run("postgresql", func(b *testing.B) { benchAudit(b, ctx, cfg, n) })
+
+	my := testenv.MariaDB(b)
+	mcfg := benchConfig(b, append(sets, "druid.metadata.storage.type=mysql",
+		"druid.metadata.storage.connector.connectURI="+my.JDBCURI, "druid.metadata.storage.connector.user="+my.User,
+		"druid.metadata.storage.connector.password="+my.Password))
+	db := my.DB(b)
+	if err := metadata.CreateMySQLTables(ctx, db, mcfg.Metadata.Tables, metadata.VariantCurrent); err != nil {
+		b.Fatal(err)
+	}
+	if err := metadata.InsertMySQLRules(ctx, db, mcfg.Metadata.Tables, "_default", time.Now(), defaultRules); err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	if _, err := metadata.LoadMySQLSegments(ctx, db, mcfg.Metadata.Tables, n, metadata.ProductionShapedRecord); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE "+mcfg.Metadata.Tables.Segments()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("mysql: loaded %d rows in %v", n, time.Since(start).Round(time.Millisecond))
+	b.Run("mysql/mariadb-client-baseline", func(b *testing.B) {
+		for b.Loop() {
+			my.Client(b, "SELECT payload FROM "+mcfg.Metadata.Tables.Segments()+" WHERE used", io.Discard)
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(n), "ns/row")
+	})
+	b.Run("mysql", func(b *testing.B) { benchAudit(b, ctx, mcfg, n) })
+}
+
+func benchConfig(b *testing.B, sets []string) *configs.Config {
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: sets})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
+}
+
+// benchAudit runs the audit b.N times on the loaded store of cfg, n rows.
+func benchAudit(b *testing.B, ctx context.Context, cfg *configs.Config, n int) {
 	for range b.N {
 		peak := startPeak()
 		t0 := time.Now()

@@ -4,11 +4,9 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,27 +131,13 @@ func benchCopyBaseline(b *testing.B, f *fixture, used int) {
 	b.ReportMetric(float64(bytes)/(1<<20), "MB-copied")
 }
 
-// benchMariaDBClient runs MariaDB's own command-line client, row by row (--quick, no buffering of the result), its
-// output counted and discarded; the password goes in MYSQL_PWD, off the command line.
+// benchMariaDBClient runs MariaDB's own command-line client, row by row, its output counted and discarded.
 func benchMariaDBClient(b *testing.B, f *fixture, used int) {
 	my := f.db.(myTestDB).my
-	client, err := exec.LookPath("mariadb")
-	if err != nil {
-		b.Fatalf("the mariadb client (scripts/services.sh installs it): %v", err)
-	}
 	var bytes int64
 	for b.Loop() {
 		cw := &countingDiscard{}
-		cmd := exec.Command(client, "--no-defaults", "--quick", "--batch", "--skip-column-names", "--protocol=TCP",
-			"-h", my.Host, "-P", strconv.Itoa(my.Port), "-u", my.User, "-D", my.Database,
-			"-e", "SELECT payload FROM "+f.tables.Segments()+" WHERE used")
-		cmd.Env = append(os.Environ(), "MYSQL_PWD="+my.Password)
-		cmd.Stdout = cw
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("mariadb: %v: %s", err, stderr.String())
-		}
+		my.Client(b, "SELECT payload FROM "+f.tables.Segments()+" WHERE used", cw)
 		bytes = cw.n
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(used), "ns/row")

@@ -9,7 +9,10 @@ import (
 	"log"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -184,4 +187,24 @@ func withMyConn(lim limits, cfg *mysql.Config, fn func(context.Context, *sql.Con
 func isMySQLError(err error, number uint16) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == number
+}
+
+// Client runs MariaDB's own command-line client on the test's database, reading the query's result row by row
+// (--quick: nothing buffered), tab-separated without column names, into stdout; the password goes in MYSQL_PWD,
+// off the command line. It is the plain read benchmarks compare with.
+func (m MySQL) Client(tb testing.TB, query string, stdout io.Writer) {
+	tb.Helper()
+	client, err := exec.LookPath("mariadb")
+	if err != nil {
+		tb.Fatalf("testenv: MariaDB: the mariadb client is not on PATH (%v).\n\tfix: %s.", err, fix)
+	}
+	cmd := exec.Command(client, "--no-defaults", "--quick", "--batch", "--skip-column-names", "--protocol=TCP",
+		"-h", m.Host, "-P", strconv.Itoa(m.Port), "-u", m.User, "-D", m.Database, "-e", query)
+	cmd.Env = append(os.Environ(), "MYSQL_PWD="+m.Password)
+	cmd.Stdout = stdout
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("testenv: MariaDB: mariadb -e %q: %v: %s", query, err, stderr.String())
+	}
 }
