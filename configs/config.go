@@ -22,6 +22,8 @@ type Config struct {
 	Announcer    AnnouncerConfig
 	Storage      StorageConfig
 	S3           S3Config
+	Google       GoogleConfig
+	Azure        AzureConfig
 	Metadata     MetadataConfig
 	MySQLSSL     MySQLSSLConfig // druid.metadata.mysql.ssl.*, for a metadata store of type mysql
 	Discovery    DiscoveryConfig
@@ -267,6 +269,36 @@ type S3Config struct {
 	EnablePathStyleAccess          bool
 	DisableChunkedEncoding         bool
 	ForceGlobalBucketAccessEnabled bool
+}
+
+// GoogleConfig is druid.google.* (Druid's google extension: GoogleAccountConfig, GoogleInputDataConfig) and the
+// emulator endpoint druid.sidecar.google.endpoint.
+type GoogleConfig struct {
+	Bucket           string
+	Prefix           string
+	MaxListingLength int
+	// Endpoint is a Cloud Storage JSON API server in Google's stead (an emulator); "" for Google's.
+	Endpoint string
+}
+
+// AzureConfig is druid.azure.* (Druid's azure extension: AzureAccountConfig, AzureDataSegmentConfig,
+// AzureInputDataConfig) and the emulator endpoint druid.sidecar.azure.endpoint.
+type AzureConfig struct {
+	Account                  string
+	Key                      Secret
+	SharedAccessStorageToken Secret
+	UseAzureCredentialsChain bool
+	Protocol                 string
+	// EndpointSuffix is the deprecated druid.azure.endpointSuffix (core.windows.net: the blob endpoint is
+	// blob.<suffix>); it wins over StorageAccountEndpointSuffix when set, as in Druid.
+	EndpointSuffix               string
+	StorageAccountEndpointSuffix string
+	MaxTries                     int
+	Container                    string
+	Prefix                       string
+	MaxListingLength             int
+	// Endpoint is the blob service's URL in the account's stead (an emulator); "" for Azure's.
+	Endpoint string
 }
 
 // MetadataConfig is druid.metadata.storage.*.

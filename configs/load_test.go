@@ -191,6 +191,8 @@ func TestLoadDefaults(t *testing.T) {
 		Announcer: AnnouncerConfig{SegmentsPerNode: 50, MaxBytesPerNode: 524288},
 		Storage:   StorageConfig{Type: "local", StorageDirectory: "/tmp/druid/localStorage", Zip: true},
 		S3:        S3Config{Protocol: "https"},
+		Google:    GoogleConfig{MaxListingLength: 1024},
+		Azure:     AzureConfig{Protocol: "https", StorageAccountEndpointSuffix: "blob.core.windows.net", MaxTries: 3, MaxListingLength: 1024},
 		Metadata:  MetadataConfig{Type: "derby", Tables: c.Metadata.Tables, DefaultRule: "_default"},
 		Discovery: DiscoveryConfig{Type: "curator"},
 		Lookup:    LookupConfig{LookupTier: "__default"},

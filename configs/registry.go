@@ -109,6 +109,24 @@ var registry = []keyDef{
 	{name: "druid.s3.disableChunkedEncoding", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.DisableChunkedEncoding }), doc: "Disable chunked encoding of uploads."},
 	{name: "druid.s3.forceGlobalBucketAccessEnabled", def: "false", kind: boolean(func(c *Config) *bool { return &c.S3.ForceGlobalBucketAccessEnabled }), doc: "Access buckets in any region."},
 
+	// druid.google.* (GoogleAccountConfig, GoogleInputDataConfig): Google Application Default Credentials authenticate.
+	{name: "druid.google.bucket", kind: str(func(c *Config) *string { return &c.Google.Bucket }), doc: "Google Cloud Storage bucket of deep storage (`druid.storage.type=google`)."},
+	{name: "druid.google.prefix", kind: str(func(c *Config) *string { return &c.Google.Prefix }), doc: "Path prefix of deep storage in the bucket."},
+	{name: "druid.google.maxListingLength", def: "1024", kind: integer(1, maxInt, func(c *Config) *int { return &c.Google.MaxListingLength }), doc: "Objects per page of a listing (`audit`, unzipped segments)."},
+
+	// druid.azure.* (AzureAccountConfig, AzureDataSegmentConfig, AzureInputDataConfig).
+	{name: "druid.azure.account", kind: str(func(c *Config) *string { return &c.Azure.Account }), doc: "Azure storage account of deep storage (`druid.storage.type=azure`)."},
+	{name: "druid.azure.key", kind: password(func(c *Config) *Secret { return &c.Azure.Key }), secret: true, doc: "The storage account's shared key, or a password provider; used when set."},
+	{name: "druid.azure.sharedAccessStorageToken", kind: password(func(c *Config) *Secret { return &c.Azure.SharedAccessStorageToken }), secret: true, doc: "A shared access signature (the query string), used when `druid.azure.key` is empty."},
+	{name: "druid.azure.useAzureCredentialsChain", def: "false", kind: boolean(func(c *Config) *bool { return &c.Azure.UseAzureCredentialsChain }), doc: "Azure's default credential chain; not supported by druid-sidecar (set a key or a shared access signature)."},
+	{name: "druid.azure.protocol", def: "https", kind: str(func(c *Config) *string { return &c.Azure.Protocol }), doc: "Scheme of the blob endpoint `<protocol>://<account>.<storageAccountEndpointSuffix>`."},
+	{name: "druid.azure.storageAccountEndpointSuffix", def: "blob.core.windows.net", kind: str(func(c *Config) *string { return &c.Azure.StorageAccountEndpointSuffix }), doc: "Host suffix of the account's blob endpoint (another Azure cloud's, such as blob.core.chinacloudapi.cn)."},
+	{name: "druid.azure.endpointSuffix", kind: str(func(c *Config) *string { return &c.Azure.EndpointSuffix }), doc: "Deprecated: the blob endpoint is `blob.<endpointSuffix>`; wins over `storageAccountEndpointSuffix` when set, as in Druid."},
+	{name: "druid.azure.maxTries", def: "3", kind: integer(1, maxInt, func(c *Config) *int { return &c.Azure.MaxTries }), doc: "Attempts of each Azure request of a pull when deep storage is azure."},
+	{name: "druid.azure.container", kind: str(func(c *Config) *string { return &c.Azure.Container }), doc: "Container of deep storage."},
+	{name: "druid.azure.prefix", kind: str(func(c *Config) *string { return &c.Azure.Prefix }), doc: "Path prefix of deep storage in the container."},
+	{name: "druid.azure.maxListingLength", def: "1024", kind: integer(1, 5000, func(c *Config) *int { return &c.Azure.MaxListingLength }), doc: "Blobs per page of a listing (`audit`, unzipped segments)."},
+
 	// Metadata store (MetadataStorageConnectorConfig, MetadataStorageTablesConfig).
 	{name: "druid.metadata.storage.type", def: "derby", kind: str(func(c *Config) *string { return &c.Metadata.Type }), doc: "Metadata store type; druid-sidecar reads postgresql and mysql (MySQL and MariaDB)."},
 	{name: "druid.metadata.storage.connector.connectURI", kind: uriKind("JDBC URI", checkConnectURI, func(c *Config) *string { return &c.Metadata.ConnectURI }), doc: "JDBC URI, e.g. `jdbc:postgresql://db:5432/druid?sslmode=require` or `jdbc:mysql://db:3306/druid` (`jdbc:mariadb:` too)."},
@@ -139,6 +157,7 @@ var registry = []keyDef{
 	{name: "druid.metadata.mysql.ssl.enabledSSLCipherSuites", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledSSLCipherSuites }), doc: "Cipher suites allowed for TLS 1.2 and older (IANA names); empty for Go's defaults."},
 	{name: "druid.metadata.mysql.ssl.enabledTLSProtocols", kind: stringList(func(c *Config) *[]string { return &c.MySQLSSL.enabledTLSProtocols }), doc: "TLS versions allowed (TLSv1 to TLSv1.3); empty for Go's defaults."},
 	{name: "druid.manager.rules.defaultRule", def: "_default", kind: str(func(c *Config) *string { return &c.Metadata.DefaultRule }), doc: "The dataSource whose rules apply after every dataSource's own (the Coordinator's setting; `audit` reads it)."},
+
 	// Discovery, lookups, escalator.
 	{name: "druid.discovery.type", def: "curator", kind: str(func(c *Config) *string { return &c.Discovery.Type }), doc: "Node discovery: curator (ZooKeeper) or k8s."},
 	{name: "druid.lookup.lookupTier", def: "__default", kind: str(func(c *Config) *string { return &c.Lookup.LookupTier }), doc: "Lookup tier announced in the lookupNodeService."},
@@ -170,6 +189,8 @@ var registry = []keyDef{
 	{name: "druid.sidecar.http.changeRequests.maxRequestBytes", def: "16777216", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxRequestBytes }), doc: "Largest changeRequests body (413 beyond; a Coordinator's batch takes a few kilobytes); at most `maxInflightBytes`. 0 means the default."},
 	{name: "druid.sidecar.http.changeRequests.maxInflightBytes", def: "67108864", kind: byteSize(func(c *Config) *ByteSize { return &c.Sidecar.ChangeRequestsMaxInflightBytes }), doc: "Memory the changeRequests bodies being read or answered may take together, their decoded requests included; a request beyond it gets 503 with Retry-After. 0 means the default."},
 	{name: "druid.sidecar.pull.stallTimeout", def: "PT30S", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PullStallTimeout }), doc: "How long a deep storage transfer may go without receiving a byte before it is cut and resumed (3 attempts); a pull has no other time limit unless `druid.sidecar.pull.timeout` is set."},
+	{name: "druid.sidecar.google.endpoint", kind: httpURL(func(c *Config) *string { return &c.Google.Endpoint }), doc: "A Cloud Storage JSON API server in Google's stead, such as the fake-gcs-server emulator; its requests are not authenticated. Empty: Google's (or `STORAGE_EMULATOR_HOST`)."},
+	{name: "druid.sidecar.azure.endpoint", kind: httpURL(func(c *Config) *string { return &c.Azure.Endpoint }), doc: "The blob service's URL in the account's stead, such as Azurite's `http://127.0.0.1:10000/devstoreaccount1`. Empty: `<protocol>://<account>.<storageAccountEndpointSuffix>`."},
 	{name: "druid.sidecar.pull.timeout", kind: period(func(c *Config) *time.Duration { return &c.Sidecar.PullTimeout }), doc: "Longest time one segment pull may take however it progresses; empty (the default) sets none, as in Druid, so that a large segment on slow storage finishes."},
 }
 
