@@ -163,7 +163,7 @@ func benchLoads(b *testing.B, p *Puller, bucket, set string, count, n, raw int, 
 // rawGet downloads an object to io.Discard: with one GET, or with parallel ranged GETs.
 func rawGet(p *Puller, bucket, key string, ranged bool) (int64, error) {
 	pl := &pull{p: p, ctx: context.Background()}
-	loc := location{bucket: bucket, key: key}
+	loc := location{scheme: schemeS3, bucket: bucket, key: key}
 	if !ranged {
 		s := pl.newStream(loc)
 		defer s.Close()

@@ -1,6 +1,7 @@
 package deepstorage
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,56 @@ func TestOptionsFromConfig(t *testing.T) {
 	}
 	if o := OptionsFromConfig(cfg); o.StallTimeout != 2*time.Minute || o.PullTimeout != 6*time.Hour {
 		t.Errorf("stall timeout %v and pull timeout %v, want 2m and 6h", o.StallTimeout, o.PullTimeout)
+	}
+}
+
+// The google and azure keys as Druid's extensions name them, Druid's defaults, and the deprecated endpointSuffix
+// winning over storageAccountEndpointSuffix.
+func TestOptionsFromConfigCloud(t *testing.T) {
+	load := func(sets ...string) *configs.Config {
+		t.Helper()
+		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: sets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	o := OptionsFromConfig(load())
+	if (o.Google != GoogleOptions{ListPageSize: 1024}) || (o.Azure != AzureOptions{Protocol: "https",
+		EndpointSuffix: "blob.core.windows.net", ListPageSize: 1024}) || o.Retries != 0 {
+		t.Errorf("defaults: google %+v, azure %+v, retries %d", o.Google, o.Azure, o.Retries)
+	}
+	o = OptionsFromConfig(load("druid.storage.type=azure", "druid.azure.account=acct", "druid.azure.key=a2V5",
+		"druid.azure.sharedAccessStorageToken=sv=1&sig=x", "druid.azure.endpointSuffix=core.chinacloudapi.cn",
+		"druid.azure.storageAccountEndpointSuffix=blob.core.windows.net", "druid.azure.maxTries=5",
+		"druid.azure.maxListingLength=10", "druid.sidecar.azure.endpoint=http://127.0.0.1:10000/acct",
+		"druid.google.maxListingLength=7", "druid.sidecar.google.endpoint=http://127.0.0.1:4443"))
+	want := AzureOptions{Account: "acct", Key: "a2V5", SAS: "sv=1&sig=x", Protocol: "https",
+		EndpointSuffix: "blob.core.chinacloudapi.cn", Endpoint: "http://127.0.0.1:10000/acct", ListPageSize: 10}
+	if o.Azure != want || o.Retries != 4 || (o.Google != GoogleOptions{Endpoint: "http://127.0.0.1:4443", ListPageSize: 7}) {
+		t.Errorf("azure %+v (retries %d), want %+v; google %+v", o.Azure, o.Retries, want, o.Google)
+	}
+	if o := OptionsFromConfig(load("druid.storage.type=azure", "druid.azure.maxTries=1")); o.Retries != -1 {
+		t.Errorf("maxTries=1: retries %d, want none (-1)", o.Retries)
+	}
+
+	for _, c := range []struct {
+		sets   []string
+		bucket Bucket
+		prefix string
+		ok     bool
+		err    string
+	}{
+		{[]string{"druid.storage.type=s3", "druid.storage.bucket=b", "druid.storage.baseKey=druid/segments"}, Bucket{"s3", "b"}, "druid/segments/", true, ""},
+		{[]string{"druid.storage.type=google", "druid.google.bucket=g", "druid.google.prefix=druid"}, Bucket{"gs", "g"}, "druid/", true, ""},
+		{[]string{"druid.storage.type=google", "druid.google.bucket=g"}, Bucket{"gs", "g"}, "", true, ""},
+		{[]string{"druid.storage.type=azure", "druid.azure.container=c", "druid.azure.prefix=druid/"}, Bucket{"azure", "c"}, "druid/", true, ""},
+		{[]string{"druid.storage.type=azure"}, Bucket{}, "", false, "druid.azure.container is empty"},
+		{[]string{"druid.storage.type=hdfs"}, Bucket{}, "", false, ""},
+	} {
+		b, prefix, ok, err := StorageOf(load(c.sets...))
+		if b != c.bucket || prefix != c.prefix || ok != c.ok || (err == nil) != (c.err == "") || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%v: %v %q %v %v", c.sets, b, prefix, ok, err)
+		}
 	}
 }

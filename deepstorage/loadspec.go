@@ -10,11 +10,12 @@ import (
 )
 
 // LoadSpec is where a segment's files are in deep storage: a DataSegment's "loadSpec", parsed by ParseLoadSpec.
-// It is one of S3Zip, Local and Tombstone.
+// It is one of S3Zip, Google, Azure, Local and Tombstone.
 type LoadSpec interface {
-	// Type is the load spec's "type" as Druid writes it: "s3_zip", "local" or "tombstone".
+	// Type is the load spec's "type" as Druid writes it: "s3_zip", "google", "azure", "local" or "tombstone".
 	Type() string
-	// String names the location for people: s3://bucket/key, the local path, or "tombstone".
+	// String names the location for people: s3://bucket/key, gs://bucket/path, azure://container/blobPath, the
+	// local path, or "tombstone".
 	String() string
 	isLoadSpec()
 }
@@ -29,6 +30,22 @@ type S3Zip struct {
 	Schema string
 }
 
+// Google is a "google" load spec (Druid's google extension, GoogleLoadSpec): an object of a Google Cloud Storage
+// bucket. Path is used as written: an index.zip or, with druid.storage.zip=false (recent Druid), a prefix ending in
+// "/" under which the segment's files are stored one object each.
+type Google struct {
+	Bucket string
+	Path   string
+}
+
+// Azure is an "azure" load spec (Druid's azure extension, AzureLoadSpec): a blob of a container of the storage
+// account druid.azure.account names. BlobPath is an index.zip or, with druid.storage.zip=false, a prefix ending in
+// "/"; a Hadoop-style path (…blob.core.windows.net/<blob>) is read from what follows the endpoint, as Druid does.
+type Azure struct {
+	Container string
+	BlobPath  string
+}
+
 // Local is a "local" load spec: an absolute path to an index.zip (or a .gz file) or, with druid.storage.zip=false,
 // a directory of segment files.
 type Local struct {
@@ -40,25 +57,51 @@ type Local struct {
 type Tombstone struct{}
 
 func (S3Zip) Type() string     { return "s3_zip" }
+func (Google) Type() string    { return "google" }
+func (Azure) Type() string     { return "azure" }
 func (Local) Type() string     { return "local" }
 func (Tombstone) Type() string { return "tombstone" }
 
 func (s S3Zip) String() string     { return "s3://" + s.Bucket + "/" + s.Key }
+func (g Google) String() string    { return g.location().String() }
+func (a Azure) String() string     { return schemeAzure + "://" + a.Container + "/" + a.BlobPath }
+func (Google) isLoadSpec()         {}
+func (Azure) isLoadSpec()          {}
 func (l Local) String() string     { return l.Path }
 func (Tombstone) String() string   { return "tombstone" }
 func (S3Zip) isLoadSpec()          {}
 func (Local) isLoadSpec()          {}
 func (Tombstone) isLoadSpec()      {}
-func (s S3Zip) location() location { return location{bucket: s.Bucket, key: s.Key} }
+func (s S3Zip) location() location { return location{scheme: schemeS3, bucket: s.Bucket, key: s.Key} }
+func (g Google) location() location {
+	return location{scheme: schemeGoogle, bucket: g.Bucket, key: g.Path}
+}
+
+// defaultAzureBlobSuffix is the host suffix of Azure's blob endpoints (druid.azure.storageAccountEndpointSuffix's
+// default).
+const defaultAzureBlobSuffix = "blob.core.windows.net"
+
+// locationWith is the blob to read: BlobPath, or what follows the blob endpoint's host suffix in a Hadoop-style
+// path (wasbs://container@account.blob.core.windows.net/<blob>), as Druid's AzureUtils.maybeRemoveAzurePathPrefix
+// reads it.
+func (a Azure) locationWith(blobSuffix string) location {
+	key := a.BlobPath
+	if blobSuffix == "" {
+		blobSuffix = defaultAzureBlobSuffix
+	}
+	if i := strings.Index(key, blobSuffix); i >= 0 && i+len(blobSuffix) < len(key) {
+		key = key[i+len(blobSuffix)+1:]
+	}
+	return location{scheme: schemeAzure, bucket: a.Container, key: key}
+}
 
 // SupportedTypes are the load spec types druid-sidecar can pull, in the order error messages list them.
-var SupportedTypes = []string{"s3_zip", "local", "tombstone"}
+var SupportedTypes = []string{"s3_zip", "local", "tombstone", "google", "azure"}
 
 // ErrUnsupportedLoadSpec matches (errors.Is) the error of a load spec whose type druid-sidecar cannot pull.
 var ErrUnsupportedLoadSpec = errors.New("unsupported load spec type")
 
-// UnsupportedTypeError is a load spec of a type druid-sidecar cannot pull (hdfs, google, azure, or a type it does
-// not know). It is an ordinary value: a load queue reports its text as the segment's FAILED cause.
+// UnsupportedTypeError is a load spec of a type druid-sidecar cannot pull (hdfs, or a type it does not know). It is an ordinary value: a load queue reports its text as the segment's FAILED cause.
 type UnsupportedTypeError struct {
 	Type string
 }
@@ -68,10 +111,6 @@ func (e *UnsupportedTypeError) Error() string {
 	switch e.Type {
 	case "hdfs":
 		what = "HDFS deep storage"
-	case "google":
-		what = "Google Cloud Storage deep storage"
-	case "azure":
-		what = "Azure deep storage"
 	}
 	return fmt.Sprintf("load spec type %q (%s) is not supported: druid-sidecar pulls only %s segments",
 		e.Type, what, strings.Join(SupportedTypes, ", "))
@@ -112,6 +151,30 @@ func ParseLoadSpec(raw json.RawMessage) (LoadSpec, error) {
 			return nil, fmt.Errorf("s3_zip load spec %s needs both \"bucket\" and \"key\"", quoteShort(raw))
 		}
 		return s, nil
+	case "google":
+		var g Google
+		if g.Bucket, err = stringField(fields, "bucket"); err != nil {
+			return nil, err
+		}
+		if g.Path, err = stringField(fields, "path"); err != nil {
+			return nil, err
+		}
+		if g.Bucket == "" || g.Path == "" {
+			return nil, fmt.Errorf("google load spec %s needs both \"bucket\" and \"path\"", quoteShort(raw))
+		}
+		return g, nil
+	case "azure":
+		var a Azure
+		if a.Container, err = stringField(fields, "containerName"); err != nil {
+			return nil, err
+		}
+		if a.BlobPath, err = stringField(fields, "blobPath"); err != nil {
+			return nil, err
+		}
+		if a.Container == "" || a.BlobPath == "" {
+			return nil, fmt.Errorf("azure load spec %s needs both \"containerName\" and \"blobPath\"", quoteShort(raw))
+		}
+		return a, nil
 	case "local":
 		var l Local
 		if l.Path, err = stringField(fields, "path"); err != nil {

@@ -21,6 +21,12 @@ func TestParseLoadSpec(t *testing.T) {
 		{`{"type":"local","path":"/var/druid/segments/ds/x/0/index.zip"}`, Local{Path: "/var/druid/segments/ds/x/0/index.zip"}},
 		{` {"path":null,"type":"tombstone"} `, Tombstone{}},
 		{`{"type":"tombstone"}`, Tombstone{}},
+		// As Druid's google and azure extensions publish them (GoogleDataSegmentPusher, AzureDataSegmentPusher).
+		{`{"type":"google","bucket":"b","path":"druid/wiki/2025-01-01T00:00:00.000Z_2025-01-02T00:00:00.000Z/v1/0/index.zip"}`,
+			Google{Bucket: "b", Path: "druid/wiki/2025-01-01T00:00:00.000Z_2025-01-02T00:00:00.000Z/v1/0/index.zip"}},
+		{`{"type":"azure","containerName":"c","blobPath":"druid/wiki/20250101T000000.000Z_20250102T000000.000Z/2025-01-02T03_04_05.678Z/0/index.zip"}`,
+			Azure{Container: "c", BlobPath: "druid/wiki/20250101T000000.000Z_20250102T000000.000Z/2025-01-02T03_04_05.678Z/0/index.zip"}},
+		{`{"type":"azure","containerName":"c","blobPath":"druid/wiki/x/0/","rangeable":true}`, Azure{Container: "c", BlobPath: "druid/wiki/x/0/"}},
 	}
 	for _, c := range cases {
 		got, err := ParseLoadSpec(json.RawMessage(c.json))
@@ -35,13 +41,33 @@ func TestParseLoadSpec(t *testing.T) {
 	if s := (S3Zip{Bucket: "b", Key: "k/index.zip"}).String(); s != "s3://b/k/index.zip" {
 		t.Errorf("String() = %q", s)
 	}
+	if s := (Google{Bucket: "b", Path: "k/index.zip"}).String(); s != "gs://b/k/index.zip" {
+		t.Errorf("String() = %q", s)
+	}
+	if s := (Azure{Container: "c", BlobPath: "k/index.zip"}).String(); s != "azure://c/k/index.zip" {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+// A Hadoop indexing task writes the blob's whole wasbs:// address as its blobPath; Druid reads the blob named after
+// the endpoint (AzureUtils.maybeRemoveAzurePathPrefix), with the configured endpoint suffix.
+func TestAzureHadoopBlobPath(t *testing.T) {
+	cases := []struct{ path, suffix, want string }{
+		{"druid/wiki/x/0/index.zip", "", "druid/wiki/x/0/index.zip"},
+		{"wasbs://c@acct.blob.core.windows.net/druid/wiki/x/0/index.zip", "", "druid/wiki/x/0/index.zip"},
+		{"wasbs://c@acct.blob.core.chinacloudapi.cn/druid/x/index.zip", "blob.core.chinacloudapi.cn", "druid/x/index.zip"},
+		{"wasbs://c@acct.blob.core.chinacloudapi.cn/druid/x/index.zip", "", "wasbs://c@acct.blob.core.chinacloudapi.cn/druid/x/index.zip"},
+	}
+	for _, c := range cases {
+		if got := (Azure{Container: "c", BlobPath: c.path}).locationWith(c.suffix); got.key != c.want || got.bucket != "c" {
+			t.Errorf("%q with suffix %q reads %v, want blob %q", c.path, c.suffix, got, c.want)
+		}
+	}
 }
 
 func TestParseLoadSpecUnsupported(t *testing.T) {
 	cases := map[string]string{
-		`{"type":"hdfs","path":"hdfs://nn:8020/druid/segments/ds/x/0_index.zip"}`:   `load spec type "hdfs" (HDFS deep storage) is not supported: druid-sidecar pulls only s3_zip, local, tombstone segments`,
-		`{"type":"google","bucket":"b","path":"prefix/ds/x/0/index.zip"}`:           `"google" (Google Cloud Storage deep storage)`,
-		`{"type":"azure","containerName":"c","blobPath":"prefix/ds/x/0/index.zip"}`: `"azure" (Azure deep storage)`,
+		`{"type":"hdfs","path":"hdfs://nn:8020/druid/segments/ds/x/0_index.zip"}`: `load spec type "hdfs" (HDFS deep storage) is not supported: druid-sidecar pulls only s3_zip, local, tombstone, google, azure segments`,
 		`{"type":"c*","x":1}`: `load spec type "c*" (deep storage) is not supported`,
 	}
 	for in, msg := range cases {
@@ -65,6 +91,11 @@ func TestParseLoadSpecInvalid(t *testing.T) {
 		`{"type":"s3_zip","key":"k","bucket":""}`: `needs both "bucket" and "key"`,
 		`{"type":"local"}`:                        `has no "path"`,
 		`{"type":"local","path":"rel/index.zip"}`: `is not absolute`,
+		`{"type":"google","bucket":"b"}`:          `needs both "bucket" and "path"`,
+		`{"type":"google","path":"p/index.zip"}`:  `needs both "bucket" and "path"`,
+		`{"type":"azure","containerName":"c"}`:    `needs both "containerName" and "blobPath"`,
+		`{"type":"azure","blobPath":"p"}`:         `needs both "containerName" and "blobPath"`,
+		`{"type":"azure","blobPath":7}`:           `field "blobPath" is 7, not a string`,
 	}
 	for in, msg := range cases {
 		_, err := ParseLoadSpec(json.RawMessage(in))
@@ -80,6 +111,8 @@ func FuzzParseLoadSpec(f *testing.F) {
 		`{"type":"local","path":"/x/index.zip"}`,
 		`{"path":null,"type":"tombstone"}`,
 		`{"type":"hdfs","path":"hdfs://x"}`,
+		`{"type":"google","bucket":"b","path":"p/index.zip"}`,
+		`{"type":"azure","containerName":"c","blobPath":"p/"}`,
 		`{"type":"s3_zip","bucket":"b","key":null}`,
 		`{}`, `[]`, `"x"`, ``,
 	} {
@@ -93,6 +126,14 @@ func FuzzParseLoadSpec(f *testing.F) {
 		switch s := spec.(type) {
 		case S3Zip:
 			if s.Bucket == "" || s.Key == "" {
+				t.Fatalf("ParseLoadSpec(%q) accepted %#v", b, s)
+			}
+		case Google:
+			if s.Bucket == "" || s.Path == "" {
+				t.Fatalf("ParseLoadSpec(%q) accepted %#v", b, s)
+			}
+		case Azure:
+			if s.Container == "" || s.BlobPath == "" {
 				t.Fatalf("ParseLoadSpec(%q) accepted %#v", b, s)
 			}
 		case Local:

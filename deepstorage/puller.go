@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hashicorp/go-hclog"
 )
@@ -88,6 +87,8 @@ type Download struct {
 // Options configure a Puller. The zero value of every field is a sensible default.
 type Options struct {
 	S3     S3Options
+	Google GoogleOptions
+	Azure  AzureOptions
 	Logger hclog.Logger
 	// PullTimeout bounds one Pull whatever its progress (druid.sidecar.pull.timeout); 0 or a negative value means
 	// no bound but the caller's context, as in Druid: a large segment on slow storage must be able to finish, and
@@ -108,9 +109,11 @@ type Options struct {
 }
 
 // Puller pulls segments from deep storage into a segment directory. It is safe for concurrent use: pulls share
-// one S3 client and its connections.
+// one client of each store and its connections.
 type Puller struct {
 	client        *s3.Client
+	google, azure *lazyStore
+	azureSuffix   string // the blob endpoint's host suffix, cut off Hadoop-style blob paths
 	log           hclog.Logger
 	pullTimeout   time.Duration
 	attempts      int
@@ -122,7 +125,7 @@ type Puller struct {
 	partSize      int64
 	concurrency   int
 	buffers       *bufferPool
-	listPageSize  int32 // tests: ListObjectsV2 MaxKeys (0: the server's default)
+	listPageSize  int   // tests: the objects of a listing's page (0: the store's default)
 	progressReset int64 // bytes a transfer receives between two failures to start its count of attempts afresh
 }
 
@@ -134,6 +137,9 @@ func New(opts Options) (*Puller, error) {
 	}
 	p := &Puller{
 		client:        client,
+		google:        &lazyStore{build: func() (store, error) { return newGoogleStore(opts.Google) }},
+		azure:         &lazyStore{build: func() (store, error) { return newAzureStore(opts.Azure) }},
+		azureSuffix:   opts.Azure.blobSuffix(),
 		log:           opts.Logger,
 		pullTimeout:   opts.PullTimeout,
 		attempts:      3,
@@ -254,14 +260,18 @@ func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes
 
 // shouldRestart says whether a failed pull starts over: when the object changed under it.
 func shouldRestart(err error) bool {
-	var se *s3Error
+	var se *storeError
 	return errors.As(err, &se) && se.changed
 }
 
 func (pl *pull) run(spec LoadSpec) error {
 	switch s := spec.(type) {
 	case S3Zip:
-		return pl.s3(s.location())
+		return pl.object(s.location())
+	case Google:
+		return pl.object(s.location())
+	case Azure:
+		return pl.object(s.locationWith(pl.p.azureSuffix))
 	case Local:
 		return pl.local(s.Path)
 	case Tombstone:
@@ -286,15 +296,17 @@ func (pl *pull) tombstone() error {
 	return nil
 }
 
-func (pl *pull) s3(loc location) error {
+// object pulls an object store's load spec: a prefix of files (a key ending in "/"), an archive, or a gzipped
+// file (S3 only). Druid's Google and Azure pullers unzip whatever else the path names, so they do too.
+func (pl *pull) object(loc location) error {
 	switch {
 	case strings.HasSuffix(loc.key, "/"):
-		return pl.s3Prefix(loc)
-	case strings.HasSuffix(loc.key, ".zip"):
-		return pl.wrapArchive(loc.String(), pl.s3Zip(loc))
-	case strings.HasSuffix(loc.key, ".gz"):
+		return pl.prefix(loc)
+	case strings.HasSuffix(loc.key, ".gz") && loc.scheme == schemeS3:
 		name := strings.TrimSuffix(path.Base(loc.key), ".gz")
-		return pl.wrapArchive(loc.String(), pl.s3Gz(loc, name))
+		return pl.wrapArchive(loc.String(), pl.gz(loc, name))
+	case strings.HasSuffix(loc.key, ".zip") || loc.scheme != schemeS3:
+		return pl.wrapArchive(loc.String(), pl.zip(loc))
 	}
 	return &kindError{kind: ErrInvalidArchive, msg: fmt.Sprintf("%s: the key ends neither in .zip, .gz nor / "+
 		"(Druid writes index.zip, or a prefix with druid.storage.zip=false), so there is no way to load it", loc)}
@@ -309,7 +321,7 @@ func (pl *pull) wrapArchive(where string, err error) error {
 	if errors.As(err, &ke) {
 		return &kindError{kind: ke.kind, msg: fmt.Sprintf("%s is not a usable segment archive: %s", where, ke.msg)}
 	}
-	var se *s3Error
+	var se *storeError
 	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -335,7 +347,7 @@ func (pl *pull) checkObjectSize(size int64) error {
 	return nil
 }
 
-func (pl *pull) s3Zip(loc location) error {
+func (pl *pull) zip(loc location) error {
 	switch pl.p.strategy {
 	case SpoolSingle:
 		return pl.spooled(loc, false)
@@ -400,7 +412,7 @@ func (pl *pull) spooled(loc location, ranged bool) error {
 	n, err := io.Copy(f, s)
 	s.Close()
 	if err != nil {
-		var se *s3Error
+		var se *storeError
 		if errors.As(err, &se) || pl.ctx.Err() != nil {
 			return err
 		}
@@ -445,7 +457,7 @@ func createSpool(root *os.Root) (*os.File, error) {
 	return nil, errors.New("creating the download's temporary file: every name tried exists")
 }
 
-func (pl *pull) s3Gz(loc location, name string) error {
+func (pl *pull) gz(loc location, name string) error {
 	if name == "" {
 		return invalidf("the key's file name is only .gz")
 	}
@@ -457,54 +469,36 @@ func (pl *pull) s3Gz(loc location, name string) error {
 	return gunzip(r, pl.sink, name)
 }
 
-// s3Prefix pulls a segment stored unzipped (Druid 35+, druid.storage.zip=false): every object under the prefix
-// is one file, named after the rest of its key.
-func (pl *pull) s3Prefix(loc location) error {
+// prefix pulls a segment stored unzipped (Druid 35+, druid.storage.zip=false): every object under the prefix is
+// one file, named after the rest of its key.
+func (pl *pull) prefix(loc location) error {
 	type obj struct {
 		name, key, etag string
 		size            int64
 	}
 	var objs []obj
 	var total int64
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(loc.bucket), Prefix: aws.String(loc.key)}
-	if pl.p.listPageSize > 0 {
-		in.MaxKeys = aws.Int32(pl.p.listPageSize)
-	}
-	for {
-		var out *s3.ListObjectsV2Output
-		r := retrier{p: pl.p, loc: loc}
-		for {
-			var err error
-			out, err = pl.p.client.ListObjectsV2(pl.ctx, in)
-			if err == nil {
-				break
-			}
-			if err = r.failed(pl.ctx, err); err != nil {
-				return err
-			}
-		}
-		for _, o := range out.Contents {
-			key := aws.ToString(o.Key)
-			name := strings.TrimPrefix(key, loc.key)
+	err := pl.p.listPages(pl.ctx, loc, func(page []listed) error {
+		for _, o := range page {
+			name := strings.TrimPrefix(o.Key, loc.key)
 			if name == "" {
 				continue // a "directory" marker object
 			}
 			if strings.Contains(name, "/") {
-				return &kindError{kind: ErrInvalidArchive, msg: fmt.Sprintf("%s holds s3://%s/%s, below a "+
-					"subdirectory: Druid stores an unzipped segment's files flat under its prefix", loc, loc.bucket, key)}
+				return &kindError{kind: ErrInvalidArchive, msg: fmt.Sprintf("%s holds %s, below a subdirectory: "+
+					"Druid stores an unzipped segment's files flat under its prefix", loc, loc.at(o.Key))}
 			}
 			if len(objs) >= pl.p.maxFiles {
 				return &kindError{kind: ErrInvalidArchive, msg: fmt.Sprintf("%s holds more than %d objects "+
 					"(a segment has a handful of files): it is not one segment's prefix", loc, pl.p.maxFiles)}
 			}
-			size := aws.ToInt64(o.Size)
-			objs = append(objs, obj{name: name, key: key, etag: aws.ToString(o.ETag), size: size})
-			total += size
+			objs = append(objs, obj{name: name, key: o.Key, etag: o.etag, size: o.Size})
+			total += o.Size
 		}
-		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextContinuationToken) == "" {
-			break
-		}
-		in.ContinuationToken = out.NextContinuationToken
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(objs) == 0 {
 		return &kindError{kind: ErrNotFound, msg: fmt.Sprintf("%s does not exist: no object has that prefix", loc)}
@@ -526,7 +520,7 @@ func (pl *pull) s3Prefix(loc location) error {
 			return pl.wrapArchive(loc.String(), err)
 		}
 		files = append(files, f)
-		ol := location{bucket: loc.bucket, key: o.key}
+		ol := loc.at(o.key)
 		for start := int64(0); start < o.size; start += pl.p.partSize {
 			jobs = append(jobs, rangeJob{loc: ol, etag: o.etag, start: start, n: min(pl.p.partSize, o.size-start), w: f})
 		}

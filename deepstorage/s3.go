@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -24,10 +25,28 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// location is one S3 object (or prefix).
-type location struct{ bucket, key string }
+// location is one object (or prefix) of deep storage: its scheme ("s3", "gs" for Google Cloud Storage, "azure"
+// for Azure Blob Storage, as Druid writes their URIs), its bucket (an Azure container) and its key (a blob name).
+type location struct{ scheme, bucket, key string }
 
-func (l location) String() string { return "s3://" + l.bucket + "/" + l.key }
+func (l location) String() string { return l.scheme + "://" + l.bucket + "/" + l.key }
+
+// at is the object of the same bucket under another key.
+func (l location) at(key string) location {
+	l.key = key
+	return l
+}
+
+// service names the location's deep storage in messages.
+func (l location) service() string {
+	switch l.scheme {
+	case schemeGoogle:
+		return "Google Cloud Storage"
+	case schemeAzure:
+		return "Azure Blob Storage"
+	}
+	return "S3"
+}
 
 // ErrNotFound matches (errors.Is) a pull whose object, bucket or local path does not exist.
 var ErrNotFound = errors.New("not found in deep storage")
@@ -35,8 +54,9 @@ var ErrNotFound = errors.New("not found in deep storage")
 // ErrAccessDenied matches (errors.Is) a pull that deep storage refused (HTTP 403).
 var ErrAccessDenied = errors.New("access denied by deep storage")
 
-// s3Error is a failed S3 request or transfer, phrased for an operator.
-type s3Error struct {
+// storeError is a failed request or transfer of deep storage (S3, Google Cloud Storage, Azure), phrased for an
+// operator.
+type storeError struct {
 	msg string
 	// short is the cause alone ("503 SlowDown", "connection reset"), for "gave up after N attempts: <short>".
 	short     string
@@ -48,9 +68,9 @@ type s3Error struct {
 	err     error
 }
 
-func (e *s3Error) Error() string { return e.msg }
+func (e *storeError) Error() string { return e.msg }
 
-func (e *s3Error) Unwrap() []error {
+func (e *storeError) Unwrap() []error {
 	var errs []error
 	if e.kind != nil {
 		errs = append(errs, e.kind)
@@ -71,13 +91,31 @@ var throttleCodes = map[string]bool{
 	"RequestTimeout": true, "OperationAborted": true,
 }
 
-// classify turns an error of an S3 call, or of reading a response body, into an s3Error. stall is the stall
-// timeout, for the message of a stalled transfer.
-func classify(loc location, err error, stall time.Duration) *s3Error {
-	var se *s3Error
+// classify turns an error of a deep storage call, or of reading a response body, into a storeError: the store's
+// own answer (an HTTP status and error code) as the store's classifier reads it, else a network failure. stall is
+// the stall timeout, for the message of a stalled transfer.
+func classify(loc location, err error, stall time.Duration) *storeError {
+	var se *storeError
 	if errors.As(err, &se) {
 		return se
 	}
+	var answered *storeError
+	switch loc.scheme {
+	case schemeGoogle:
+		answered = classifyGoogle(loc, err)
+	case schemeAzure:
+		answered = classifyAzure(loc, err)
+	default:
+		answered = classifyS3(loc, err)
+	}
+	if answered != nil {
+		return answered
+	}
+	return classifyNetwork(loc, err, stall)
+}
+
+// classifyS3 reads an S3 answer (status and error code); nil when no answer arrived.
+func classifyS3(loc location, err error) *storeError {
 	status, code, message := 0, "", ""
 	var re interface{ HTTPStatusCode() int }
 	if errors.As(err, &re) {
@@ -92,7 +130,7 @@ func classify(loc location, err error, stall time.Duration) *s3Error {
 		if code != "" {
 			short += " " + code
 		}
-		e := &s3Error{short: short, err: err, status: status}
+		e := &storeError{short: short, err: err, status: status}
 		switch {
 		case code == "NoSuchBucket":
 			e.kind = ErrNotFound
@@ -109,35 +147,26 @@ func classify(loc location, err error, stall time.Duration) *s3Error {
 			e.kind = ErrAccessDenied
 			e.msg = fmt.Sprintf("the S3 server rejected the signature of the request for %s: check druid.s3.secretKey "+
 				"(%s)", loc, short)
-		case status == http.StatusForbidden:
-			e.kind = ErrAccessDenied
-			e.msg = fmt.Sprintf("access denied reading %s: check druid.s3.accessKey/secretKey or the pod's IAM role (%s)",
-				loc, short)
 		case status == http.StatusMovedPermanently || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed":
 			e.msg = fmt.Sprintf("%s: the bucket is in another region than the one requests are signed for: set the "+
 				"region (druid.s3.endpoint.signingRegion or AWS_REGION) (%s)", loc, short)
-		case status == http.StatusRequestedRangeNotSatisfiable:
-			e.msg = fmt.Sprintf("%s is empty (%s)", loc, short)
-		case status == http.StatusPreconditionFailed:
-			e.changed = true
-			e.msg = fmt.Sprintf("%s changed while it was being downloaded (%s)", loc, short)
-		case status == http.StatusTooManyRequests || status >= 500 || throttleCodes[code]:
-			e.retryable = true
-			e.msg = fmt.Sprintf("%s: S3 answered %s", loc, short)
-			if message != "" {
-				e.msg += ": " + message
-			}
 		default:
-			e.msg = fmt.Sprintf("reading %s failed (%s)", loc, short)
-			if message != "" {
-				e.msg += ": " + message
-			}
+			return statusError(loc, err, status, code, message, throttleCodes[code],
+				"druid.s3.accessKey/secretKey or the pod's IAM role")
 		}
 		return e
 	}
+	return nil
+}
 
-	// No HTTP answer: the network.
-	e := &s3Error{err: err, retryable: true}
+// retryableStatus says whether an HTTP status asks the client to try again later: throttling and server errors.
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
+}
+
+// classifyNetwork explains an error without an answer from the store: the network, a stall, TLS.
+func classifyNetwork(loc location, err error, stall time.Duration) *storeError {
+	e := &storeError{err: err, retryable: true}
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
@@ -147,12 +176,12 @@ func classify(loc location, err error, stall time.Duration) *s3Error {
 		e.short = fmt.Sprintf("no data arrived for %v", stall)
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
 		e.retryable = false
-		e.msg = fmt.Sprintf("reading %s: the S3 endpoint's TLS certificate is not trusted: %v", loc, err)
+		e.msg = fmt.Sprintf("reading %s: the %s endpoint's TLS certificate is not trusted: %v", loc, loc.service(), err)
 		return e
 	case errors.Is(err, syscall.ECONNRESET):
 		e.short = "the connection was reset"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e.short = "the S3 endpoint refused the connection"
+		e.short = "the " + loc.service() + " endpoint refused the connection"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		e.short = "the connection closed before the whole response arrived"
 	case errors.As(err, &netErr) && netErr.Timeout():
@@ -176,8 +205,8 @@ func innermost(err error) error {
 }
 
 // gaveUp is the error of a request that failed every attempt.
-func gaveUp(loc location, attempts int, last *s3Error) *s3Error {
-	return &s3Error{
+func gaveUp(loc location, attempts int, last *storeError) *storeError {
+	return &storeError{
 		msg:   fmt.Sprintf("%s: gave up after %d attempts: %s", loc, attempts, last.short),
 		short: last.short, kind: last.kind, err: last,
 	}
@@ -218,7 +247,7 @@ func (r *retrier) failed(ctx context.Context, err error) error {
 		return gaveUp(r.loc, r.fails, se)
 	}
 	d := r.p.backoff(r.fails)
-	r.p.log.Warn("retrying S3 request", "object", r.loc.String(), "attempt", r.fails, "attempts", r.p.attempts,
+	r.p.log.Warn("retrying "+r.loc.service()+" request", "object", r.loc.String(), "attempt", r.fails, "attempts", r.p.attempts,
 		"wait", d, "cause", se.short)
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -327,24 +356,16 @@ type object struct {
 }
 
 // get issues one GET of bytes [start, end] (end < 0: to the end; start == 0 and end < 0: no Range header),
-// conditional on etag when set. The body is cut if no byte arrives for the stall timeout. It returns the body
-// positioned at start, with the object's size and ETag.
+// conditional on etag when set, to the location's store. The body is cut if no byte arrives for the stall timeout.
+// It returns the body positioned at start, with the object's size and version (ETag, or GCS generation).
 func (p *Puller) get(ctx context.Context, loc location, start, end int64, etag string) (io.ReadCloser, object, error) {
+	st, err := p.storeOf(loc)
+	if err != nil {
+		return nil, object{}, err
+	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(p.stallTimeout, func() { cancel(errStalled) })
-	in := &s3.GetObjectInput{Bucket: aws.String(loc.bucket), Key: aws.String(loc.key)}
-	ranged := start > 0 || end >= 0
-	if ranged {
-		r := fmt.Sprintf("bytes=%d-", start)
-		if end >= 0 {
-			r += strconv.FormatInt(end, 10)
-		}
-		in.Range = aws.String(r)
-	}
-	if etag != "" {
-		in.IfMatch = aws.String(etag)
-	}
-	out, err := p.client.GetObject(rctx, in)
+	rep, err := st.read(rctx, loc, start, end, etag)
 	if err != nil {
 		timer.Stop()
 		if context.Cause(rctx) == errStalled && ctx.Err() == nil {
@@ -353,23 +374,24 @@ func (p *Puller) get(ctx context.Context, loc location, start, end int64, etag s
 		cancel(nil)
 		return nil, object{}, err
 	}
-	b := &body{rc: out.Body, ctx: rctx, parent: ctx, cancel: cancel, timer: timer, stall: p.stallTimeout}
-	obj := object{etag: aws.ToString(out.ETag), size: -1}
-	length := aws.ToInt64(out.ContentLength)
-	if cr := aws.ToString(out.ContentRange); cr != "" {
+	b := &body{rc: rep.body, ctx: rctx, parent: ctx, cancel: cancel, timer: timer, stall: p.stallTimeout}
+	obj := object{etag: rep.etag, size: -1}
+	ranged := start > 0 || end >= 0
+	if cr := rep.contentRange; cr != "" {
 		first, last, total, ok := parseContentRange(cr)
-		if !ok || first != start || (end >= 0 && last > end) || last-first+1 != length {
+		if !ok || first != start || (end >= 0 && last > end) || last-first+1 != rep.length {
 			b.Close()
-			return nil, object{}, &s3Error{msg: fmt.Sprintf("%s: the S3 server answered a request for bytes %s with "+
-				"Content-Range %q", loc, aws.ToString(in.Range), cr)}
+			return nil, object{}, &storeError{msg: fmt.Sprintf("%s: the %s server answered a request for bytes %s "+
+				"with Content-Range %q", loc, loc.service(), httpRange(start, end), cr)}
 		}
 		obj.size = total
 	} else {
-		if out.ContentLength == nil {
+		if rep.length < 0 {
 			b.Close()
-			return nil, object{}, &s3Error{msg: fmt.Sprintf("%s: the S3 server did not say how long the object is", loc)}
+			return nil, object{}, &storeError{msg: fmt.Sprintf("%s: the %s server did not say how long the object is",
+				loc, loc.service())}
 		}
-		obj.size = length
+		obj.size = rep.length
 		if ranged {
 			// The server ignored the Range header and sent the whole object: skip to start, stop at end.
 			if _, err := io.CopyN(io.Discard, b, start); err != nil {
@@ -382,6 +404,73 @@ func (p *Puller) get(ctx context.Context, loc location, start, end int64, etag s
 		}
 	}
 	return b, obj, nil
+}
+
+// httpRange is the Range header of bytes [start, end] (end < 0: to the end); "" for the whole object.
+func httpRange(start, end int64) string {
+	if start <= 0 && end < 0 {
+		return ""
+	}
+	r := fmt.Sprintf("bytes=%d-", start)
+	if end >= 0 {
+		r += strconv.FormatInt(end, 10)
+	}
+	return r
+}
+
+// s3Store reads S3 through the SDK's client.
+type s3Store struct{ client *s3.Client }
+
+func (s s3Store) read(ctx context.Context, loc location, start, end int64, etag string) (reply, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(loc.bucket), Key: aws.String(loc.key)}
+	if r := httpRange(start, end); r != "" {
+		in.Range = aws.String(r)
+	}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return reply{}, err
+	}
+	rep := reply{body: out.Body, contentRange: aws.ToString(out.ContentRange), etag: aws.ToString(out.ETag), length: -1}
+	if out.ContentLength != nil {
+		rep.length = *out.ContentLength
+	}
+	return rep, nil
+}
+
+func (s s3Store) list(ctx context.Context, loc location, token string, pageSize int) ([]listed, string, error) {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(loc.bucket)}
+	if loc.key != "" {
+		in.Prefix = aws.String(loc.key)
+	}
+	if pageSize > 0 {
+		in.MaxKeys = aws.Int32(int32(min(pageSize, math.MaxInt32)))
+	}
+	if token != "" {
+		in.ContinuationToken = aws.String(token)
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, "", err
+	}
+	objs := make([]listed, 0, len(out.Contents))
+	for _, o := range out.Contents {
+		objs = append(objs, listed{Object: Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size),
+			LastModified: aws.ToTime(o.LastModified)}, etag: aws.ToString(o.ETag)})
+	}
+	if !aws.ToBool(out.IsTruncated) {
+		return objs, "", nil
+	}
+	next := aws.ToString(out.NextContinuationToken)
+	if next == "" {
+		// A truncated page without a token cannot be continued; stopping silently would pass an incomplete
+		// listing off as the whole prefix.
+		return nil, "", &storeError{msg: fmt.Sprintf("listing %s: the S3 server said the listing is truncated but "+
+			"gave no continuation token", loc)}
+	}
+	return objs, next, nil
 }
 
 // parseContentRange reads "bytes first-last/total".

@@ -52,7 +52,7 @@ func (s *streamReader) open() error {
 		if err == nil {
 			if s.opened && obj.size != s.obj.size {
 				body.Close()
-				return &s3Error{msg: fmt.Sprintf("%s changed while it was being downloaded (its size went from %d to "+
+				return &storeError{msg: fmt.Sprintf("%s changed while it was being downloaded (its size went from %d to "+
 					"%d)", s.loc, s.obj.size, obj.size), changed: true}
 			}
 			s.obj, s.body, s.opened = obj, body, true

@@ -589,7 +589,7 @@ func copyData(dst io.Writer, src io.Reader, buf []byte) (n int64, crc uint32, re
 // context's) pass through unchanged.
 func dataError(err error, what string) error {
 	var corrupt flate.CorruptInputError
-	var transfer *s3Error
+	var transfer *storeError
 	var known *kindError
 	switch {
 	case errors.As(err, &transfer), errors.As(err, &known):
@@ -609,7 +609,7 @@ func dataError(err error, what string) error {
 // truncated is the error of an archive that ends too early; other read errors pass through unchanged.
 func truncated(err error, where string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		var transfer *s3Error
+		var transfer *storeError
 		if !errors.As(err, &transfer) {
 			return invalidf("the archive is truncated: it ends %s", where)
 		}

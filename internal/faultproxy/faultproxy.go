@@ -53,7 +53,7 @@ type Rule struct {
 	Method string
 	// PathContains, if set, must be a substring of the request's URL path.
 	PathContains string
-	// Ranged, if set, must equal whether the request carries a Range header.
+	// Ranged, if set, must equal whether the request carries a Range header (or Azure's x-ms-range).
 	Ranged *bool
 	// Match, if set, must return true.
 	Match func(*http.Request) bool
@@ -174,7 +174,7 @@ func (p *Proxy) Requests() []Record {
 func (p *Proxy) pick(r *http.Request) (Fault, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rec := Record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Range: r.Header.Get("Range"), Rule: -1}
+	rec := Record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Range: rangeOf(r), Rule: -1}
 	var f Fault
 	for i, rs := range p.rules {
 		if rs.Times > 0 && rs.used >= rs.Times {
@@ -206,13 +206,22 @@ func (r *Rule) matches(req *http.Request) bool {
 	if r.PathContains != "" && !strings.Contains(req.URL.Path, r.PathContains) {
 		return false
 	}
-	if r.Ranged != nil && *r.Ranged != (req.Header.Get("Range") != "") {
+	if r.Ranged != nil && *r.Ranged != (rangeOf(req) != "") {
 		return false
 	}
 	if r.Match != nil && !r.Match(req) {
 		return false
 	}
 	return true
+}
+
+// rangeOf is the range a request asks for: its Range header, or Azure Blob Storage's x-ms-range, which Azure's
+// clients send instead.
+func rangeOf(r *http.Request) string {
+	if v := r.Header.Get("Range"); v != "" {
+		return v
+	}
+	return r.Header.Get("X-Ms-Range")
 }
 
 // Ranged is a helper for Rule.Ranged.
