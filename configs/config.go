@@ -399,6 +399,10 @@ const (
 	NestedLayout CacheLayout = "nested"
 )
 
+// BuildVersion is what druid.sidecar.version defaults to: the druid-sidecar binary's own version, which its main
+// package sets before any configuration is loaded ("unknown" until then, as Druid announces without one).
+var BuildVersion = "unknown"
+
 // SidecarConfig is druid.sidecar.*: druid-sidecar's own keys.
 type SidecarConfig struct {
 	Version                string

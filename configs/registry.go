@@ -166,7 +166,7 @@ var registry = []keyDef{
 	{name: "druid.escalator.internalClientPassword", kind: password(func(c *Config) *Secret { return &c.Escalator.InternalClientPassword }), secret: true, doc: "Basic-auth password for internal calls, or a password provider."},
 
 	// druid-sidecar's own keys.
-	{name: "druid.sidecar.version", def: "unknown", kind: str(func(c *Config) *string { return &c.Sidecar.Version }), doc: "`version` announced in DruidNode (Druid 35+ fills it with its jar version, or \"unknown\")."},
+	{name: "druid.sidecar.version", def: "druid-sidecar/<version>", derive: func(c *Config, _ int) { c.Sidecar.Version = BuildVersion }, kind: str(func(c *Config) *string { return &c.Sidecar.Version }), doc: "`version` announced in DruidNode: by default druid-sidecar's own, as Druid 35+ announces its jar version."},
 	{name: "druid.sidecar.cacheLayout", def: string(FlatLayout), kind: oneOf(func(c *Config) *CacheLayout { return &c.Sidecar.CacheLayout }, FlatLayout, NestedLayout), doc: "Segment cache layout: flat `<location>/<segmentId>` (Druid 35+) or nested `<location>/<dataSource>/<interval>/<version>/<partition>` (Druid 34 and older)."},
 	{name: "druid.sidecar.zkLoadQueue", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.ZKLoadQueue }), doc: "Also take load/drop requests from the ZooKeeper load queue (Druid 29 and older)."},
 	{name: "druid.sidecar.announceServedSegments", def: "false", kind: boolean(func(c *Config) *bool { return &c.Sidecar.AnnounceServedSegments }), doc: "Also announce each segment under servedSegmentsPath (legacy per-segment znodes)."},

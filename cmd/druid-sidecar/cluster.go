@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
@@ -18,7 +19,7 @@ func init() { register(clusterCommand()) }
 func clusterCommand() *command {
 	return &command{
 		name:     "cluster",
-		synopsis: "read the cluster from ZooKeeper: leaders, nodes by role, each data server's announced segments",
+		synopsis: "read the cluster from ZooKeeper: leaders, nodes by role with their versions, each data server's segments and sizes",
 		usage:    "[--format table|json]",
 		run:      runCluster,
 	}
@@ -67,8 +68,10 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 	return exitOK
 }
 
-// writeClusterTable writes what ZooKeeper holds as a table; every name in it was written by some process of the
-// cluster, so each goes through safetext.Printable (a tab would also break the columns).
+// writeClusterTable writes what ZooKeeper holds as a table, with the columns of the Services view of Druid's web
+// console: sizes for people (the JSON keeps bytes), and a data server's usage of its maxSize. Every name in it was
+// written by some process of the cluster, so each goes through safetext.Printable (a tab would also break the
+// columns).
 func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	p := safetext.Printable
 	leader := func(l *announcer.Leader) string {
@@ -91,17 +94,25 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 		return nodes[i].Name < nodes[j].Name
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNODE\tSERVICE\tVERSION\tTIER\tMAX SIZE\tSEGMENTS\tBYTES")
+	fmt.Fprintln(tw, "ROLE\tNODE\tSERVICE\tVERSION\tTIER\tSEGMENTS\tCURRENT SIZE\tMAX SIZE\tUSAGE")
 	for _, n := range nodes {
-		tier, maxSize, segs, bytes := "-", "-", "-", "-"
+		tier, maxSize, segs, size, usage := "-", "-", "-", "-", "-"
+		version := n.Version
+		if version == "" {
+			version = "-" // an announcement from before Druid 35, which had no version
+		}
 		if d := n.DataNode; d != nil {
-			tier, maxSize = d.Tier, strconv.FormatInt(d.MaxSize, 10)
+			tier, maxSize = d.Tier, configs.FormatHumanBytes(d.MaxSize)
 		}
 		if s, ok := inv[n.Name]; ok {
-			segs, bytes = strconv.Itoa(s.Segments), strconv.FormatInt(s.Bytes, 10)
+			segs, size = strconv.Itoa(s.Segments), configs.FormatHumanBytes(s.Bytes)
+			if d := n.DataNode; d != nil && d.MaxSize > 0 {
+				usage = strconv.FormatFloat(100*float64(s.Bytes)/float64(d.MaxSize), 'f', 1, 64) + "%"
+			}
 			delete(inv, n.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(n.Role), p(n.Name), p(n.Service), p(n.Version), p(tier), maxSize, segs, bytes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(n.Role), p(n.Name), p(n.Service), p(version), p(tier),
+			segs, size, maxSize, usage)
 	}
 	// Batch inventories of servers that are not (or no longer) in internal discovery.
 	rest := make([]string, 0, len(inv))
@@ -111,7 +122,7 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	sort.Strings(rest)
 	for _, name := range rest {
 		s := inv[name]
-		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t-\t%d\t%d\n", p(name), s.Segments, s.Bytes)
+		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t%d\t%s\t-\t-\n", p(name), s.Segments, configs.FormatHumanBytes(s.Bytes))
 	}
 	tw.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=... -X main.commit=..."; when they are
@@ -14,7 +16,11 @@ var (
 	commit  = ""
 )
 
-func init() { register(versionCommand()) }
+func init() {
+	register(versionCommand())
+	// What the node announces as its version when druid.sidecar.version is not set, as Druid 35+ announces its own.
+	configs.BuildVersion = "druid-sidecar/" + version
+}
 
 func versionCommand() *command {
 	return &command{

@@ -283,7 +283,15 @@ func runSandbox(ctx context.Context, o options, stdout io.Writer) error {
 	p.step("ready", "readiness 200 and %s/HISTORICAL/%s announced, %.1fs after start", cfg.ZK.Paths.InternalDiscovery,
 		node.Name, time.Since(started).Seconds())
 
-	// The Coordinator and the Broker.
+	// The Coordinator and the Broker; the stand-in leads as a Coordinator-Overlord, so `cluster` and every reader of
+	// the latches name it.
+	leader, err := druidpeer.StartSandboxLeader(ctx, cfg)
+	if err != nil {
+		return deadline(err, "taking the Coordinator and Overlord leader latches")
+	}
+	defer leader.Close()
+	p.step("leader", "the Coordinator-Overlord stand-in leads from %s (%s/_COORDINATOR and %s/_OVERLORD)", leader.URL,
+		cfg.ZK.Paths.Coordinator, cfg.ZK.Paths.Overlord)
 	store, err := metadata.Open(ctx, cfg)
 	if err != nil {
 		return deadline(err, "opening the metadata store")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,13 @@ func TestSandbox(t *testing.T) {
 		checkServed(t, s)
 		if p := s.result.Progress; p.Loads != len(s.seeded) || p.Loaded != len(s.seeded) || p.AlreadyServed != 0 {
 			t.Errorf("first run: %+v, want every segment loaded", p)
+		}
+		// The first command the sandbox suggests names both leaders (the stand-in's) and serve's own version.
+		out, err := exec.CommandContext(ctx, bin, "cluster", "--properties", s.propsPath).CombinedOutput()
+		leaders := regexp.MustCompile(`Coordinator leader: (http://127\.0\.0\.1:\d+)\nOverlord leader: +(http://\S+)\n`).FindSubmatch(out)
+		if err != nil || leaders == nil || string(leaders[1]) != string(leaders[2]) ||
+			!regexp.MustCompile(`(?m)^HISTORICAL +127\.0\.0\.1:\d+ +druid/historical +druid-sidecar/`).Match(out) {
+			t.Errorf("cluster (%v):\n%s", err, out)
 		}
 		return nil
 	}

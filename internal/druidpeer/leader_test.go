@@ -1,0 +1,58 @@
+package druidpeer
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+)
+
+// The sandbox's leader is found as a Druid process finds the leaders: from the latches, and its URL answers as the
+// leader it names.
+func TestSandboxLeader(t *testing.T) {
+	z := testenv.ZooKeeper(t)
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{"druid.zk.service.host=" + z.ConnectString}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := StartSandboxLeader(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := announcer.NewClusterReader(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := r.ReadCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Coordinator == nil || c.Coordinator.URL != l.URL || c.Overlord == nil || c.Overlord.URL != l.URL {
+		t.Fatalf("leaders %+v %+v, want %s", c.Coordinator, c.Overlord, l.URL)
+	}
+	for path, want := range map[string]string{"/druid/coordinator/v1/leader": l.URL, "/druid/indexer/v1/leader": l.URL,
+		"/druid/coordinator/v1/isLeader": `{"leader":true}`, "/status/health": "true"} {
+		resp, err := http.Get(l.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("GET %s: %d %q, want %q", path, resp.StatusCode, body, want)
+		}
+	}
+
+	l.Close()
+	if c, err = r.ReadCluster(ctx); err != nil || c.Coordinator != nil || c.Overlord != nil {
+		t.Errorf("after Close: leaders %+v %+v (%v), want none", c.Coordinator, c.Overlord, err)
+	}
+}
