@@ -162,8 +162,12 @@ func benchLoads(b *testing.B, p *Puller, bucket, set string, count, n, raw int, 
 
 // rawGet downloads an object to io.Discard: with one GET, or with parallel ranged GETs.
 func rawGet(p *Puller, bucket, key string, ranged bool) (int64, error) {
+	return rawGetAt(p, location{scheme: schemeS3, bucket: bucket, key: key}, ranged)
+}
+
+// rawGetAt is rawGet of any store's object.
+func rawGetAt(p *Puller, loc location, ranged bool) (int64, error) {
 	pl := &pull{p: p, ctx: context.Background()}
-	loc := location{scheme: schemeS3, bucket: bucket, key: key}
 	if !ranged {
 		s := pl.newStream(loc)
 		defer s.Close()

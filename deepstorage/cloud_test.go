@@ -39,11 +39,11 @@ type cloud struct {
 
 func (c cloud) url(key string) string { return c.scheme + "://" + c.bucket + "/" + key }
 
-func clouds(t *testing.T) []cloud {
+func clouds(t testing.TB) []cloud {
 	return []cloud{googleCloud(t), azureCloud(t)}
 }
 
-func googleCloud(t *testing.T) cloud {
+func googleCloud(t testing.TB) cloud {
 	b := testenv.GCS(t)
 	return cloud{name: "google", bucket: b.Bucket, endpoint: b.Endpoint, put: b.Put, scheme: schemeGoogle,
 		spec: func(bucket, key string) LoadSpec { return Google{Bucket: bucket, Path: key} },
@@ -55,7 +55,7 @@ func googleCloud(t *testing.T) cloud {
 		}}
 }
 
-func azureCloud(t *testing.T) cloud {
+func azureCloud(t testing.TB) cloud {
 	c := testenv.Azure(t)
 	account := c.Endpoint[strings.LastIndexByte(c.Endpoint, '/'):]
 	host := strings.TrimSuffix(c.Endpoint, account)
@@ -273,7 +273,9 @@ func TestCloudFaults(t *testing.T) {
 			for _, k := range cases {
 				t.Run(k.name, func(t *testing.T) {
 					opts, proxy := c.proxy(t)
-					opts.StallTimeout = 500 * time.Millisecond
+					// Short, so that a stalled transfer is cut quickly, yet long enough that an answer of an emulator on a
+					// loaded 2-core machine under -race is never taken for a stall.
+					opts.StallTimeout = 2 * time.Second
 					opts.Download = Download{Strategy: k.strategy, PartSize: 512 << 10, Concurrency: 3}
 					proxy.Add(k.faults...)
 					_, dir, err := pullInto(t, newPuller(t, opts), spec, 4<<20)
