@@ -323,6 +323,11 @@ func TestS3Errors(t *testing.T) {
 	}
 }
 
+// faultStallTimeout is the stall timeout of the fault tests: short, so that a stalled transfer is cut quickly, but
+// long enough that an unfaulted answer of the local S3 server is never taken for a stall on a loaded 2-core machine
+// with -race (500 ms was, with the load average near 20).
+const faultStallTimeout = 2 * time.Second
+
 func TestS3Faults(t *testing.T) {
 	b := testenv.S3(t)
 	files := segmentFiles(2<<20, 21)
@@ -330,7 +335,8 @@ func TestS3Faults(t *testing.T) {
 	b.Put(t, "ds/0/index.zip", archive)
 	spec := S3Zip{Bucket: b.Bucket, Key: "ds/0/index.zip"}
 	base, _ := s3Options(t, b)
-	base.StallTimeout = 500 * time.Millisecond
+	base.StallTimeout = faultStallTimeout
+	stalled := fmt.Sprintf("no data arrived for %v", faultStallTimeout)
 
 	cases := []struct {
 		name          string
@@ -384,14 +390,15 @@ func TestS3Faults(t *testing.T) {
 		{name: "stalled body", strategy: StreamSingle,
 			faults: []faultproxy.Rule{{Times: 1, Fault: faultproxy.Fault{BodyRate: 100}}},
 			check: func(t *testing.T, gets []faultproxy.Record, log *testLogWriter) {
-				if len(gets) != 2 || !log.contains("no data arrived for 500ms") {
+				if len(gets) != 2 || !log.contains(stalled) {
 					t.Errorf("want one stalled GET, then a resumed one: %+v", gets)
 				}
 			}},
 		{name: "slow headers", strategy: Auto,
-			faults: []faultproxy.Rule{{Times: 1, Fault: faultproxy.Fault{Delay: 2 * time.Second}}},
+			// Held well past the stall timeout; the proxy lets go as soon as the puller cuts the request.
+			faults: []faultproxy.Rule{{Times: 1, Fault: faultproxy.Fault{Delay: 4 * faultStallTimeout}}},
 			check: func(t *testing.T, gets []faultproxy.Record, log *testLogWriter) {
-				if !log.contains("no data arrived for 500ms") {
+				if !log.contains(stalled) {
 					t.Error("a request without an answer was not cut")
 				}
 			}},
