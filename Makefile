@@ -67,8 +67,8 @@ bench: services-up
 
 soak: services-up
 	$(GO) test -race -count=20 -run '^TestSessionLoss' -timeout 60m ./announcer
-	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segments
-	PREFETCH_RACE_ITERATIONS=$(SOAK_PREFETCH_ITERATIONS) $(GO) test -race -count=20 -run '^TestPrefetchRacesJavaHistorical$$' -timeout 60m ./segments
+	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segcache
+	PREFETCH_RACE_ITERATIONS=$(SOAK_PREFETCH_ITERATIONS) $(GO) test -race -count=20 -run '^TestPrefetchRacesJavaHistorical$$' -timeout 60m ./segcache
 
 # The interop packages are left out by path; their own run is skipped while the directory does not exist.
 flakes: services-up

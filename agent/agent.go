@@ -30,7 +30,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
-	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
 
 // DefaultShutdownTimeout bounds the whole shutdown; loads still running when it passes are canceled.
@@ -143,7 +143,7 @@ func (a *Agent) Addr() net.Addr {
 
 // parts are what Run opened, so that shutdown closes exactly those.
 type parts struct {
-	cache     *segments.Cache
+	cache     *segcache.Cache
 	inv       *announcer.Inventory
 	ann       *announcer.Announcer
 	queue     *loadqueue.Engine
@@ -197,7 +197,7 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	var err error
 
 	// NORMAL: the segment cache, as SegmentCacheBootstrapper reads it.
-	p.cache, err = segments.NewCache(cfg, segments.CacheOptions{Logger: log.Named("cache"), Registerer: a.reg})
+	p.cache, err = segcache.NewCache(cfg, segcache.CacheOptions{Logger: log.Named("cache"), Registerer: a.reg})
 	if err != nil {
 		return fmt.Errorf("opening the segment cache: %w", err)
 	}

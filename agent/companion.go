@@ -23,6 +23,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -32,7 +33,7 @@ import (
 //
 //   - prefetch: it reads the Coordinator's load queue for the Historical (its server name is the Historical's
 //     hostAndPortToUse) and pulls the queued segments, in queue order, into the cache with the parallel deep-storage
-//     engine, through segments.Prefetcher's safe placement, so that the Historical finds each one cached and skips
+//     engine, through segcache.Prefetcher's safe placement, so that the Historical finds each one cached and skips
 //     its own single-stream download. Copies the Historical never claims are discarded after the claim timeout.
 //   - the drift watch: it compares the Historical's cache directories, its info_dir and its HTTP inventory, and
 //     exposes the disagreements as metrics and on /status.
@@ -56,10 +57,10 @@ type Companion struct {
 	driftOff   string
 	noMetadata bool
 	problems   []string
-	pf         *segments.Prefetcher
+	pf         *segcache.Prefetcher
 	coord      *loadqueue.CoordinatorClient
 	source     companionSegmentSource
-	puller     segments.Puller
+	puller     segcache.Puller
 	metrics    *companionMetrics
 	// drift reads the Historical and compares; tests may replace it.
 	drift func(ctx context.Context, ignore func(id string) bool) ([]audit.Finding, error)
@@ -129,7 +130,7 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 	}
 	// What fails below cannot work with this configuration either: prefetching stays off, saying why.
 	var err error
-	c.pf, err = segments.NewPrefetcher(cfg, segments.PrefetchOptions{Logger: c.log.Named("prefetch"), Now: c.now})
+	c.pf, err = segcache.NewPrefetcher(cfg, segcache.PrefetchOptions{Logger: c.log.Named("prefetch"), Now: c.now})
 	if err != nil {
 		c.off = fmt.Sprintf("setting up prefetching into %s failed: %v", describeLocations(cfg), err)
 		return c, nil
@@ -427,7 +428,7 @@ type companionEntry struct {
 // companionResult is a finished pull.
 type companionResult struct {
 	id  string
-	pl  segments.Placement
+	pl  segcache.Placement
 	err error
 }
 
@@ -631,7 +632,7 @@ func (c *Companion) reconcile(l *companionLoop, now time.Time) {
 				continue
 			}
 			if err := c.pf.Discard(e.seg); err != nil {
-				if errors.Is(err, segments.ErrNotPlaced) || errors.Is(err, segments.ErrClaimed) {
+				if errors.Is(err, segcache.ErrNotPlaced) || errors.Is(err, segcache.ErrClaimed) {
 					// Replaced, or taken by a load in progress: the directory is the Historical's now.
 					c.log.Debug("a prefetched copy is no longer ours to discard", "segment", id, "error", err)
 					delete(l.entries, id)
@@ -802,13 +803,13 @@ func (c *Companion) finish(l *companionLoop, r companionResult) {
 			return
 		}
 		switch {
-		case errors.Is(r.err, segments.ErrNoRoom):
+		case errors.Is(r.err, segcache.ErrNoRoom):
 			// The window or the disk filled up between Budget and Place: the segment waits a poll period for room,
 			// which keeps a disk that fills and empties from spinning the loop.
 			c.log.Debug("no room for a prefetched copy; it waits", "segment", r.id, "error", r.err)
 			e.state, e.retryAt = companionFailed, now.Add(c.pollPeriod())
 			return
-		case errors.Is(r.err, segments.ErrRecentDrop):
+		case errors.Is(r.err, segcache.ErrRecentDrop):
 			// The nested layout's drop guard: the parent calms down within a minute.
 			c.log.Debug("a drop happened beside the segment's directory; trying again shortly", "segment", r.id)
 			e.state, e.retryAt = companionFailed, now.Add(max(c.pollPeriod(), 5*time.Second))
@@ -824,7 +825,7 @@ func (c *Companion) finish(l *companionLoop, r companionResult) {
 		return
 	}
 	switch r.pl.Outcome {
-	case segments.Placed:
+	case segcache.Placed:
 		e.state, e.placedAt = companionPlaced, now
 		if !l.inQueue[r.id] {
 			e.leftAt = now
@@ -834,11 +835,11 @@ func (c *Companion) finish(l *companionLoop, r companionResult) {
 		c.metrics.placed.Inc()
 		c.metrics.bytes.Add(float64(r.pl.Bytes))
 		c.log.Debug("prefetched a segment", "segment", r.id, "dir", r.pl.Dir, "bytes", r.pl.Bytes)
-	case segments.AlreadyPresent:
+	case segcache.AlreadyPresent:
 		e.state = companionDone
 		l.totals.Present++
 		c.metrics.present.Inc()
-	case segments.LostRace:
+	case segcache.LostRace:
 		e.state = companionDone
 		l.totals.LostRace++
 		c.metrics.discardedLostRace.Inc()

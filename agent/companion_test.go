@@ -26,6 +26,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -376,7 +377,7 @@ func TestCompanionPrefetchesInQueueOrder(t *testing.T) {
 // companionStaging lists what is in <cache>/.prefetch besides the ledger of placed copies.
 func companionStaging(t *testing.T, cacheDir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(filepath.Join(cacheDir, segments.PrefetchDir))
+	des, err := os.ReadDir(filepath.Join(cacheDir, segcache.PrefetchDir))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
@@ -800,7 +801,7 @@ func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
 func TestCompanionRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
 	r := newCompanionRig(t, 1, 4<<10)
 	r.queue(r.segs[0])
-	staging := filepath.Join(r.cacheDir, segments.PrefetchDir)
+	staging := filepath.Join(r.cacheDir, segcache.PrefetchDir)
 	// Tests run as root, whom permissions do not stop: a staging area that is a file fails its listing instead.
 	rc := r.startWith(r.config("druid.sidecar.drift.period=PT1H"), testLogger(t), func(c *Companion) {
 		if err := os.RemoveAll(staging); err != nil {

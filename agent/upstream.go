@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -400,7 +401,7 @@ func (u *Upstream) close() { u.transport.CloseIdleConnections() }
 // answer) is dropped from the cache and not announced, as a Java Historical removes a cached segment it cannot load
 // at startup; the Coordinator then loads it again, or elsewhere. An upstream that does not answer at all fails the
 // startup instead, so that a slow or crashed upstream never empties the cache. It returns the segments to announce.
-func bootstrapUpstream(ctx context.Context, up *Upstream, cache *segments.Cache, cached []*segments.DataSegment,
+func bootstrapUpstream(ctx context.Context, up *Upstream, cache *segcache.Cache, cached []*segments.DataSegment,
 	threads int, log hclog.Logger) ([]*segments.DataSegment, error) {
 	if len(cached) == 0 {
 		return cached, nil

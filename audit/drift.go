@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -132,7 +133,7 @@ func readDirIfExists(dir string) ([]os.DirEntry, error) {
 // dataSource): Druid forbids dataSources starting with '.', and the cache keeps its own directories there.
 func notSegment(name, locPath, infoDir string) bool {
 	switch {
-	case strings.HasPrefix(name, "."), name == segments.DropDir, name == "lost+found":
+	case strings.HasPrefix(name, "."), name == segcache.DropDir, name == "lost+found":
 		return true
 	}
 	return infoDir != "" && filepath.Clean(filepath.Join(locPath, name)) == filepath.Clean(infoDir)
@@ -245,7 +246,7 @@ func nestedInterval(name string) (segments.Interval, bool) {
 // diskSegment describes one segment directory: its marker, if any, and the time that matters.
 func diskSegment(dir string, de os.DirEntry) (DiskSegment, error) {
 	d := DiskSegment{Dir: dir}
-	if fi, err := os.Lstat(filepath.Join(dir, segments.DownloadStartMarker)); err == nil {
+	if fi, err := os.Lstat(filepath.Join(dir, segcache.DownloadStartMarker)); err == nil {
 		d.Marker, d.ModTime = true, fi.ModTime()
 		return d, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -118,16 +119,16 @@ func TestDriftFlat(t *testing.T) {
 	mkdir(t, loc1, id(0))
 	touch(t, filepath.Join(info, id(0)), now)
 	mkdir(t, loc1, id(2))
-	touch(t, filepath.Join(loc1, id(2), segments.DownloadStartMarker), now.Add(-time.Hour))
+	touch(t, filepath.Join(loc1, id(2), segcache.DownloadStartMarker), now.Add(-time.Hour))
 	mkdir(t, loc2, id(3))
-	touch(t, filepath.Join(loc2, id(3), segments.DownloadStartMarker), now.Add(-time.Minute))
+	touch(t, filepath.Join(loc2, id(3), segcache.DownloadStartMarker), now.Add(-time.Minute))
 	touch(t, filepath.Join(info, id(4)), now)
 	mkdir(t, loc2, id(5))
 	mkdir(t, loc2, id(6))
 	touch(t, filepath.Join(info, id(6)), now)
 	// Not segments: staging, trash, the filesystem's own, a file, a name that is no segment id, a temporary info file.
-	mkdir(t, loc1, segments.PrefetchDir, id(8)+".1234")
-	mkdir(t, loc1, segments.DropDir, id(9))
+	mkdir(t, loc1, segcache.PrefetchDir, id(8)+".1234")
+	mkdir(t, loc1, segcache.DropDir, id(9))
 	mkdir(t, loc1, "lost+found")
 	mkdir(t, loc1, "not-a-segment")
 	touch(t, filepath.Join(loc1, id(10)), now)

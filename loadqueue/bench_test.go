@@ -15,6 +15,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkChangeRequests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cache, err := segments.NewCache(cfg, segments.CacheOptions{})
+	cache, err := segcache.NewCache(cfg, segcache.CacheOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

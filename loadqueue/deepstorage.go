@@ -12,7 +12,7 @@ import (
 // tombstone's pull writes nothing and touches no deep storage). Errors are deepstorage's, errors.Is-able.
 type DeepStoragePuller struct{ P *deepstorage.Puller }
 
-// Pull implements segments.Puller.
+// Pull implements segcache.Puller.
 func (d DeepStoragePuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec)
 	if err != nil {

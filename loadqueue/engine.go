@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -36,34 +37,6 @@ type Announcer interface {
 // is then rolled back); for a drop it is called with dir "" after the segment is unannounced.
 type Hook func(ctx context.Context, action segments.Action, seg *segments.DataSegment, dir string) error
 
-// LoadingMode is the pool a load runs on (Druid 33+ SegmentLoadingMode).
-type LoadingMode string
-
-// The loading modes. NORMAL loads run on NumLoadingThreads, TURBO loads on NumTurboThreads (Druid's bootstrap pool).
-const (
-	Normal LoadingMode = "NORMAL"
-	Turbo  LoadingMode = "TURBO"
-)
-
-// State is a change request's state (Druid's SegmentChangeStatus.State).
-type State string
-
-// The states of a change request.
-const (
-	Success State = "SUCCESS"
-	Failed  State = "FAILED"
-	Pending State = "PENDING"
-)
-
-// Status is the outcome of a change request as Druid's SegmentChangeStatus carries it.
-type Status struct {
-	State State
-	// FailureCause says why a FAILED request failed, as a sentence; empty otherwise.
-	FailureCause string
-	// LoadingMode is the mode a load ran in; empty (JSON null) for drops.
-	LoadingMode LoadingMode
-}
-
 // ErrStopped is the error of a Submit after Stop has begun.
 var ErrStopped = errors.New("the load queue is shutting down and takes no new requests")
 
@@ -73,9 +46,9 @@ var errShutdown = errors.New("the load was canceled because the server is shutti
 // Options are an Engine's collaborators and limits.
 type Options struct {
 	// Cache is the segment cache segments are loaded into and dropped from. Required.
-	Cache *segments.Cache
+	Cache *segcache.Cache
 	// Puller fetches a segment's files (package deepstorage, through DeepStoragePuller). Required.
-	Puller segments.Puller
+	Puller segcache.Puller
 	// Announcer announces loaded segments and unannounces dropped ones. Required.
 	Announcer Announcer
 	// Hook is the local segment server's hook; nil means none.
@@ -106,8 +79,8 @@ type Options struct {
 // on the pools' threads (goroutines), so that a batch of any size costs memory in proportion to its requests, not a
 // goroutine each. It is safe for concurrent use.
 type Engine struct {
-	cache     *segments.Cache
-	puller    segments.Puller
+	cache     *segcache.Cache
+	puller    segcache.Puller
 	announcer Announcer
 	hook      Hook
 	log       hclog.Logger
@@ -141,12 +114,12 @@ const dropThreads = 4
 type op struct {
 	action  segments.Action
 	seg     *segments.DataSegment
-	mode    LoadingMode
+	mode    segments.LoadingMode
 	next    *op           // the op of the same segment that runs after this one, or nil
 	elem    *list.Element // the op's place in its pool's queue while it waits there
 	started bool
-	skip    bool           // a load a drop of its segment overtook before it started: it ends at once, SUCCESS
-	subs    []func(Status) // called once, when the op ends
+	skip    bool                          // a load a drop of its segment overtook before it started: it ends at once, SUCCESS
+	subs    []func(segments.ChangeStatus) // called once, when the op ends
 }
 
 // pool runs queued ops on at most size goroutines, started as ops arrive and ended when the queue is empty: an idle
@@ -223,9 +196,9 @@ func (e *Engine) NumTurboThreads() int { return e.turbo.size }
 // receives its final status (SUCCESS or FAILED) once. mode picks the pool of a load ("" means NORMAL) and is
 // ignored for a drop. It fails for requests other than load and drop, for a request without a segment, and after
 // Stop has begun (ErrStopped).
-func (e *Engine) Submit(req segments.ChangeRequest, mode LoadingMode) (<-chan Status, error) {
-	ch := make(chan Status, 1)
-	err := e.submit(req, mode, func(s Status) { ch <- s })
+func (e *Engine) Submit(req segments.ChangeRequest, mode segments.LoadingMode) (<-chan segments.ChangeStatus, error) {
+	ch := make(chan segments.ChangeStatus, 1)
+	err := e.submit(req, mode, func(s segments.ChangeStatus) { ch <- s })
 	if err != nil {
 		return nil, err
 	}
@@ -233,14 +206,14 @@ func (e *Engine) Submit(req segments.ChangeRequest, mode LoadingMode) (<-chan St
 }
 
 // submit is Submit with a callback, called once (from another goroutine, or from this one for an op already done).
-func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(Status)) error {
+func (e *Engine) submit(req segments.ChangeRequest, mode segments.LoadingMode, sub func(segments.ChangeStatus)) error {
 	if err := checkRequest(req); err != nil {
 		return err
 	}
 	if mode == "" {
-		mode = Normal
+		mode = segments.NormalLoading
 	}
-	if mode != Normal && mode != Turbo {
+	if mode != segments.NormalLoading && mode != segments.TurboLoading {
 		return fmt.Errorf("loading mode %q is unknown; expected NORMAL or TURBO", string(mode))
 	}
 	id := req.Segment.ID()
@@ -254,7 +227,7 @@ func (e *Engine) submit(req segments.ChangeRequest, mode LoadingMode, sub func(S
 		cur.subs = append(cur.subs, sub)
 		return nil
 	}
-	o := &op{action: req.Action, seg: req.Segment, subs: []func(Status){sub}}
+	o := &op{action: req.Action, seg: req.Segment, subs: []func(segments.ChangeStatus){sub}}
 	if req.Action == segments.ActionLoad {
 		o.mode = mode
 		e.metrics.queued.Inc()
@@ -296,8 +269,8 @@ func (e *Engine) readyLocked(o *op) {
 	e.queueLocked(p, o)
 }
 
-func (e *Engine) loadPool(mode LoadingMode) *pool {
-	if mode == Turbo {
+func (e *Engine) loadPool(mode segments.LoadingMode) *pool {
+	if mode == segments.TurboLoading {
 		return e.turbo
 	}
 	return e.normal
@@ -356,12 +329,12 @@ func (e *Engine) run(o *op, skip bool) {
 	ctx, cancel := context.WithCancel(e.base)
 	defer cancel()
 	id := o.seg.ID()
-	var st Status
+	var st segments.ChangeStatus
 	switch {
 	case skip:
 		// Not counted as a load: nothing was loaded.
 		e.metrics.queued.Dec()
-		st = Status{State: Success, LoadingMode: o.mode}
+		st = segments.ChangeStatus{State: segments.ChangeSuccess, LoadingMode: o.mode}
 		e.log.Debug("segment load skipped: a drop of the segment arrived before it started", "segment", id.String())
 	case o.action == segments.ActionLoad:
 		st = e.load(ctx, id, o)
@@ -384,8 +357,8 @@ func (e *Engine) run(o *op, skip bool) {
 	}
 }
 
-func failed(mode LoadingMode, err error) Status {
-	return Status{State: Failed, FailureCause: failureCause(err), LoadingMode: mode}
+func failed(mode segments.LoadingMode, err error) segments.ChangeStatus {
+	return segments.ChangeStatus{State: segments.ChangeFailed, FailureCause: failureCause(err), LoadingMode: mode}
 }
 
 // maxFailureCause bounds the cause sent back to the Coordinator, which logs it and keeps it in its load queue
@@ -395,7 +368,7 @@ const maxFailureCause = 2048
 func failureCause(err error) string { return safetext.Cap(err.Error(), maxFailureCause) }
 
 // load carries out a load: pull into the cache, the hook, the announcement. A failure undoes what this load did.
-func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st Status) {
+func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st segments.ChangeStatus) {
 	defer e.metrics.queued.Dec()
 	if err := ctx.Err(); err != nil {
 		e.metrics.loads(false)
@@ -403,8 +376,8 @@ func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st Sta
 	}
 	start := time.Now()
 	defer func() {
-		e.metrics.loads(st.State == Success)
-		if st.State == Success {
+		e.metrics.loads(st.State == segments.ChangeSuccess)
+		if st.State == segments.ChangeSuccess {
 			e.metrics.loadDuration.Observe(time.Since(start).Seconds())
 		}
 	}()
@@ -439,7 +412,7 @@ func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st Sta
 	e.served[id] = true
 	e.mu.Unlock()
 	e.log.Debug("segment loaded", "segment", id.String(), "dir", dir, "mode", string(o.mode))
-	return Status{State: Success, LoadingMode: o.mode}
+	return segments.ChangeStatus{State: segments.ChangeSuccess, LoadingMode: o.mode}
 }
 
 // explain replaces a bare context error by the cause of the cancellation.
@@ -475,7 +448,7 @@ func (e *Engine) rollback(seg *segments.DataSegment) error {
 
 // drop carries out a drop: unannounce, the hook, then the cache (whose files go after the drop delay). Every step
 // runs even if an earlier one failed; the status is FAILED with every cause then, and a resend retries.
-func (e *Engine) drop(ctx context.Context, id segments.SegmentID, o *op) Status {
+func (e *Engine) drop(ctx context.Context, id segments.SegmentID, o *op) segments.ChangeStatus {
 	var errs []error
 	if err := e.announcer.UnannounceSegments(ctx, o.seg); err != nil {
 		errs = append(errs, fmt.Errorf("unannouncing segment %s: %w", id, e.explain(ctx, err)))
@@ -494,11 +467,11 @@ func (e *Engine) drop(ctx context.Context, id segments.SegmentID, o *op) Status 
 	if err := errors.Join(errs...); err != nil {
 		e.metrics.drops(false)
 		e.log.Warn("segment drop failed", "segment", id.String(), "error", err)
-		return Status{State: Failed, FailureCause: failureCause(err)}
+		return segments.ChangeStatus{State: segments.ChangeFailed, FailureCause: failureCause(err)}
 	}
 	e.metrics.drops(true)
 	e.log.Debug("segment dropped", "segment", id.String())
-	return Status{State: Success}
+	return segments.ChangeStatus{State: segments.ChangeSuccess}
 }
 
 // Stop refuses new requests (Submit returns ErrStopped, the HTTP handler answers 503), answers held
@@ -526,7 +499,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // countingPuller counts the bytes pulled.
 type countingPuller struct {
-	p segments.Puller
+	p segcache.Puller
 	m *metrics
 }
 

@@ -34,7 +34,7 @@ type key struct {
 // entry is a status cache entry: the state of one request's work.
 type entry struct {
 	key     key
-	status  Status
+	status  segments.ChangeStatus
 	waiters []chan struct{} // held batches to wake when the work ends
 	elem    *list.Element   // position in the LRU; nil once evicted
 }
@@ -83,7 +83,7 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 }
 
 // parseQuery reads timeout (required, positive milliseconds) and loadingMode (optional, NORMAL by default).
-func parseQuery(r *http.Request) (time.Duration, LoadingMode, error) {
+func parseQuery(r *http.Request) (time.Duration, segments.LoadingMode, error) {
 	q := r.URL.Query()
 	raw := q.Get("timeout")
 	if raw == "" {
@@ -99,11 +99,11 @@ func parseQuery(r *http.Request) (time.Duration, LoadingMode, error) {
 	if ms > int64(24*time.Hour/time.Millisecond) {
 		ms = int64(24 * time.Hour / time.Millisecond)
 	}
-	mode := Normal
+	mode := segments.NormalLoading
 	if v, ok := q["loadingMode"]; ok && len(v) > 0 && v[0] != "" {
-		switch LoadingMode(v[0]) {
-		case Normal, Turbo:
-			mode = LoadingMode(v[0])
+		switch segments.LoadingMode(v[0]) {
+		case segments.NormalLoading, segments.TurboLoading:
+			mode = segments.LoadingMode(v[0])
 		default:
 			return 0, "", fmt.Errorf("the loadingMode query parameter %q is unknown; expected NORMAL or TURBO", v[0])
 		}
@@ -241,13 +241,13 @@ func (h *handler) readBatch(w http.ResponseWriter, r *http.Request, share *hold)
 }
 
 // start looks up each request in the status cache and starts the work of those with no entry or a FAILED one.
-func (h *handler) start(batch []*segments.ChangeRequest, keys []key, mode LoadingMode) ([]*entry, error) {
+func (h *handler) start(batch []*segments.ChangeRequest, keys []key, mode segments.LoadingMode) ([]*entry, error) {
 	entries := make([]*entry, len(batch))
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i, k := range keys {
 		en := h.entries[k]
-		if en != nil && en.status.State != Failed {
+		if en != nil && en.status.State != segments.ChangeFailed {
 			h.lru.MoveToFront(en.elem)
 			entries[i] = en
 			continue
@@ -255,11 +255,11 @@ func (h *handler) start(batch []*segments.ChangeRequest, keys []key, mode Loadin
 		if en != nil {
 			h.evictLocked(en)
 		}
-		en = &entry{key: k, status: Status{State: Pending}}
+		en = &entry{key: k, status: segments.ChangeStatus{State: segments.ChangePending}}
 		if k.action == segments.ActionLoad {
 			en.status.LoadingMode = mode
 		}
-		err := h.e.submit(*batch[i], mode, func(s Status) { h.finish(en, s) })
+		err := h.e.submit(*batch[i], mode, func(s segments.ChangeStatus) { h.finish(en, s) })
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +284,7 @@ func (h *handler) evictLocked(en *entry) {
 }
 
 // finish records the outcome of an entry's work and wakes the batches holding it.
-func (h *handler) finish(en *entry, s Status) {
+func (h *handler) finish(en *entry, s segments.ChangeStatus) {
 	h.mu.Lock()
 	en.status = s
 	waiters := slices.Clone(en.waiters)
@@ -322,7 +322,7 @@ func (h *handler) pendingDrops(entries []*entry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, en := range entries {
-		if en.key.action == segments.ActionDrop && en.status.State == Pending {
+		if en.key.action == segments.ActionDrop && en.status.State == segments.ChangePending {
 			return true
 		}
 	}
@@ -333,7 +333,7 @@ func (h *handler) anyDone(entries []*entry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, en := range entries {
-		if en.status.State != Pending {
+		if en.status.State != segments.ChangePending {
 			return true
 		}
 	}
@@ -342,11 +342,11 @@ func (h *handler) anyDone(entries []*entry) bool {
 
 // respond writes the batch's statuses and evicts the completed entries from the status cache.
 func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.ChangeRequest, entries []*entry) {
-	statuses := make([]Status, len(entries))
+	statuses := make([]segments.ChangeStatus, len(entries))
 	h.mu.Lock()
 	for i, en := range entries {
 		statuses[i] = en.status
-		if en.status.State != Pending {
+		if en.status.State != segments.ChangePending {
 			h.evictLocked(en)
 		}
 	}
@@ -373,7 +373,7 @@ func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.C
 			h.e.log.Error("writing a changeRequests response", "error", err)
 			panic(http.ErrAbortHandler)
 		}
-		out = appendStatus(append(out, `,"status":`...), statuses[i])
+		out = segments.AppendChangeStatus(append(out, `,"status":`...), statuses[i])
 		out = append(out, '}')
 		if bw != nil {
 			bw.Write(out)
@@ -393,27 +393,6 @@ func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.C
 	}
 	w.Header().Set("Content-Type", smileType)
 	w.Write(enc)
-}
-
-// appendStatus writes a SegmentChangeStatus as Jackson does: state, failureCause, loadingMode.
-func appendStatus(dst []byte, s Status) []byte {
-	dst = append(dst, `{"state":"`...)
-	dst = append(dst, s.State...)
-	dst = append(dst, `","failureCause":`...)
-	if s.State == Failed {
-		dst = segments.AppendJSONString(dst, s.FailureCause)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `,"loadingMode":`...)
-	if s.LoadingMode == "" {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '"')
-		dst = append(dst, s.LoadingMode...)
-		dst = append(dst, '"')
-	}
-	return append(dst, '}')
 }
 
 func (e *Engine) isStopping() bool {

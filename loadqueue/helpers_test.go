@@ -21,6 +21,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -49,7 +50,7 @@ func (a *invAnnouncer) has(id segments.SegmentID) bool {
 
 // countPuller counts pulls that reach deep storage.
 type countPuller struct {
-	p     segments.Puller
+	p     segcache.Puller
 	pulls atomic.Int64
 }
 
@@ -64,7 +65,7 @@ type rig struct {
 	eng    *Engine
 	ann    *invAnnouncer
 	puller *countPuller
-	cache  *segments.Cache
+	cache  *segcache.Cache
 	cfg    *configs.Config
 	srv    *httptest.Server
 	dir    string
@@ -95,7 +96,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := segments.NewCache(cfg, segments.CacheOptions{})
+	cache, err := segcache.NewCache(cfg, segcache.CacheOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,13 +115,13 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inner segments.Puller = DeepStoragePuller{dp}
+	var inner segcache.Puller = DeepStoragePuller{dp}
 	if o.delay > 0 || o.block != nil {
 		p, wait := inner, afterChan(o.delay)
 		if o.block != nil {
 			wait = func() <-chan struct{} { return o.block }
 		}
-		inner = segments.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+		inner = segcache.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 			select {
 			case <-wait():
 			case <-ctx.Done():
@@ -280,5 +281,5 @@ func (r *rig) pending(action segments.Action, seg *segments.DataSegment) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	en := h.entries[key{action, seg.ID()}]
-	return en != nil && en.status.State == Pending
+	return en != nil && en.status.State == segments.ChangePending
 }

@@ -490,7 +490,7 @@ func TestSmileResponseAndTurbo(t *testing.T) {
 func TestStopRefusesAndFinishes(t *testing.T) {
 	r := newRig(t, rigOpts{delay: 300 * time.Millisecond})
 	s := tombstone(t, "stop", 0)
-	ch, err := r.eng.Submit(load(s), Normal)
+	ch, err := r.eng.Submit(load(s), segments.NormalLoading)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,10 +499,10 @@ func TestStopRefusesAndFinishes(t *testing.T) {
 	if err := r.eng.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := <-ch; st.State != Success {
+	if st := <-ch; st.State != segments.ChangeSuccess {
 		t.Fatalf("in-flight load: %+v", st)
 	}
-	if _, err := r.eng.Submit(load(s), Normal); !errors.Is(err, ErrStopped) {
+	if _, err := r.eng.Submit(load(s), segments.NormalLoading); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Submit after Stop: %v", err)
 	}
 	code, b, _ := post(t, r.srv.URL, "?timeout=100", reqJSON(t, load(s)))
@@ -520,7 +520,7 @@ func TestStopRefusesAndFinishes(t *testing.T) {
 func TestStopDeadlineCancelsAndRollsBack(t *testing.T) {
 	r := newRig(t, rigOpts{delay: 10 * time.Second})
 	s := r.s3Segment("stopdl", 0, 1000)
-	ch, err := r.eng.Submit(load(s), Normal)
+	ch, err := r.eng.Submit(load(s), segments.NormalLoading)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestStopDeadlineCancelsAndRollsBack(t *testing.T) {
 		t.Fatal("Stop past its deadline reported no error")
 	}
 	st := <-ch
-	if st.State != Failed || !strings.Contains(st.FailureCause, "shutting down") {
+	if st.State != segments.ChangeFailed || !strings.Contains(st.FailureCause, "shutting down") {
 		t.Fatalf("%+v", st)
 	}
 	if r.cached(s.ID()) || r.ann.has(s.ID()) {

@@ -473,7 +473,7 @@ func (q *ZKQueue) submitWaiting() {
 	q.mu.Unlock()
 
 	for i, en := range submit {
-		err := q.e.submit(en.req, Normal, func(s Status) { q.finished(en, s) })
+		err := q.e.submit(en.req, segments.NormalLoading, func(s segments.ChangeStatus) { q.finished(en, s) })
 		if err == nil {
 			continue
 		}
@@ -502,8 +502,8 @@ func (q *ZKQueue) submitWaiting() {
 // finished takes a request's status: its znode is to be deleted, on success and on failure alike, except for a
 // failure while Run stops or the engine cancels its work for shutdown, which is an interruption, not an outcome:
 // that znode stays for the next start.
-func (q *ZKQueue) finished(en *zkEntry, s Status) {
-	ok := s.State == Success
+func (q *ZKQueue) finished(en *zkEntry, s segments.ChangeStatus) {
+	ok := s.State == segments.ChangeSuccess
 	q.m.requests(en.req.Action, ok)
 	interrupted := !ok && (q.draining.Load() || q.e.base.Err() != nil)
 	q.mu.Lock()

@@ -85,7 +85,7 @@ func (r *ChangeRequest) AppendJSON(dst []byte) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	}
-	return nil, fmt.Errorf("change request action %s is unknown; Druid knows load, drop, noop and schema", quoteShort(string(r.Action)))
+	return nil, fmt.Errorf("change request action %s is unknown; Druid knows load, drop, noop and schema", QuoteShort(string(r.Action)))
 }
 
 // UnmarshalJSON reads a change request; JSON null leaves it unchanged.
@@ -121,7 +121,7 @@ func (r *ChangeRequest) UnmarshalJSON(data []byte) error {
 	case ActionSchema:
 		*r = ChangeRequest{Action: name, schema: schemaMembers(data)}
 	default:
-		return fmt.Errorf("change request action %s is unknown; Druid sends load, drop, noop and schema", quoteShort(string(name)))
+		return fmt.Errorf("change request action %s is unknown; Druid sends load, drop, noop and schema", QuoteShort(string(name)))
 	}
 	return nil
 }

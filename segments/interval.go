@@ -67,11 +67,11 @@ func parseIntervalGeneral(s string) (Interval, string) {
 	case isPeriod(left):
 		per, err := parsePeriod(left)
 		if err != "" {
-			return Interval{}, "start " + quoteShort(left) + ": " + err
+			return Interval{}, "start " + QuoteShort(left) + ": " + err
 		}
 		end, err2 := ParseInstant(right)
 		if err2 != nil {
-			return Interval{}, "end " + quoteShort(right) + ": " + err2.(*TimeError).Reason
+			return Interval{}, "end " + QuoteShort(right) + ": " + err2.(*TimeError).Reason
 		}
 		start, ok := per.addTo(int64(end), -1)
 		if !ok {
@@ -81,12 +81,12 @@ func parseIntervalGeneral(s string) (Interval, string) {
 	default:
 		start, err := ParseInstant(left)
 		if err != nil {
-			return Interval{}, "start " + quoteShort(left) + ": " + err.(*TimeError).Reason
+			return Interval{}, "start " + QuoteShort(left) + ": " + err.(*TimeError).Reason
 		}
 		if isPeriod(right) {
 			per, perr := parsePeriod(right)
 			if perr != "" {
-				return Interval{}, "end " + quoteShort(right) + ": " + perr
+				return Interval{}, "end " + QuoteShort(right) + ": " + perr
 			}
 			end, ok := per.addTo(int64(start), 1)
 			if !ok {
@@ -96,7 +96,7 @@ func parseIntervalGeneral(s string) (Interval, string) {
 		} else {
 			end, err := ParseInstant(right)
 			if err != nil {
-				return Interval{}, "end " + quoteShort(right) + ": " + err.(*TimeError).Reason
+				return Interval{}, "end " + QuoteShort(right) + ": " + err.(*TimeError).Reason
 			}
 			iv = Interval{Start: start, End: end}
 		}
@@ -270,7 +270,7 @@ func parsePeriod(s string) (isoPeriod, string) {
 		}
 	}
 	if pos != len(s) {
-		return per, fmt.Sprintf("unexpected %s at offset %d", quoteShort(s[pos:]), pos)
+		return per, fmt.Sprintf("unexpected %s at offset %d", QuoteShort(s[pos:]), pos)
 	}
 	if fields == 0 {
 		return per, "the period has no fields"

@@ -23,7 +23,7 @@ func syntaxError(data []byte, pos int, what string) error {
 	if pos >= len(data) {
 		return fmt.Errorf("malformed JSON: unexpected end of input, expected %s", what)
 	}
-	return fmt.Errorf("malformed JSON at offset %d: expected %s, found %s", pos, what, quoteShort(string(data[pos:min(len(data), pos+16)])))
+	return fmt.Errorf("malformed JSON at offset %d: expected %s, found %s", pos, what, QuoteShort(string(data[pos:min(len(data), pos+16)])))
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -18,12 +18,12 @@ type TimeError struct {
 
 // Error returns a sentence naming the kind, the input and the reason.
 func (e *TimeError) Error() string {
-	return "invalid " + e.Kind + " " + quoteShort(e.Input) + ": " + e.Reason
+	return "invalid " + e.Kind + " " + QuoteShort(e.Input) + ": " + e.Reason
 }
 
-// quoteShort quotes s for an error message, eliding the middle of very long inputs so that a hostile payload cannot
+// QuoteShort quotes s for an error message, eliding the middle of very long inputs so that a hostile payload cannot
 // make an error message huge.
-func quoteShort(s string) string { return strconv.Quote(shorten(s)) }
+func QuoteShort(s string) string { return strconv.Quote(shorten(s)) }
 
 // shorten elides the middle of texts longer than 120 bytes, cutting at character boundaries.
 func shorten(s string) string {
@@ -91,7 +91,7 @@ func malformed(s string, at int) string {
 		}
 		return "the text ends too early"
 	}
-	return fmt.Sprintf("malformed at offset %d (%s)", at, quoteShort(s[at:]))
+	return fmt.Sprintf("malformed at offset %d (%s)", at, QuoteShort(s[at:]))
 }
 
 // Date kinds of timeFields.
@@ -604,7 +604,7 @@ func parseStrict(s string) (int64, string) {
 	}
 	f.offset, pos = off, end
 	if pos != len(s) {
-		return 0, fmt.Sprintf("unexpected %s after the offset", quoteShort(s[pos:]))
+		return 0, fmt.Sprintf("unexpected %s after the offset", QuoteShort(s[pos:]))
 	}
 	return f.millis()
 }
@@ -613,5 +613,5 @@ func expected(s string, pos int, what string) string {
 	if pos >= len(s) {
 		return "the text ends where " + what + " was expected"
 	}
-	return fmt.Sprintf("expected %s at offset %d, found %s", what, pos, quoteShort(s[pos:]))
+	return fmt.Sprintf("expected %s at offset %d, found %s", what, pos, QuoteShort(s[pos:]))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -67,7 +68,7 @@ func runCache(ctx context.Context, env *environment, args []string) int {
 }
 
 // openCache loads the configuration and opens the cache it describes; on failure it has printed why.
-func openCache(env *environment, name string, common *commonFlags) (*configs.Config, *segments.Cache, hclog.Logger, int) {
+func openCache(env *environment, name string, common *commonFlags) (*configs.Config, *segcache.Cache, hclog.Logger, int) {
 	log, err := common.logger(env.stderr)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache %s: %v\n", name, err)
@@ -77,7 +78,7 @@ func openCache(env *environment, name string, common *commonFlags) (*configs.Con
 	if cfg == nil {
 		return nil, nil, nil, code
 	}
-	cache, err := segments.NewCache(cfg, segments.CacheOptions{Logger: log.Named("cache")})
+	cache, err := segcache.NewCache(cfg, segcache.CacheOptions{Logger: log.Named("cache")})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache %s: %v\n", name, err)
 		return nil, nil, nil, exitBadInput

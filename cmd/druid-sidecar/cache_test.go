@@ -148,7 +148,7 @@ func TestCachePullVerifyLs(t *testing.T) {
 func TestCacheVerifyJavaHistorical(t *testing.T) {
 	for _, tc := range []struct{ fixture, layout string }{{"flat35", "flat"}, {"nested34", "nested"}} {
 		loc := filepath.Join(t.TempDir(), "cache")
-		if err := os.CopyFS(loc, os.DirFS(filepath.Join("..", "..", "segments", "testdata", "cache", tc.fixture))); err != nil {
+		if err := os.CopyFS(loc, os.DirFS(filepath.Join("..", "..", "segcache", "testdata", "cache", tc.fixture))); err != nil {
 			t.Fatal(err)
 		}
 		code, stdout, stderr := runCLIStdin(t, "", "cache", "verify", "--set", `druid.segmentCache.locations=[{"path":"`+loc+`"}]`,

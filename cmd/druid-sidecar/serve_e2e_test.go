@@ -28,6 +28,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -301,7 +302,7 @@ func (n *e2eNode) assertNothingOf(t *testing.T, s *segments.DataSegment) {
 	t.Helper()
 	id := s.ID().String()
 	for _, f := range n.CacheFiles() {
-		if strings.Contains(f, id) || strings.HasPrefix(f, segments.DropDir+string(filepath.Separator)) {
+		if strings.Contains(f, id) || strings.HasPrefix(f, segcache.DropDir+string(filepath.Separator)) {
 			t.Errorf("the failed load of %s left %s in the cache", id, f)
 		}
 	}
@@ -530,7 +531,7 @@ func TestServeE2EKill9DuringLoads(t *testing.T) {
 	// next load to replace.
 	partial := map[string]bool{}
 	for _, f := range n.CacheFiles() {
-		if seg, name, _ := strings.Cut(f, string(filepath.Separator)); name == segments.DownloadStartMarker {
+		if seg, name, _ := strings.Cut(f, string(filepath.Separator)); name == segcache.DownloadStartMarker {
 			partial[seg] = true
 		}
 	}
@@ -595,7 +596,7 @@ func TestServeE2EKill9DuringLoads(t *testing.T) {
 func (n *e2eNode) downloadMarkers() int {
 	markers := 0
 	for _, f := range n.CacheFiles() {
-		if filepath.Base(f) == segments.DownloadStartMarker {
+		if filepath.Base(f) == segcache.DownloadStartMarker {
 			markers++
 		}
 	}
@@ -772,7 +773,7 @@ func TestServeE2EZKLoadQueue(t *testing.T) {
 		}
 		// The downloads the kill cut short were cleared or completed: every file belongs to a loaded segment.
 		for _, f := range n.CacheFiles() {
-			if seg, _, _ := strings.Cut(f, string(filepath.Separator)); !slices.Contains(idStrings(segs), seg) || filepath.Base(f) == segments.DownloadStartMarker {
+			if seg, _, _ := strings.Cut(f, string(filepath.Separator)); !slices.Contains(idStrings(segs), seg) || filepath.Base(f) == segcache.DownloadStartMarker {
 				t.Errorf("once every load is done the cache holds %s, which is not part of a complete segment", f)
 			}
 		}

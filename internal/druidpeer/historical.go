@@ -52,6 +52,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -338,7 +339,7 @@ func (h *JavaHistorical) mountFlat(ctx context.Context, loc *histLocation, seg *
 	reused := false
 	var err error
 	if histExists(dir) {
-		if histExists(filepath.Join(dir, segments.DownloadStartMarker)) {
+		if histExists(filepath.Join(dir, segcache.DownloadStartMarker)) {
 			h.pause(HistStepDeleteFound, id)
 			err = h.deleteViaDrop(loc, dir)
 		} else {
@@ -370,7 +371,7 @@ func (h *JavaHistorical) loadNested(ctx context.Context, seg *segments.DataSegme
 		if !histExists(dir) {
 			continue
 		}
-		if histExists(filepath.Join(dir, segments.DownloadStartMarker)) {
+		if histExists(filepath.Join(dir, segcache.DownloadStartMarker)) {
 			h.pause(HistStepDeleteFound, id)
 			h.cleanupCacheFiles(loc, dir, id)
 			continue
@@ -415,7 +416,7 @@ func (h *JavaHistorical) pullWithMarker(ctx context.Context, seg *segments.DataS
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	h.pause(HistStepMarker, id)
-	marker := filepath.Join(dir, segments.DownloadStartMarker)
+	marker := filepath.Join(dir, segcache.DownloadStartMarker)
 	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("was not able to create new download marker for %s: %w", dir, err)
@@ -519,7 +520,7 @@ func (h *JavaHistorical) Drop(seg *segments.DataSegment) error {
 
 // deleteViaDrop moves a directory into <location>/__drop and deletes it there (Druid 36's deletes).
 func (h *JavaHistorical) deleteViaDrop(loc *histLocation, dir string) error {
-	drop := filepath.Join(loc.path, segments.DropDir)
+	drop := filepath.Join(loc.path, segcache.DropDir)
 	if err := os.MkdirAll(drop, 0o755); err != nil {
 		return err
 	}
@@ -530,7 +531,7 @@ func (h *JavaHistorical) deleteViaDrop(loc *histLocation, dir string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fmt.Errorf("moving %s to %s: %w", dir, segments.DropDir, err)
+		return fmt.Errorf("moving %s to %s: %w", dir, segcache.DropDir, err)
 	}
 	h.forgetTree(trash)
 	return os.RemoveAll(trash)
@@ -834,7 +835,7 @@ func (h *JavaHistorical) forgetFile(p string) {
 // is not taken for one of ours.
 func (h *JavaHistorical) forgetTree(dir string) {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() == segments.DownloadStartMarker {
+		if err == nil && !d.IsDir() && d.Name() == segcache.DownloadStartMarker {
 			h.forgetFile(p)
 		}
 		return nil
@@ -863,7 +864,7 @@ func (h *JavaHistorical) CheckOwnership() error {
 				}
 				return err
 			}
-			if !d.IsDir() && d.Name() == segments.DownloadStartMarker && !owned(p) {
+			if !d.IsDir() && d.Name() == segcache.DownloadStartMarker && !owned(p) {
 				errs = append(errs, fmt.Errorf("%s was not created by the Historical", p))
 			}
 			return nil

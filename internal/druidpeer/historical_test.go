@@ -18,6 +18,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -127,7 +128,7 @@ func TestJavaHistoricalLoadAndDrop(t *testing.T) {
 			if got := joinSteps(steps); got != wantSteps {
 				t.Errorf("steps %q, want %q", got, wantSteps)
 			}
-			if _, err := os.Stat(filepath.Join(m.Dir, segments.DownloadStartMarker)); !os.IsNotExist(err) {
+			if _, err := os.Stat(filepath.Join(m.Dir, segcache.DownloadStartMarker)); !os.IsNotExist(err) {
 				t.Error("the marker is still there")
 			}
 			info, err := os.ReadFile(filepath.Join(loc, "info_dir", seg.ID().String()))
@@ -145,7 +146,7 @@ func TestJavaHistoricalLoadAndDrop(t *testing.T) {
 			}
 			// Nothing but the empty info_dir (and __drop in the flat layout) is left: the nested parents are pruned.
 			for _, e := range listTree(t, loc) {
-				if e != "info_dir" && e != segments.DropDir {
+				if e != "info_dir" && e != segcache.DropDir {
 					t.Errorf("left after the drop: %s", e)
 				}
 			}
@@ -177,7 +178,7 @@ func TestJavaHistoricalUsesWhatItFinds(t *testing.T) {
 		}
 		files := map[string]string{"version.bin": "\x00\x00\x00\x09", "meta.smoosh": "v1,2147483647,1\n", "00000.smoosh": "not the data"}
 		if marker {
-			files[segments.DownloadStartMarker] = ""
+			files[segcache.DownloadStartMarker] = ""
 		}
 		for n, c := range files {
 			if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
@@ -204,7 +205,7 @@ func TestJavaHistoricalUsesWhatItFinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	impostor(dir, true)
-	if err := h.CheckOwnership(); err == nil || !strings.Contains(err.Error(), segments.DownloadStartMarker) {
+	if err := h.CheckOwnership(); err == nil || !strings.Contains(err.Error(), segcache.DownloadStartMarker) {
 		t.Fatalf("CheckOwnership = %v, want the foreign marker reported", err)
 	}
 	m, err = h.Load(ctx, seg)

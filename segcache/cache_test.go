@@ -1,10 +1,11 @@
-package segments
+package segcache
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +58,7 @@ func TestLayoutRefusesUnsafeIDs(t *testing.T) {
 		{ds: strings.Repeat("x", 150), version: "v", flatOK: true, nestedOK: true},
 		{ds: "wiki:edits ünïcode", version: "2025-01-01T00:00:00.000Z", flatOK: true, nestedOK: true},
 	} {
-		id := SegmentID{DataSource: tc.ds, Interval: Interval{Start: 0, End: 86400000}, Version: tc.version}
+		id := segments.SegmentID{DataSource: tc.ds, Interval: segments.Interval{Start: 0, End: 86400000}, Version: tc.version}
 		_, _, ferr := flat.rel(id)
 		_, _, nerr := nested.rel(id)
 		if (ferr == nil) != tc.flatOK || (nerr == nil) != tc.nestedOK {
@@ -101,7 +102,7 @@ func TestLoadDropBootstrap(t *testing.T) {
 			c := newTestCache(t, cfg, CacheOptions{})
 			p := &fakePuller{}
 			ctx := context.Background()
-			var segs []*DataSegment
+			var segs []*segments.DataSegment
 			for i := range 3 {
 				seg := testSegment(t, "wiki:edits", i, i, 1000+int64(i))
 				segs = append(segs, seg)
@@ -194,8 +195,8 @@ func waitFor(t testing.TB, cond func() bool) {
 func TestTombstone(t *testing.T) {
 	loc := t.TempDir()
 	c := newTestCache(t, testConfig(t, []testLoc{{path: loc, maxSize: 10}}), CacheOptions{})
-	ts := NewTombstone("wiki", Interval{Start: 0, End: 86400000}, "v1")
-	p := &fakePuller{files: func(*DataSegment) map[string][]byte {
+	ts := segments.NewTombstone("wiki", segments.Interval{Start: 0, End: 86400000}, "v1")
+	p := &fakePuller{files: func(*segments.DataSegment) map[string][]byte {
 		return map[string][]byte{"factory.json": []byte(`{"type":"tombstoneSegmentFactory"}`)}
 	}}
 	if _, err := c.Load(context.Background(), &ts, p); err != nil {
@@ -241,7 +242,7 @@ func TestJoinedLoadSurvivesCallerCancel(t *testing.T) {
 	first := true
 	var mu sync.Mutex
 	started := make(chan struct{})
-	p := &fakePuller{before: func(*DataSegment) error {
+	p := &fakePuller{before: func(*segments.DataSegment) error {
 		mu.Lock()
 		f := first
 		first = false
@@ -403,8 +404,8 @@ func TestFailedLoadCleansUp(t *testing.T) {
 		p    *fakePuller
 		want string
 	}{
-		{"pull error after writing", &fakePuller{after: func(*DataSegment) error { return errors.New("connection reset") }}, "connection reset"},
-		{"no version.bin", &fakePuller{files: func(seg *DataSegment) map[string][]byte {
+		{"pull error after writing", &fakePuller{after: func(*segments.DataSegment) error { return errors.New("connection reset") }}, "connection reset"},
+		{"no version.bin", &fakePuller{files: func(seg *segments.DataSegment) map[string][]byte {
 			f := segmentFilesFor(seg.Size, "x")
 			f["00001.smoosh"] = f["version.bin"]
 			delete(f, "version.bin")
@@ -522,7 +523,7 @@ func writeSegmentDir(t testing.TB, dir string, files map[string][]byte) {
 	}
 }
 
-func writeInfo(t testing.TB, infoDir, name string, seg *DataSegment) {
+func writeInfo(t testing.TB, infoDir, name string, seg *segments.DataSegment) {
 	t.Helper()
 	data, err := seg.AppendJSON(nil)
 	if err != nil {
@@ -542,7 +543,7 @@ func TestBootstrapRepairs(t *testing.T) {
 	info := filepath.Join(loc, "info_dir")
 	os.MkdirAll(info, 0o755)
 	cfg := testConfig(t, []testLoc{{path: loc, maxSize: 10_000}})
-	mk := func(day int, size int64, files map[string][]byte, withInfo bool) *DataSegment {
+	mk := func(day int, size int64, files map[string][]byte, withInfo bool) *segments.DataSegment {
 		seg := testSegment(t, "wiki", day, 0, size)
 		if files != nil {
 			writeSegmentDir(t, filepath.Join(loc, seg.ID().String()), files)
@@ -625,7 +626,7 @@ func TestBootstrapRepairs(t *testing.T) {
 			t.Errorf("%s is still there", gone)
 		}
 	}
-	for _, seg := range []*DataSegment{partial, corrupt, orphan, over, trunc} {
+	for _, seg := range []*segments.DataSegment{partial, corrupt, orphan, over, trunc} {
 		if !hasEntry(got, seg.ID().String()+"/meta.smoosh") {
 			t.Errorf("the startup removed %s's files", seg.ID())
 		}
@@ -648,7 +649,7 @@ func TestBootstrapRepairs(t *testing.T) {
 		}
 	}
 	got = tree(t, loc)
-	for _, seg := range []*DataSegment{partial, corrupt, orphan, missing, over, trunc} {
+	for _, seg := range []*segments.DataSegment{partial, corrupt, orphan, missing, over, trunc} {
 		if len(withPrefix(got, seg.ID().String())) != 0 || hasEntry(got, "info_dir/"+seg.ID().String()) {
 			t.Errorf("%s still in the cache", seg.ID())
 		}
@@ -723,7 +724,7 @@ func TestVerifyLiveCacheLeavesInFlightAlone(t *testing.T) {
 	c := newTestCache(t, testConfig(t, []testLoc{{path: loc}}, hour), CacheOptions{})
 	p := &fakePuller{}
 	a, b := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
-	for _, s := range []*DataSegment{a, b} {
+	for _, s := range []*segments.DataSegment{a, b} {
 		if _, err := c.Load(context.Background(), s, p); err != nil {
 			t.Fatal(err)
 		}
@@ -747,7 +748,7 @@ func TestVerifyLiveCacheLeavesInFlightAlone(t *testing.T) {
 		t.Errorf("the dropping segment's files were touched: %v", err)
 	}
 	// Taken back, it loads; the broken one is pulled again.
-	for _, s := range []*DataSegment{a, b} {
+	for _, s := range []*segments.DataSegment{a, b} {
 		if _, err := c.Load(context.Background(), s, p); err != nil {
 			t.Fatal(err)
 		}
@@ -787,7 +788,7 @@ func TestCancelledPullCleansUp(t *testing.T) {
 	loc := t.TempDir()
 	c := newTestCache(t, testConfig(t, []testLoc{{path: loc}}), CacheOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &fakePuller{after: func(*DataSegment) error { cancel(); return nil }}
+	p := &fakePuller{after: func(*segments.DataSegment) error { cancel(); return nil }}
 	if _, err := c.Load(ctx, testSegment(t, "wiki", 0, 0, 1000), p); !errors.Is(err, context.Canceled) {
 		t.Fatalf("%v", err)
 	}
@@ -872,7 +873,7 @@ func TestConcurrentLoadDropStress(t *testing.T) {
 	cfg := testConfig(t, []testLoc{{path: loc, maxSize: 4000}}, "druid.segmentCache.dropSegmentDelayMillis=1")
 	c := newTestCache(t, cfg, CacheOptions{})
 	p := &fakePuller{}
-	var segs []*DataSegment
+	var segs []*segments.DataSegment
 	for i := range 6 {
 		segs = append(segs, testSegment(t, "wiki", i, 0, 1000))
 	}
@@ -902,7 +903,7 @@ func TestConcurrentLoadDropStress(t *testing.T) {
 		u := c.Usage()[0]
 		return u.Used == int64(len(c.List()))*1000 && u.Segments == len(c.List())
 	})
-	loaded := map[SegmentID]bool{}
+	loaded := map[segments.SegmentID]bool{}
 	for _, s := range c.List() {
 		loaded[s.Segment.ID()] = true
 	}
@@ -948,7 +949,7 @@ func TestReadErrorsDeleteNothing(t *testing.T) {
 			outside := filepath.Join(t.TempDir(), "elsewhere")
 			cfg := testConfig(t, []testLoc{{path: loc}}, "druid.sidecar.cacheLayout="+layout)
 			l, _ := newLayout(configs.CacheLayout(layout), "info_dir")
-			var segs []*DataSegment
+			var segs []*segments.DataSegment
 			for day := range 2 {
 				seg := testSegment(t, "wiki", day, 0, 1000)
 				rel, _, _ := l.rel(seg.ID())
@@ -999,7 +1000,7 @@ func TestRepairKeepsPrefetchedCopies(t *testing.T) {
 			loc := t.TempDir()
 			p := newTestPrefetcher(t, []testLoc{{path: loc}}, layout, "1g", PrefetchOptions{})
 			kept, replaced := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
-			for _, seg := range []*DataSegment{kept, replaced} {
+			for _, seg := range []*segments.DataSegment{kept, replaced} {
 				if pl, err := p.Place(context.Background(), seg, &fakePuller{}); err != nil || pl.Outcome != Placed {
 					t.Fatalf("%+v %v", pl, err)
 				}
@@ -1036,7 +1037,7 @@ func TestCloseDeletesPendingDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept, dropped := testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000)
-	for _, seg := range []*DataSegment{kept, dropped} {
+	for _, seg := range []*segments.DataSegment{kept, dropped} {
 		if _, err := c.Load(context.Background(), seg, &fakePuller{}); err != nil {
 			t.Fatal(err)
 		}
@@ -1064,10 +1065,10 @@ func TestInexactSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	actual := map[int]int64{0: 1200, 1: 800, 2: 5000}
-	p := &fakePuller{files: func(seg *DataSegment) map[string][]byte {
+	p := &fakePuller{files: func(seg *segments.DataSegment) map[string][]byte {
 		return segmentFilesFor(actual[int((seg.Interval.Start-1735689600000)/86400000)], "x")
 	}}
-	segs := []*DataSegment{testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000), testSegment(t, "wiki", 2, 0, 0)}
+	segs := []*segments.DataSegment{testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 1000), testSegment(t, "wiki", 2, 0, 0)}
 	for _, seg := range segs {
 		if _, err := c.Load(context.Background(), seg, p); err != nil {
 			t.Fatalf("%s: %v", seg.ID(), err)
@@ -1106,7 +1107,7 @@ func TestPullBoundIsTheLocationsRoom(t *testing.T) {
 			opts := CacheOptions{statfs: func(string) (diskSpace, error) { return tc.disk, nil }}
 			c := newTestCache(t, testConfig(t, []testLoc{tc.loc}), opts)
 			var got []int64
-			p := PullerFunc(func(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+			p := PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 				got = append(got, maxBytes)
 				return (&fakePuller{}).Pull(ctx, seg, dir, maxBytes)
 			})
@@ -1123,13 +1124,13 @@ func TestPullBoundIsTheLocationsRoom(t *testing.T) {
 }
 
 // clashingSegments are two segments whose ids print alike: version "col_1" partition 0 and version "col" partition 1.
-func clashingSegments(t *testing.T) (*DataSegment, *DataSegment) {
+func clashingSegments(t *testing.T) (*segments.DataSegment, *segments.DataSegment) {
 	t.Helper()
-	mk := func(version string, partition int) *DataSegment {
+	mk := func(version string, partition int) *segments.DataSegment {
 		js := fmt.Sprintf(`{"dataSource":"wiki","interval":"2025-01-01T00:00:00.000Z/2025-01-02T00:00:00.000Z","version":%q,`+
 			`"loadSpec":{"type":"local","path":"/deep/index.zip"},"dimensions":"","metrics":"","shardSpec":{"type":"numbered",`+
 			`"partitionNum":%d,"partitions":0},"binaryVersion":9,"size":1000}`, version, partition)
-		seg := new(DataSegment)
+		seg := new(segments.DataSegment)
 		if err := seg.UnmarshalJSON([]byte(js)); err != nil {
 			t.Fatal(err)
 		}
@@ -1235,7 +1236,7 @@ func TestDeleteOnRemoveFalse(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSegmentDir(t, filepath.Join(loc, unknown.ID().String()), segmentFilesFor(1000, "u"))
-	for _, s := range []*DataSegment{seg, unknown} {
+	for _, s := range []*segments.DataSegment{seg, unknown} {
 		if err := c.Drop(s); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package segments
+package segcache
 
 import (
 	"fmt"

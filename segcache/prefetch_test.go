@@ -1,8 +1,9 @@
-package segments
+package segcache
 
 import (
 	"context"
 	"errors"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func newTestPrefetcher(t *testing.T, locs []testLoc, layout configs.CacheLayout,
 }
 
 // segDir is where the segment's directory is in a location.
-func segDir(t *testing.T, p *Prefetcher, loc string, seg *DataSegment) string {
+func segDir(t *testing.T, p *Prefetcher, loc string, seg *segments.DataSegment) string {
 	t.Helper()
 	rel, _, err := p.layout.rel(seg.ID())
 	if err != nil {
@@ -37,7 +38,7 @@ func segDir(t *testing.T, p *Prefetcher, loc string, seg *DataSegment) string {
 }
 
 // writeClaim writes the info file a Historical writes after a load.
-func writeClaim(t *testing.T, loc string, seg *DataSegment) {
+func writeClaim(t *testing.T, loc string, seg *segments.DataSegment) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(loc, "info_dir"), 0o755); err != nil {
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestPlaceLostRaceDuringPull(t *testing.T) {
 	p := newTestPrefetcher(t, []testLoc{{path: loc}}, configs.FlatLayout, "1m", PrefetchOptions{})
 	seg := testSegment(t, "wiki", 0, 0, 1000)
 	dir := segDir(t, p, loc, seg)
-	puller := &fakePuller{after: func(*DataSegment) error {
+	puller := &fakePuller{after: func(*segments.DataSegment) error {
 		// The Historical's load starts meanwhile: mkdirp, marker.
 		writeSegmentDir(t, dir, map[string][]byte{DownloadStartMarker: nil})
 		return nil
@@ -240,14 +241,14 @@ func TestPlaceRefusesBadCopies(t *testing.T) {
 	p := newTestPrefetcher(t, []testLoc{{path: loc}}, configs.FlatLayout, "1m", PrefetchOptions{})
 	seg := testSegment(t, "wiki", 0, 0, 1000)
 	for name, puller := range map[string]*fakePuller{
-		"sizes": {files: func(*DataSegment) map[string][]byte { return segmentFilesFor(999, "x") }},
-		"no version.bin": {files: func(*DataSegment) map[string][]byte {
+		"sizes": {files: func(*segments.DataSegment) map[string][]byte { return segmentFilesFor(999, "x") }},
+		"no version.bin": {files: func(*segments.DataSegment) map[string][]byte {
 			f := segmentFilesFor(1000, "x")
 			delete(f, "version.bin")
 			f["00000.smoosh"] = append(f["00000.smoosh"], 0, 0, 0, 0)
 			return f
 		}},
-		"pull fails": {before: func(*DataSegment) error { return errors.New("deep storage is down") }},
+		"pull fails": {before: func(*segments.DataSegment) error { return errors.New("deep storage is down") }},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if pl, err := p.Place(context.Background(), seg, puller); err == nil {
@@ -264,7 +265,7 @@ func TestPlaceRefusesBadCopies(t *testing.T) {
 			}
 		})
 	}
-	tomb := NewTombstone("wiki", Interval{Start: 0, End: 1000}, "v1")
+	tomb := segments.NewTombstone("wiki", segments.Interval{Start: 0, End: 1000}, "v1")
 	if _, err := p.Place(context.Background(), &tomb, &fakePuller{}); err == nil {
 		t.Fatal("a tombstone was prefetched")
 	}

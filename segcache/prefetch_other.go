@@ -1,6 +1,6 @@
 //go:build !linux
 
-package segments
+package segcache
 
 import (
 	"errors"

@@ -1,8 +1,9 @@
-package segments
+package segcache
 
 import (
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"path"
 	"strconv"
 	"strings"
@@ -78,23 +79,23 @@ func checkComponent(name string) error {
 }
 
 // idName checks that a segment id string is usable as one file name (the flat directory and the info_dir file).
-func idName(id SegmentID) (string, error) {
+func idName(id segments.SegmentID) (string, error) {
 	name := id.String()
 	if err := checkComponent(name); err != nil {
-		return "", fmt.Errorf("%w: segment id %s %v", ErrUnsafeSegmentID, quoteShort(name), err)
+		return "", fmt.Errorf("%w: segment id %s %v", ErrUnsafeSegmentID, segments.QuoteShort(name), err)
 	}
 	return name, nil
 }
 
 // rel returns the segment's directory relative to its location, with '/' separators, and the id's string form.
-func (l layout) rel(id SegmentID) (dir, name string, err error) {
+func (l layout) rel(id segments.SegmentID) (dir, name string, err error) {
 	name, err = idName(id)
 	if err != nil {
 		return "", "", err
 	}
 	if l.kind == configs.FlatLayout {
 		if l.reserved[name] {
-			return "", "", fmt.Errorf("%w: segment id %s is a name the cache reserves", ErrUnsafeSegmentID, quoteShort(name))
+			return "", "", fmt.Errorf("%w: segment id %s is a name the cache reserves", ErrUnsafeSegmentID, segments.QuoteShort(name))
 		}
 		return name, name, nil
 	}
@@ -102,12 +103,12 @@ func (l layout) rel(id SegmentID) (dir, name string, err error) {
 	for i, p := range parts {
 		if err := checkComponent(p); err != nil {
 			return "", "", fmt.Errorf("%w: segment %s: its nested directory's %s %s %v", ErrUnsafeSegmentID,
-				quoteShort(name), nestedPartNames[i], quoteShort(p), err)
+				segments.QuoteShort(name), nestedPartNames[i], segments.QuoteShort(p), err)
 		}
 	}
 	if l.reserved[parts[0]] {
 		return "", "", fmt.Errorf("%w: segment %s: dataSource %s is a name the cache reserves", ErrUnsafeSegmentID,
-			quoteShort(name), quoteShort(parts[0]))
+			segments.QuoteShort(name), segments.QuoteShort(parts[0]))
 	}
 	return strings.Join(parts[:], "/"), name, nil
 }
@@ -115,7 +116,7 @@ func (l layout) rel(id SegmentID) (dir, name string, err error) {
 var nestedPartNames = [4]string{"dataSource", "interval", "version", "partition number"}
 
 // nestedParts are DataSegmentPusher.getDefaultStorageDir's components: dataSource, start_end, version, partitionNum.
-func (l layout) nestedParts(id SegmentID) [4]string {
+func (l layout) nestedParts(id segments.SegmentID) [4]string {
 	return [4]string{id.DataSource, id.Interval.Start.String() + "_" + id.Interval.End.String(), id.Version,
 		strconv.Itoa(id.PartitionNum)}
 }

@@ -1,8 +1,9 @@
-package segments
+package segcache
 
 import (
 	"context"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,7 +32,7 @@ func TestCacheMetrics(t *testing.T) {
 
 	// leastBytesUsed: 1,000 bytes to A, 3,000 to B (then the emptier), 500 to A.
 	p := &fakePuller{}
-	segs := []*DataSegment{testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 3000), testSegment(t, "wiki", 2, 0, 500)}
+	segs := []*segments.DataSegment{testSegment(t, "wiki", 0, 0, 1000), testSegment(t, "wiki", 1, 0, 3000), testSegment(t, "wiki", 2, 0, 500)}
 	for _, s := range segs {
 		if _, err := c.Load(context.Background(), s, p); err != nil {
 			t.Fatal(err)
@@ -71,7 +72,7 @@ druid_sidecar_segment_cache_used_bytes{location=%[2]q} 3000
 				if mf.GetName() == "druid_sidecar_segment_cache_problems" && lp.GetName() == "kind" && slices.Contains(problemKinds, ProblemKind(v)) {
 					continue
 				}
-				if lp.GetName() != "location" || (v != locA && v != locB) || len(PossibleSegmentIDs(v)) > 0 || strings.Contains(v, "wiki") {
+				if lp.GetName() != "location" || (v != locA && v != locB) || len(segments.PossibleSegmentIDs(v)) > 0 || strings.Contains(v, "wiki") {
 					t.Errorf("%s{%s=%q}: not a location path", mf.GetName(), lp.GetName(), v)
 				}
 			}

@@ -1,4 +1,4 @@
-package segments_test
+package segcache_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -41,7 +42,7 @@ func raceIterations(t *testing.T) int {
 // raceSetup is what every round shares: the segments in S3 and the two ways of pulling them.
 type raceSetup struct {
 	segs   []*segments.DataSegment // partitions of one interval: one parent directory in the nested layout
-	puller segments.Puller         // the prefetcher's: the deepstorage engine, with random delays
+	puller segcache.Puller         // the prefetcher's: the deepstorage engine, with random delays
 	s3     *s3.Client              // the Historical's single-stream client
 }
 
@@ -63,7 +64,7 @@ func newRaceSetup(t *testing.T) *raceSetup {
 		t.Fatal(err)
 	}
 	inner := loadqueue.DeepStoragePuller{P: dp}
-	rs.puller = segments.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+	rs.puller = segcache.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 		time.Sleep(rand.N(3 * time.Millisecond))
 		return inner.Pull(ctx, seg, dir, maxBytes)
 	})
@@ -75,7 +76,7 @@ type raceRound struct {
 	t      *testing.T
 	layout configs.CacheLayout
 	locs   []string
-	p      *segments.Prefetcher
+	p      *segcache.Prefetcher
 	h      *druidpeer.JavaHistorical
 	// outcomes counts Place's results, for the log.
 	mu       sync.Mutex
@@ -93,7 +94,7 @@ func newRaceRound(t *testing.T, rs *raceSetup, layout configs.CacheLayout, outco
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.p, err = segments.NewPrefetcher(cfg, segments.PrefetchOptions{}); err != nil {
+	if r.p, err = segcache.NewPrefetcher(cfg, segcache.PrefetchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.p.Close() })
@@ -108,13 +109,13 @@ func newRaceRound(t *testing.T, rs *raceSetup, layout configs.CacheLayout, outco
 
 // place runs Place with a bound, so that a copy waiting for a nested parent to be quiet gives up quickly. Besides
 // the three outcomes, a refusal for a recent drop and that bound are the acceptable results.
-func (r *raceRound) place(seg *segments.DataSegment, rs *raceSetup) (segments.Placement, error) {
+func (r *raceRound) place(seg *segments.DataSegment, rs *raceSetup) (segcache.Placement, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	pl, err := r.p.Place(ctx, seg, rs.puller)
 	key := pl.Outcome.String()
 	switch {
-	case errors.Is(err, segments.ErrRecentDrop):
+	case errors.Is(err, segcache.ErrRecentDrop):
 		key = "refused: recent drop"
 	case errors.Is(err, context.DeadlineExceeded):
 		key = "gave up waiting for a quiet parent"
@@ -159,10 +160,10 @@ func (r *raceRound) finish(rs *raceSetup) {
 		t.Error(err)
 	}
 	for _, loc := range r.locs {
-		des, _ := os.ReadDir(filepath.Join(loc, segments.PrefetchDir))
+		des, _ := os.ReadDir(filepath.Join(loc, segcache.PrefetchDir))
 		for _, de := range des {
 			if de.Name() != "placed" {
-				t.Errorf("%s holds %s after CleanStaging", filepath.Join(loc, segments.PrefetchDir), de.Name())
+				t.Errorf("%s holds %s after CleanStaging", filepath.Join(loc, segcache.PrefetchDir), de.Name())
 			}
 		}
 	}
@@ -171,7 +172,7 @@ func (r *raceRound) finish(rs *raceSetup) {
 		if !loaded {
 			continue
 		}
-		if err := r.p.Discard(seg); !errors.Is(err, segments.ErrClaimed) && !errors.Is(err, segments.ErrNotPlaced) {
+		if err := r.p.Discard(seg); !errors.Is(err, segcache.ErrClaimed) && !errors.Is(err, segcache.ErrNotPlaced) {
 			t.Errorf("Discard of %s, loaded by the Historical: %v, want a refusal", seg.ID(), err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "version.bin")); err != nil {
@@ -200,7 +201,7 @@ func (r *raceRound) finish(rs *raceSetup) {
 				return nil
 			}
 			rel, _ := filepath.Rel(loc, p)
-			if top := strings.Split(rel, string(filepath.Separator))[0]; top == "info_dir" || top == segments.DropDir || top == segments.PrefetchDir {
+			if top := strings.Split(rel, string(filepath.Separator))[0]; top == "info_dir" || top == segcache.DropDir || top == segcache.PrefetchDir {
 				if d.Type().IsRegular() && top != "info_dir" {
 					t.Errorf("left behind: %s", p)
 				}
@@ -229,7 +230,7 @@ var raceScenarios = []struct {
 		}
 		r.check("loads")
 		for _, seg := range rs.segs {
-			if pl, err := r.place(seg, rs); err == nil && pl.Outcome != segments.AlreadyPresent {
+			if pl, err := r.place(seg, rs); err == nil && pl.Outcome != segcache.AlreadyPresent {
 				r.t.Errorf("Place of a loaded segment: %v, want already present", pl.Outcome)
 			}
 		}
@@ -244,7 +245,7 @@ var raceScenarios = []struct {
 			if m := r.load(seg); !m.Reused {
 				r.t.Errorf("the Historical pulled %s again instead of mounting the prefetched copy", seg.ID())
 			}
-			if err := r.p.Discard(seg); !errors.Is(err, segments.ErrClaimed) {
+			if err := r.p.Discard(seg); !errors.Is(err, segcache.ErrClaimed) {
 				r.t.Errorf("Discard of a claimed copy: %v, want ErrClaimed", err)
 			}
 		}
@@ -296,7 +297,7 @@ var raceScenarios = []struct {
 	}},
 	{"never claimed", func(r *raceRound, rs *raceSetup) {
 		for _, seg := range rs.segs {
-			if pl, err := r.place(seg, rs); err == nil && pl.Outcome != segments.Placed {
+			if pl, err := r.place(seg, rs); err == nil && pl.Outcome != segcache.Placed {
 				r.t.Errorf("Place into an empty cache: %v", pl.Outcome)
 			}
 		}
@@ -353,7 +354,7 @@ func TestNestedDropGuard(t *testing.T) {
 			if ignoreGuard {
 				now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 			}
-			p, err := segments.NewPrefetcher(cfg, segments.PrefetchOptions{Now: now})
+			p, err := segcache.NewPrefetcher(cfg, segcache.PrefetchOptions{Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,12 +388,12 @@ func TestNestedDropGuard(t *testing.T) {
 				t.Fatal(derr)
 			}
 			if !ignoreGuard {
-				if !errors.Is(err, segments.ErrRecentDrop) {
+				if !errors.Is(err, segcache.ErrRecentDrop) {
 					t.Fatalf("Place while the Historical prunes the parent = %+v, %v; want ErrRecentDrop", pl, err)
 				}
 				return
 			}
-			if err != nil || pl.Outcome != segments.Placed {
+			if err != nil || pl.Outcome != segcache.Placed {
 				t.Fatalf("Place ignoring the guard = %+v, %v", pl, err)
 			}
 			if _, err := os.Stat(pl.Dir); !os.IsNotExist(err) {

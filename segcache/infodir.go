@@ -1,10 +1,11 @@
-package segments
+package segcache
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"io"
 	"io/fs"
 	"os"
@@ -12,7 +13,7 @@ import (
 )
 
 // infoDir is druid.segmentCache.infoDir: one file per cached segment, named with its SegmentId string and holding
-// its DataSegment JSON, so that a restart knows what to announce. Files are written atomically (a temporary
+// its segments.DataSegment JSON, so that a restart knows what to announce. Files are written atomically (a temporary
 // ".<segmentId>.<random>" file, fsync, rename, fsync of the directory), as Druid 36 does; files written by older
 // Druids, which write in place, are read defensively.
 type infoDir struct {
@@ -51,7 +52,7 @@ func tempName(name string) string {
 }
 
 // write stores the segment's JSON under name atomically and durably.
-func (d *infoDir) write(name string, seg *DataSegment) error {
+func (d *infoDir) write(name string, seg *segments.DataSegment) error {
 	data, err := seg.AppendJSON(nil)
 	if err != nil {
 		return fmt.Errorf("writing the info file of %s: %w", name, err)
@@ -117,10 +118,10 @@ func (d *infoDir) list() ([]infoEntry, error) {
 	return out, nil
 }
 
-// read parses an info file. A file whose bytes are not a DataSegment (Druid 35 and older write in place, so a
+// read parses an info file. A file whose bytes are not a segments.DataSegment (Druid 35 and older write in place, so a
 // crash can truncate one) is an error matching errUnreadableInfo; any other error is one of reading the file
 // (permissions, the disk, a directory in its place), which says nothing about the segment.
-func (d *infoDir) read(name string, buf []byte) (*DataSegment, []byte, error) {
+func (d *infoDir) read(name string, buf []byte) (*segments.DataSegment, []byte, error) {
 	f, err := d.root.Open(name)
 	if err != nil {
 		return nil, buf, err
@@ -130,7 +131,7 @@ func (d *infoDir) read(name string, buf []byte) (*DataSegment, []byte, error) {
 	if err != nil {
 		return nil, buf, err
 	}
-	seg := new(DataSegment)
+	seg := new(segments.DataSegment)
 	if err := seg.UnmarshalJSON(buf); err != nil {
 		return nil, buf, fmt.Errorf("%w: %w", errUnreadableInfo, err)
 	}
@@ -140,7 +141,7 @@ func (d *infoDir) read(name string, buf []byte) (*DataSegment, []byte, error) {
 	return seg, buf, nil
 }
 
-var errUnreadableInfo = errors.New("not a DataSegment JSON (a truncated or corrupt info file)")
+var errUnreadableInfo = errors.New("not a segments.DataSegment JSON (a truncated or corrupt info file)")
 
 // readAll reads f to its end into buf, growing it as needed.
 func readAll(f *os.File, buf []byte) ([]byte, error) {

@@ -1,9 +1,10 @@
-package segments
+package segcache
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"io/fs"
 	"os"
 	"path"
@@ -27,14 +28,14 @@ import (
 // stop once its files add up to more than maxBytes, and on failure should remove what it wrote (the cache removes
 // the whole directory anyway). It returns the bytes it wrote.
 type Puller interface {
-	Pull(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error)
+	Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error)
 }
 
 // PullerFunc adapts a function to Puller.
-type PullerFunc func(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error)
+type PullerFunc func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error)
 
 // Pull calls f.
-func (f PullerFunc) Pull(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+func (f PullerFunc) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	return f(ctx, seg, dir, maxBytes)
 }
 
@@ -109,7 +110,7 @@ func (s entryState) String() string {
 }
 
 type entry struct {
-	seg   *DataSegment
+	seg   *segments.DataSegment
 	name  string // the segment id string: the info file's name, and the flat layout's directory
 	rel   string // the directory relative to the location
 	loc   *location
@@ -173,36 +174,15 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 	if sf == nil {
 		sf = statfs
 	}
-	var reserved []string
 	fail := func(err error) (*Cache, error) {
 		c.Close()
 		return nil, err
 	}
-	for i, cl := range confLocs {
-		p := filepath.Clean(cl.Path)
-		if !filepath.IsAbs(p) {
-			abs, err := filepath.Abs(p)
-			if err != nil {
-				return fail(fmt.Errorf("segment cache location %s: %w", cl.Path, err))
-			}
-			p = abs
-		}
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return fail(fmt.Errorf("creating segment cache location %s: %w", p, err))
-		}
-		root, err := os.OpenRoot(p)
-		if err != nil {
-			return fail(fmt.Errorf("opening segment cache location %s: %w", p, err))
-		}
-		c.locs = append(c.locs, &location{index: i, path: p, root: root, maxSize: int64(cl.MaxSize),
-			freeSpacePercent: cl.FreeSpacePercent, statfs: sf})
-		if rel, err := filepath.Rel(p, infoPath); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			if rel == "." {
-				return fail(fmt.Errorf("druid.segmentCache.infoDir %s is the segment cache location itself; it must be a directory of its own", infoPath))
-			}
-			reserved = append(reserved, strings.SplitN(filepath.ToSlash(rel), "/", 2)[0])
-		}
+	locs, reserved, err := openLocations(confLocs, infoPath, sf)
+	if err != nil {
+		return fail(err)
 	}
+	c.locs = locs
 	if c.layout, err = newLayout(cfg.Sidecar.CacheLayout, reserved...); err != nil {
 		return fail(err)
 	}
@@ -262,26 +242,26 @@ var errClosed = errors.New("the segment cache is closed")
 var ErrSegmentIDClash = errors.New("another segment with the same id string is in the segment cache")
 
 // clashError explains a refused load of id because of other, which "is in the cache" or the like.
-func clashError(id, other SegmentID, where string) error {
+func clashError(id, other segments.SegmentID, where string) error {
 	return fmt.Errorf("%w: this segment (version %s, partition %d) and the segment of version %s, partition %d, of the "+
 		"same dataSource and interval, both print as %s, so they would share one directory and one info_dir file; "+
-		"the other %s, so this one is not loaded", ErrSegmentIDClash, quoteShort(id.Version), id.PartitionNum,
-		quoteShort(other.Version), other.PartitionNum, quoteShort(id.String()), where)
+		"the other %s, so this one is not loaded", ErrSegmentIDClash, segments.QuoteShort(id.Version), id.PartitionNum,
+		segments.QuoteShort(other.Version), other.PartitionNum, segments.QuoteShort(id.String()), where)
 }
 
 // infoOwner reads the info file called name, if any, and returns the id of its segment. A file that holds no
-// DataSegment (truncated by a crash) counts as none: it is no segment's, and a load replaces it. An error is one of
+// segments.DataSegment (truncated by a crash) counts as none: it is no segment's, and a load replaces it. An error is one of
 // reading the file, which then must be left alone.
-func (c *Cache) infoOwner(name string) (id SegmentID, found bool, err error) {
+func (c *Cache) infoOwner(name string) (id segments.SegmentID, found bool, err error) {
 	seg, _, err := c.info.read(name, nil)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return SegmentID{}, false, nil
+		return segments.SegmentID{}, false, nil
 	case errors.Is(err, errUnreadableInfo):
 		c.log.Warn("an info file holds no segment; it is replaced", "path", filepath.Join(c.info.path, name), "problem", err)
-		return SegmentID{}, false, nil
+		return segments.SegmentID{}, false, nil
 	case err != nil:
-		return SegmentID{}, false, fmt.Errorf("reading the info file %s: %w", filepath.Join(c.info.path, name), err)
+		return segments.SegmentID{}, false, fmt.Errorf("reading the info file %s: %w", filepath.Join(c.info.path, name), err)
 	}
 	return seg.ID(), true, nil
 }
@@ -294,7 +274,7 @@ func (c *Cache) infoOwner(name string) (id SegmentID, found bool, err error) {
 // location is chosen by the selector strategy and segment.size reserved in it, then the directory is created with
 // a downloadStartMarker, the files are pulled, made durable and checked, the marker is removed and the segment's
 // info file written. On failure the directory is deleted and the reservation released.
-func (c *Cache) Load(ctx context.Context, seg *DataSegment, p Puller) (string, error) {
+func (c *Cache) Load(ctx context.Context, seg *segments.DataSegment, p Puller) (string, error) {
 	id := seg.ID()
 	rel, name, err := c.layout.rel(id)
 	if err != nil {
@@ -532,7 +512,7 @@ func (c *Cache) checkFiles(e *entry, files segmentFiles) (int64, error) {
 // accountedBytes is what a segment whose files add up to actual bytes counts against its location: those bytes,
 // which the disk holds whatever the declared size says; but a tombstone counts its declared size (1), as in Druid,
 // its factory.json being a marker rather than data.
-func accountedBytes(seg *DataSegment, actual int64) int64 {
+func accountedBytes(seg *segments.DataSegment, actual int64) int64 {
 	if seg.IsTombstone() || isTombstoneLoadSpec(seg.LoadSpec) {
 		return seg.Size
 	}
@@ -668,7 +648,7 @@ func (c *Cache) removeDir(loc *location, rel string) error {
 // with druid.segmentCache.deleteOnRemove=false the files stay, uncounted, for a later load to re-use. A Load in
 // the meantime cancels the deletion. Dropping a segment that is not cached removes whatever files and info file it
 // has.
-func (c *Cache) Drop(seg *DataSegment) error {
+func (c *Cache) Drop(seg *segments.DataSegment) error {
 	rel, name, err := c.layout.rel(seg.ID())
 	if err != nil {
 		return fmt.Errorf("dropping segment: %w", err)
@@ -817,7 +797,7 @@ func (c *Cache) deleteDropped(e *entry, gen int) {
 
 // CachedSegment is one segment of List.
 type CachedSegment struct {
-	Segment  *DataSegment
+	Segment  *segments.DataSegment
 	Location string
 	Dir      string
 	// Bytes is what the segment counts against its location (segment.size, or its files' bytes when that is 0).

@@ -1,11 +1,14 @@
-package segments
+package segcache
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,6 +18,43 @@ import (
 // diskSpace is what statfs says of the filesystem holding a location.
 type diskSpace struct {
 	Total, Free uint64
+}
+
+// openLocations opens the configured locations, creating any that is not there yet with Druid's permissions as the
+// Historical does at startup, for both the cache and the prefetcher, so that they agree on what a location is. It
+// returns the first path component of each location that infoPath lies under (kept out of the segment layout) and
+// refuses an infoPath that is a location itself, whose info files would then sit among the dataSources.
+func openLocations(confLocs []configs.StorageLocation, infoPath string, sf func(string) (diskSpace, error)) (locs []*location, reserved []string, err error) {
+	defer func() {
+		if err != nil {
+			for _, l := range locs {
+				l.root.Close()
+			}
+			locs, reserved = nil, nil
+		}
+	}()
+	for i, cl := range confLocs {
+		p, err := filepath.Abs(filepath.Clean(cl.Path))
+		if err != nil {
+			return locs, nil, fmt.Errorf("segment cache location %s: %w", cl.Path, err)
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return locs, nil, fmt.Errorf("creating segment cache location %s: %w", p, err)
+		}
+		root, err := os.OpenRoot(p)
+		if err != nil {
+			return locs, nil, fmt.Errorf("opening segment cache location %s: %w", p, err)
+		}
+		locs = append(locs, &location{index: i, path: p, root: root, maxSize: int64(cl.MaxSize),
+			freeSpacePercent: cl.FreeSpacePercent, statfs: sf})
+		if rel, err := filepath.Rel(p, infoPath); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			if rel == "." {
+				return locs, nil, fmt.Errorf("druid.segmentCache.infoDir %s is the segment cache location itself; it must be a directory of its own", infoPath)
+			}
+			reserved = append(reserved, strings.SplitN(filepath.ToSlash(rel), "/", 2)[0])
+		}
+	}
+	return locs, reserved, nil
 }
 
 // location is one druid.segmentCache.locations entry: a directory (opened as an *os.Root, so that no path derived
@@ -191,7 +231,7 @@ func (s *selector) order(locs []*location) []*location {
 			avail[l] = l.maxSize - l.used
 			l.mu.Unlock()
 		}
-		slices.SortStableFunc(out, func(a, b *location) int { return compareInt(avail[b], avail[a]) })
+		slices.SortStableFunc(out, func(a, b *location) int { return cmp.Compare(avail[b], avail[a]) })
 	default: // leastBytesUsed
 		used := make(map[*location]int64, len(out))
 		for _, l := range out {
@@ -199,7 +239,7 @@ func (s *selector) order(locs []*location) []*location {
 			used[l] = l.used
 			l.mu.Unlock()
 		}
-		slices.SortStableFunc(out, func(a, b *location) int { return compareInt(used[a], used[b]) })
+		slices.SortStableFunc(out, func(a, b *location) int { return cmp.Compare(used[a], used[b]) })
 	}
 	return out
 }

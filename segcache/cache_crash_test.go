@@ -1,4 +1,4 @@
-package segments_test
+package segcache_test
 
 import (
 	"archive/zip"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -129,7 +130,7 @@ func TestCacheSurvivesKill9(t *testing.T) {
 	start := time.Now()
 	var loads atomic.Int64
 	var readyTime, checkTime time.Duration
-	kinds := map[segments.ProblemKind]int{}
+	kinds := map[segcache.ProblemKind]int{}
 	maxSeen := 0
 	for it := range n {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCacheKillHelper$", "-test.count=1")
@@ -184,7 +185,7 @@ func TestCacheSurvivesKill9(t *testing.T) {
 		// of a load before its info file or of a drop after it) is reported and left in place. Every other
 		// iteration repairs it, after which nothing else is left; the others leave it for the next run's loads.
 		t1 := time.Now()
-		c, err := segments.NewCache(cfg, segments.CacheOptions{})
+		c, err := segcache.NewCache(cfg, segcache.CacheOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,13 +196,13 @@ func TestCacheSurvivesKill9(t *testing.T) {
 		leftovers := map[string]bool{}
 		for _, p := range rep.Problems {
 			kinds[p.Kind]++
-			inDrop := strings.HasPrefix(p.Path, filepath.Join(setup.Location, segments.DropDir)+"/")
+			inDrop := strings.HasPrefix(p.Path, filepath.Join(setup.Location, segcache.DropDir)+"/")
 			switch {
-			case p.Kind == segments.ProblemMissing || p.Kind == segments.ProblemTrash && inDrop:
+			case p.Kind == segcache.ProblemMissing || p.Kind == segcache.ProblemTrash && inDrop:
 				if !p.Repaired {
 					t.Errorf("iteration %d: not removed at startup: %v", it, p)
 				}
-			case p.Kind == segments.ProblemPartial || p.Kind == segments.ProblemOrphaned || p.Kind == segments.ProblemTrash:
+			case p.Kind == segcache.ProblemPartial || p.Kind == segcache.ProblemOrphaned || p.Kind == segcache.ProblemTrash:
 				if p.Repaired {
 					t.Errorf("iteration %d: removed at startup: %v", it, p)
 				}
@@ -231,7 +232,7 @@ func TestCacheSurvivesKill9(t *testing.T) {
 	t.Logf("%d kills in %v (helper start-up %v, restart checks %v on average); %d loads returned; repaired after kills: %v; up to %d segments cached",
 		n, time.Since(start).Round(time.Millisecond), (readyTime / time.Duration(max(n, 1))).Round(time.Millisecond),
 		(checkTime / time.Duration(max(n, 1))).Round(time.Millisecond), loads.Load(), kinds, maxSeen)
-	if n >= 20 && (maxSeen == 0 || kinds[segments.ProblemPartial]+kinds[segments.ProblemOrphaned]+kinds[segments.ProblemTrash] == 0) {
+	if n >= 20 && (maxSeen == 0 || kinds[segcache.ProblemPartial]+kinds[segcache.ProblemOrphaned]+kinds[segcache.ProblemTrash] == 0) {
 		t.Errorf("the kills never hit a load or a drop in progress (repairs %v, up to %d segments): the test proves nothing", kinds, maxSeen)
 	}
 }
@@ -280,7 +281,7 @@ func checkCrashCache(t *testing.T, it int, loc string, segs []*segments.DataSegm
 				sort.Strings(names)
 				t.Errorf("iteration %d: info_dir holds %v for %d segments", it, names, len(reported))
 			}
-		case name == segments.DropDir:
+		case name == segcache.DropDir:
 			if rest, _ := os.ReadDir(filepath.Join(loc, name)); len(rest) != 0 {
 				t.Errorf("iteration %d: __drop not emptied: %d entries", it, len(rest))
 			}
@@ -341,7 +342,7 @@ func TestCacheKillHelper(t *testing.T) {
 		}
 		segs = append(segs, seg)
 	}
-	c, err := segments.NewCache(setup.config(t), segments.CacheOptions{})
+	c, err := segcache.NewCache(setup.config(t), segcache.CacheOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func TestSizeZeroWithoutMaxSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := segments.NewCache(cfg, segments.CacheOptions{})
+	c, err := segcache.NewCache(cfg, segcache.CacheOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

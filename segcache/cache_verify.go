@@ -1,10 +1,11 @@
-package segments
+package segcache
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ const (
 	// ProblemPartial is a segment directory that still has its downloadStartMarker: a pull that never finished.
 	ProblemPartial ProblemKind = "partial"
 	// ProblemCorrupt is a segment directory whose files cannot be the segment's (no version.bin or druid.segment, a
-	// subdirectory, a tombstone with more than its factory.json), or an info file that is not a DataSegment
+	// subdirectory, a tombstone with more than its factory.json), or an info file that is not a segments.DataSegment
 	// (truncated by a crash of Druid 35 or older).
 	ProblemCorrupt ProblemKind = "corrupt"
 	// ProblemMissing is an info file whose segment has no directory in any location.
@@ -121,7 +122,7 @@ func (r *Report) Count(kind ProblemKind) int {
 // over its location's maxSize is announced and counted, with an alert; what cannot be read is never touched.
 //
 // Bootstrap must be called before any Load.
-func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
+func (c *Cache) Bootstrap(ctx context.Context) ([]*segments.DataSegment, Report, error) {
 	c.mu.Lock()
 	if len(c.entries) > 0 || c.closed {
 		c.mu.Unlock()
@@ -134,7 +135,7 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*DataSegment, Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
-	segs := make([]*DataSegment, len(found))
+	segs := make([]*segments.DataSegment, len(found))
 	c.mu.Lock()
 	for i, f := range found {
 		f.loc.account(f.bytes, true)
@@ -248,7 +249,7 @@ func (c *Cache) Verify(ctx context.Context, repair bool) (Report, error) {
 // scanned is what the check of one info file found.
 type scanned struct {
 	name     string
-	seg      *DataSegment
+	seg      *segments.DataSegment
 	rel      string
 	loc      *location   // the first location holding the directory
 	extra    []*location // other locations holding a copy
@@ -381,7 +382,7 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 			add(Problem{Kind: ProblemReadError, Path: path, Segment: r.name, Detail: r.detail}, nil)
 			c.claimAll(claimed, r)
 			continue
-		case r.kind == ProblemCorrupt && r.seg == nil: // an info file that is not a DataSegment
+		case r.kind == ProblemCorrupt && r.seg == nil: // an info file that is not a segments.DataSegment
 			add(Problem{Kind: ProblemCorrupt, Path: r.infoPath, Segment: r.name, Detail: r.detail}, removeInfo)
 			continue
 		case r.loc == nil && r.nested != nil:
@@ -475,7 +476,7 @@ func (c *Cache) claimAll(claimed []map[string]bool, r *scanned) {
 			rels = []string{r.name}
 		} else {
 			rels = nil
-			for _, id := range PossibleSegmentIDs(r.name) {
+			for _, id := range segments.PossibleSegmentIDs(r.name) {
 				if rel, _, err := c.layout.rel(id); err == nil {
 					rels = append(rels, rel)
 				}
@@ -506,7 +507,7 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 	r.seg = seg
 	id := seg.ID()
 	if s := id.String(); s != name {
-		r.ignored, r.detail = true, fmt.Sprintf("its segment's id is %s, not its name (Druid ignores such files too)", quoteShort(s))
+		r.ignored, r.detail = true, fmt.Sprintf("its segment's id is %s, not its name (Druid ignores such files too)", segments.QuoteShort(s))
 		return r
 	}
 	rel, _, err := c.layout.rel(id)
@@ -563,7 +564,7 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 	return r
 }
 
-func (c *Cache) nestedRel(seg *DataSegment) string {
+func (c *Cache) nestedRel(seg *segments.DataSegment) string {
 	parts := c.layout.nestedParts(seg.ID())
 	return strings.Join(parts[:], "/")
 }
@@ -796,7 +797,7 @@ var errPartial = errors.New("its download never finished")
 
 // checkSegmentFiles is checkSegmentShape and checkSegmentSize: the prefetcher's check of a copy it places, which
 // must be exactly what deep storage holds for the segment, since the Historical mounts it without a look.
-func checkSegmentFiles(seg *DataSegment, f segmentFiles) (int64, error) {
+func checkSegmentFiles(seg *segments.DataSegment, f segmentFiles) (int64, error) {
 	total, err := checkSegmentShape(seg, f)
 	if err == nil {
 		err = checkSegmentSize(seg, total)
@@ -811,7 +812,7 @@ func checkSegmentFiles(seg *DataSegment, f segmentFiles) (int64, error) {
 // up to it, when the size is unknown (0), or for a tombstone (whose size, 1 by convention, is not its file's).
 // Druid's pushers set size to the total uncompressed bytes of the very files they zip, but a Historical only logs a
 // difference; so does the cache.
-func checkSegmentSize(seg *DataSegment, total int64) error {
+func checkSegmentSize(seg *segments.DataSegment, total int64) error {
 	if seg.Size > 0 && total != seg.Size && !seg.IsTombstone() && !isTombstoneLoadSpec(seg.LoadSpec) {
 		return fmt.Errorf("its files add up to %d bytes, not the segment's size of %d", total, seg.Size)
 	}
@@ -824,12 +825,12 @@ func checkSegmentSize(seg *DataSegment, total int64) error {
 // no downloadStartMarker; only regular files (segment directories are flat); for a tombstone, factory.json alone;
 // otherwise version.bin and meta.smoosh (binaryVersion 9) or druid.segment (binaryVersion 10; version.bin or
 // druid.segment when binaryVersion is null). Sizes are checkSegmentSize's.
-func checkSegmentShape(seg *DataSegment, f segmentFiles) (int64, error) {
+func checkSegmentShape(seg *segments.DataSegment, f segmentFiles) (int64, error) {
 	if f.marker {
 		return 0, fmt.Errorf("%w: it still has its %s", errPartial, DownloadStartMarker)
 	}
 	if len(f.other) > 0 {
-		return 0, fmt.Errorf("it holds %s, which is not a regular file (segment directories are flat)", quoteShort(f.other[0]))
+		return 0, fmt.Errorf("it holds %s, which is not a regular file (segment directories are flat)", segments.QuoteShort(f.other[0]))
 	}
 	var total int64
 	has := map[string]bool{}

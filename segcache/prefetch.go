@@ -1,4 +1,4 @@
-package segments
+package segcache
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"io/fs"
 	"math"
 	"os"
@@ -100,7 +101,7 @@ type Placement struct {
 
 // PlacedCopy is a copy placed and not yet seen claimed, discarded or gone.
 type PlacedCopy struct {
-	Segment  *DataSegment
+	Segment  *segments.DataSegment
 	Location string
 	Dir      string
 	Bytes    int64
@@ -133,7 +134,7 @@ const (
 )
 
 // ledgerDir is <location>/.prefetch/placed: one file per placed, unclaimed copy, named after the identity of the
-// copy's directory (dirID: inode number and birth time) and holding its DataSegment JSON, so that a restarted
+// copy's directory (dirID: inode number and birth time) and holding its segments.DataSegment JSON, so that a restarted
 // prefetcher still knows which directories are its own (a directory the Historical re-created is another one).
 const ledgerDir = PrefetchDir + "/placed"
 
@@ -165,7 +166,7 @@ type stagedCopy struct {
 }
 
 type placedCopy struct {
-	seg      *DataSegment
+	seg      *segments.DataSegment
 	loc      *location
 	rel      string
 	dirID    dirID
@@ -226,27 +227,11 @@ func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, erro
 		p.Close()
 		return nil, err
 	}
-	var reserved []string
-	for i, cl := range confLocs {
-		lp, err := filepath.Abs(filepath.Clean(cl.Path))
-		if err != nil {
-			return fail(fmt.Errorf("segment cache location %s: %w", cl.Path, err))
-		}
-		// The Historical creates its locations at startup; a location that is not there yet is created with
-		// Druid's permissions, as the Historical would.
-		if err := os.MkdirAll(lp, 0o755); err != nil {
-			return fail(fmt.Errorf("creating segment cache location %s: %w", lp, err))
-		}
-		root, err := os.OpenRoot(lp)
-		if err != nil {
-			return fail(fmt.Errorf("opening segment cache location %s: %w", lp, err))
-		}
-		p.locs = append(p.locs, &location{index: i, path: lp, root: root, maxSize: int64(cl.MaxSize),
-			freeSpacePercent: cl.FreeSpacePercent, statfs: sf})
-		if rel, err := filepath.Rel(lp, infoPath); err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") {
-			reserved = append(reserved, strings.SplitN(filepath.ToSlash(rel), "/", 2)[0])
-		}
+	locs, reserved, err := openLocations(confLocs, infoPath, sf)
+	if err != nil {
+		return fail(err)
 	}
+	p.locs = locs
 	if p.layout, err = newLayout(cfg.Sidecar.CacheLayout, reserved...); err != nil {
 		return fail(err)
 	}
@@ -279,7 +264,7 @@ func (p *Prefetcher) Close() error {
 // during the pull or the rename found it (the staging copy is then deleted), Placed otherwise. In the nested layout
 // a parent with a drop in the last minute is refused before the pull (ErrRecentDrop); after the pull the copy waits
 // for the parent to be quiet, up to three minutes. On error nothing of the copy is left behind.
-func (p *Prefetcher) Place(ctx context.Context, seg *DataSegment, puller Puller) (Placement, error) {
+func (p *Prefetcher) Place(ctx context.Context, seg *segments.DataSegment, puller Puller) (Placement, error) {
 	rel, name, err := p.layout.rel(seg.ID())
 	if err != nil {
 		return Placement{}, fmt.Errorf("prefetching segment: %w", err)
@@ -370,7 +355,7 @@ func (p *Prefetcher) present(rel, name string) (Placement, bool, error) {
 }
 
 // stage pulls the segment into its staging directory, checks its files and makes them durable.
-func (p *Prefetcher) stage(ctx context.Context, seg *DataSegment, puller Puller, st *stagedCopy) (int64, error) {
+func (p *Prefetcher) stage(ctx context.Context, seg *segments.DataSegment, puller Puller, st *stagedCopy) (int64, error) {
 	loc := st.loc
 	if err := loc.root.MkdirAll(PrefetchDir, 0o755); err != nil {
 		return 0, fmt.Errorf("creating %s: %w", filepath.Join(loc.path, PrefetchDir), err)
@@ -401,7 +386,7 @@ func (p *Prefetcher) stage(ctx context.Context, seg *DataSegment, puller Puller,
 }
 
 // rename moves the staged copy into the segment's directory, recording it in the ledger first.
-func (p *Prefetcher) rename(st *stagedCopy, seg *DataSegment, rel, name string, bytes int64) (Placement, error) {
+func (p *Prefetcher) rename(st *stagedCopy, seg *segments.DataSegment, rel, name string, bytes int64) (Placement, error) {
 	loc := st.loc
 	dest := filepath.Join(loc.path, rel)
 	ino, err := identify(loc.root, st.rel)
@@ -527,7 +512,7 @@ func (p *Prefetcher) removeStaging(st *stagedCopy) error {
 // its files, and once more for the free-space check the Historical's reservation makes after they landed (Druid
 // compares the free space, which no longer includes the copy, with the space kept free plus the segment's size).
 // Of the locations with room, the one with the most is chosen.
-func (p *Prefetcher) Budget(seg *DataSegment) error {
+func (p *Prefetcher) Budget(seg *segments.DataSegment) error {
 	if seg.Size <= 0 {
 		return fmt.Errorf("prefetching segment %s: its size is %d, so its bytes cannot be budgeted", seg.ID(), seg.Size)
 	}
@@ -539,7 +524,7 @@ func (p *Prefetcher) Budget(seg *DataSegment) error {
 }
 
 // reserve chooses the location for a copy and counts it in the window until unstage.
-func (p *Prefetcher) reserve(seg *DataSegment, name string) (*stagedCopy, error) {
+func (p *Prefetcher) reserve(seg *segments.DataSegment, name string) (*stagedCopy, error) {
 	p.refresh()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -651,7 +636,7 @@ func (p *Prefetcher) roomLocked(loc *location) (int64, error) {
 
 // Claimed reports whether the Historical has loaded the segment: info_dir/<segmentId> exists (the Historical writes
 // it only after a successful load). A claimed copy leaves the prefetch window for good.
-func (p *Prefetcher) Claimed(id SegmentID) bool {
+func (p *Prefetcher) Claimed(id segments.SegmentID) bool {
 	name, err := idName(id)
 	if err != nil {
 		return false
@@ -742,7 +727,7 @@ func (p *Prefetcher) Unclaimed() []PlacedCopy {
 // Coordinator's load timeout (druid.sidecar.prefetch.claimTimeout), since a Historical still loading it could be
 // between finding the directory and writing its info_dir entry. Empty nested parents are left in place: removing
 // them could break a Historical's mkdirp of a sibling.
-func (p *Prefetcher) Discard(seg *DataSegment) error {
+func (p *Prefetcher) Discard(seg *segments.DataSegment) error {
 	rel, name, err := p.layout.rel(seg.ID())
 	if err != nil {
 		return fmt.Errorf("discarding a prefetched copy: %w", err)
@@ -948,7 +933,7 @@ func (p *Prefetcher) use(loc *location, rel string) func() {
 func ledgerName(id dirID) string { return ledgerDir + "/" + id.String() }
 
 // writeLedger records, durably, that the directory with identity ino is the copy of seg.
-func (p *Prefetcher) writeLedger(loc *location, ino dirID, seg *DataSegment) error {
+func (p *Prefetcher) writeLedger(loc *location, ino dirID, seg *segments.DataSegment) error {
 	data, err := seg.AppendJSON(nil)
 	if err != nil {
 		return fmt.Errorf("recording the prefetched copy: %w", err)
@@ -1028,7 +1013,7 @@ func (p *Prefetcher) readLedger(loc *location) error {
 	return nil
 }
 
-func readLedgerEntry(root *os.Root, rel string) (*DataSegment, fs.FileInfo, error) {
+func readLedgerEntry(root *os.Root, rel string) (*segments.DataSegment, fs.FileInfo, error) {
 	f, err := root.Open(rel)
 	if err != nil {
 		return nil, nil, err
@@ -1042,7 +1027,7 @@ func readLedgerEntry(root *os.Root, rel string) (*DataSegment, fs.FileInfo, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	seg := new(DataSegment)
+	seg := new(segments.DataSegment)
 	if err := seg.UnmarshalJSON(buf); err != nil {
 		return nil, nil, err
 	}

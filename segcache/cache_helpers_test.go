@@ -1,4 +1,4 @@
-package segments
+package segcache
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 	"os"
 	"path/filepath"
 	"sort"
@@ -67,14 +68,14 @@ func newTestCache(t testing.TB, cfg *configs.Config, opts CacheOptions) *Cache {
 }
 
 // testSegment returns a v9 segment of the given size; day picks the interval, so segments differ.
-func testSegment(t testing.TB, dataSource string, day, partition int, size int64) *DataSegment {
+func testSegment(t testing.TB, dataSource string, day, partition int, size int64) *segments.DataSegment {
 	t.Helper()
-	start := UnixMilli(1735689600000 + int64(day)*86400000) // 2025-01-01 + day
-	iv := Interval{Start: start, End: start + 86400000}
+	start := segments.UnixMilli(1735689600000 + int64(day)*86400000) // 2025-01-01 + day
+	iv := segments.Interval{Start: start, End: start + 86400000}
 	js := fmt.Sprintf(`{"dataSource":%q,"interval":%q,"version":"2025-02-01T00:00:00.000Z","loadSpec":{"type":"local","path":"/deep/index.zip"},`+
 		`"dimensions":"a,b","metrics":"count","shardSpec":{"type":"numbered","partitionNum":%d,"partitions":0},"binaryVersion":9,"size":%d}`,
 		dataSource, iv.String(), partition, size)
-	seg := new(DataSegment)
+	seg := new(segments.DataSegment)
 	if err := seg.UnmarshalJSON([]byte(js)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +98,12 @@ func segmentFilesFor(size int64, seed string) map[string][]byte {
 // fakePuller writes a plausible segment's files, counting its pulls; hooks can block or fail a pull.
 type fakePuller struct {
 	pulls  atomic.Int64
-	before func(seg *DataSegment) error // runs before writing; an error fails the pull
-	after  func(seg *DataSegment) error // runs after writing; an error fails the pull (files stay for the cache to clean)
-	files  func(seg *DataSegment) map[string][]byte
+	before func(seg *segments.DataSegment) error // runs before writing; an error fails the pull
+	after  func(seg *segments.DataSegment) error // runs after writing; an error fails the pull (files stay for the cache to clean)
+	files  func(seg *segments.DataSegment) map[string][]byte
 }
 
-func (f *fakePuller) Pull(ctx context.Context, seg *DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+func (f *fakePuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	f.pulls.Add(1)
 	if f.before != nil {
 		if err := f.before(seg); err != nil {
@@ -186,7 +187,7 @@ type gate struct {
 
 func newGate() *gate { return &gate{ch: make(chan struct{})} }
 
-func (g *gate) wait(*DataSegment) error {
+func (g *gate) wait(*segments.DataSegment) error {
 	g.waiting.Add(1)
 	<-g.ch
 	return nil
