@@ -237,13 +237,17 @@ type run struct {
 	badRows  int
 
 	// Deep storage.
-	bucket, prefix string   // what is listed
-	scopes         []string // the prefixes listed (one per filtered dataSource, or the storage prefix)
-	usedKeys       map[uint64]struct{}
-	refDirs        map[uint64]struct{} // directories of every row's object, used or unused
-	found          map[uint64]struct{}
-	outOfScope     int // used segments whose S3 object is outside the listed prefixes
-	notS3          int // used segments, tombstones aside, whose load spec names no S3 object
+	bucket, prefix string // what is listed: the bucket as a URL prefix (s3://b/, gs://b/, azure://c/), and a key prefix
+	store          deepstorage.Bucket
+	// home and homePrefix are where the configured deep storage pushes segments (as bucket and prefix above),
+	// whether or not it is listed; set by setHome.
+	home, homePrefix string
+	scopes           []string // the prefixes listed (one per filtered dataSource, or the storage prefix)
+	usedKeys         map[uint64]struct{}
+	refDirs          map[uint64]struct{} // directories of every row's object, used or unused
+	found            map[uint64]struct{}
+	outOfScope       int // used segments whose S3 object is outside the listed prefixes
+	notS3            int // used segments, tombstones aside, whose load spec names no S3 object
 
 	rules     *metadata.RuleSet
 	dyn       *metadata.DynamicConfig
@@ -441,22 +445,33 @@ func (r *run) warn(format string, args ...any) {
 // describeMetadataStore names the metadata store (PostgreSQL or MySQL) as operators know it, without credentials.
 func describeMetadataStore(cfg *configs.Config) string { return metadata.Describe(cfg) }
 
+// setHome sets where the configured deep storage pushes segments: S3, Google Cloud Storage or Azure Blob Storage
+// (druid.storage.type), else S3's keys as before, which only name objects in findings.
+func (r *run) setHome() {
+	if b, prefix, ok, _ := deepstorage.StorageOf(r.cfg); ok {
+		r.home, r.homePrefix = b.URL(""), prefix
+		return
+	}
+	r.home, r.homePrefix = "s3://"+r.cfg.Storage.Bucket+"/", deepstorage.StoragePrefix(r.cfg.Storage.BaseKey)
+}
+
 // openDeepStorage makes the puller that lists deep storage, or nil (with the reason in the report) when deep
-// storage is skipped or is not S3.
+// storage is skipped or is not an object store (s3, google, azure).
 func (r *run) openDeepStorage() (*deepstorage.Puller, error) {
 	st := r.cfg.Storage
 	in := &r.report.Inputs
+	b, prefix, ok, err := deepstorage.StorageOf(r.cfg)
 	switch {
 	case r.opts.SkipDeepStorage:
 		in.DeepStorage = "not checked: skipped"
 		return nil, nil
-	case st.Type != "s3":
-		in.DeepStorage = fmt.Sprintf("not checked: druid.storage.type is %q; only s3 deep storage is audited", st.Type)
+	case err != nil:
+		return nil, fmt.Errorf("deep storage: %w; set it, or pass --skip-deep-storage", err)
+	case !ok:
+		in.DeepStorage = fmt.Sprintf("not checked: druid.storage.type is %q; only s3, google and azure deep storage are audited", st.Type)
 		return nil, nil
-	case st.Bucket == "":
-		return nil, errors.New("deep storage: druid.storage.type is s3 but druid.storage.bucket is empty; set it, or pass --skip-deep-storage")
 	}
-	r.bucket, r.prefix = st.Bucket, deepstorage.StoragePrefix(st.BaseKey)
+	r.store, r.bucket, r.prefix = b, b.URL(""), prefix
 	if len(r.opts.DataSources) > 0 {
 		for _, ds := range r.opts.DataSources {
 			r.scopes = append(r.scopes, r.prefix+ds+"/")
@@ -464,7 +479,7 @@ func (r *run) openDeepStorage() (*deepstorage.Puller, error) {
 	} else {
 		r.scopes = []string{r.prefix}
 	}
-	in.DeepStorage = "s3://" + r.bucket + "/" + r.prefix
+	in.DeepStorage = r.bucket + r.prefix
 	in.DeepStorageChecked = true
 	opts := deepstorage.OptionsFromConfig(r.cfg)
 	opts.Logger = r.log.Named("deepstorage")
@@ -571,10 +586,10 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 		r.warn("%d segment rows in all cannot be read and are left out", r.badRows)
 	}
 	if r.notS3 > 0 {
-		r.warn("%d used segments have no S3 load spec (local, hdfs, google, azure, or unreadable) and were not checked in deep storage", r.notS3)
+		r.warn("%d used segments have no load spec of an object store (local, hdfs, or unreadable) and were not checked in deep storage", r.notS3)
 	}
 	if r.outOfScope > 0 {
-		r.warn("%d used segments are stored outside s3://%s/%s and were not checked in deep storage", r.outOfScope,
+		r.warn("%d used segments are stored outside %s%s and were not checked in deep storage", r.outOfScope,
 			r.bucket, r.prefix)
 	}
 	r.log.Debug("read the segments table", "used", len(r.recs), "unused", r.unusedN)
@@ -589,7 +604,9 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 	bucket, key, hasObject := "", "", false
 	if !seg.IsTombstone() && len(seg.LoadSpec) > 0 {
 		if spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec); err == nil {
-			bucket, key, hasObject = deepstorage.ObjectLocation(spec)
+			var b deepstorage.Bucket
+			b, key, hasObject = deepstorage.Locate(spec)
+			bucket = b.URL("") // scheme://bucket/, so that a GCS and an S3 bucket of one name stay apart
 		}
 	}
 	if hasObject {
@@ -624,17 +641,20 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 		} else if r.bucket != "" {
 			r.outOfScope++
 		}
-		def := defaultKey(r.cfg.Storage.BaseKey, seg.ID())
+		if r.home == "" {
+			r.setHome()
+		}
+		def := defaultKey(r.homePrefix, seg.ID())
 		dir := def[:len(def)-len(defaultFile)]
 		switch {
-		case bucket != r.cfg.Storage.Bucket:
-			rec.object = "s3://" + bucket + "/" + key
+		case bucket != r.home:
+			rec.object = bucket + key
 		case key == def:
 		case strings.HasPrefix(key, dir):
 			// A copy: a substring would keep the whole key alive.
 			rec.object, rec.flags = strings.Clone(key[len(dir):]), rec.flags|flagKeyRel
 		default:
-			rec.object = "s3://" + bucket + "/" + key
+			rec.object = bucket + key
 		}
 	}
 	i := int32(len(r.recs))
@@ -652,12 +672,13 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 	}
 }
 
-// defaultKey is where Druid's S3 pusher puts a segment without unique paths:
-// <baseKey>/<dataSource>/<start>_<end>/<version>/<partitionNum>/index.zip (S3Utils.constructSegmentPath with
-// DataSegmentPusher.getDefaultStorageDir). Records keep their object's key only when it differs.
-func defaultKey(baseKey string, id segments.SegmentID) string {
+// defaultKey is where Druid's S3 and Google pushers put a segment without unique paths:
+// <prefix><dataSource>/<start>_<end>/<version>/<partitionNum>/index.zip (S3Utils.constructSegmentPath with
+// DataSegmentPusher.getDefaultStorageDir), prefix being the storage prefix (baseKey/). Records keep their
+// object's key only when it differs (Azure's pusher writes another form: its records keep their whole key).
+func defaultKey(prefix string, id segments.SegmentID) string {
 	var b strings.Builder
-	b.WriteString(deepstorage.StoragePrefix(baseKey))
+	b.WriteString(prefix)
 	b.WriteString(id.DataSource)
 	b.WriteByte('/')
 	b.WriteString(id.Interval.Start.String())
@@ -674,17 +695,20 @@ func defaultKey(baseKey string, id segments.SegmentID) string {
 // defaultFile is the archive's name in defaultKey.
 const defaultFile = "index.zip"
 
-// objectOf returns the record's object as s3://bucket/key.
+// objectOf returns the record's object as s3://bucket/key (gs://, azure://).
 func (r *run) objectOf(i int32) string {
 	rec := &r.recs[i]
-	def := defaultKey(r.cfg.Storage.BaseKey, rec.id(r.dsNames[rec.ds]))
+	if r.home == "" {
+		r.setHome()
+	}
+	def := defaultKey(r.homePrefix, rec.id(r.dsNames[rec.ds]))
 	switch {
 	case rec.flags&flagKeyRel != 0:
-		return "s3://" + r.cfg.Storage.Bucket + "/" + def[:len(def)-len(defaultFile)] + rec.object
+		return r.home + def[:len(def)-len(defaultFile)] + rec.object
 	case rec.object != "":
 		return rec.object
 	}
-	return "s3://" + r.cfg.Storage.Bucket + "/" + def
+	return r.home + def
 }
 
 // lookup finds the used record of a segment id, or -1.
@@ -1080,7 +1104,7 @@ func (r *run) listDeepStorage(ctx context.Context, p *deepstorage.Puller) error 
 	var n int64
 	t := &r.report.Totals
 	for _, scope := range r.scopes {
-		err := p.ListObjects(ctx, r.bucket, scope, func(o deepstorage.Object) error {
+		err := p.ListBucket(ctx, r.store, scope, func(o deepstorage.Object) error {
 			if n++; n%10000 == 0 {
 				r.progress("deep storage", n, 0)
 			}
@@ -1127,7 +1151,7 @@ func (r *run) has(m map[uint64]struct{}, h uint64) bool {
 // addOrphan reports an object nobody references, naming the dataSource and interval its key names when it has
 // Druid's pusher's form <prefix><dataSource>/<start>_<end>/….
 func (r *run) addOrphan(o deepstorage.Object) {
-	f := Finding{Kind: KindOrphanInDeepStorage, Object: "s3://" + r.bucket + "/" + o.Key, Bytes: o.Size}
+	f := Finding{Kind: KindOrphanInDeepStorage, Object: r.bucket + o.Key, Bytes: o.Size}
 	var start segments.Instant
 	rest := strings.TrimPrefix(o.Key, r.prefix)
 	if parts := strings.SplitN(rest, "/", 3); len(parts) == 3 {
