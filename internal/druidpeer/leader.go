@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -21,19 +22,27 @@ import (
 // leader and isLeader endpoints of both roles, as a combined Coordinator-Overlord (asOverlord) does.
 type SandboxLeader struct {
 	// URL is the leader's http://host:port, the latches' data.
-	URL string
-	zk  *announcer.ZKConn
-	srv *http.Server
+	URL     string
+	latches []string
+	zk      *announcer.ZKConn
+	srv     *http.Server
+
+	mu      sync.Mutex
+	session int64 // the session the latch nodes belong to
+	retake  chan struct{}
+	done    chan struct{}
 }
 
-// StartSandboxLeader listens on 127.0.0.1 and takes the Coordinator and Overlord latches of cfg's ZooKeeper paths.
-// The latches go when Close ends the session (or the process dies).
+// StartSandboxLeader listens on 127.0.0.1 and takes the Coordinator and Overlord latches of cfg's ZooKeeper paths,
+// again in every new session after one expires, as Druid's leader would win them back. The latches go when Close
+// ends the session (or the process dies).
 func StartSandboxLeader(ctx context.Context, cfg *configs.Config) (*SandboxLeader, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	l := &SandboxLeader{URL: "http://" + ln.Addr().String()}
+	l := &SandboxLeader{URL: "http://" + ln.Addr().String(), retake: make(chan struct{}, 1), done: make(chan struct{}),
+		latches: []string{path.Join(cfg.ZK.Paths.Coordinator, "_COORDINATOR"), path.Join(cfg.ZK.Paths.Overlord, "_OVERLORD")}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -52,7 +61,15 @@ func StartSandboxLeader(ctx context.Context, cfg *configs.Config) (*SandboxLeade
 	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go l.srv.Serve(ln)
 
-	if l.zk, err = announcer.DialZK(cfg.ZK.Service, nil, nil); err != nil {
+	onSession := func(st zk.State) {
+		if st == zk.StateHasSession {
+			select { // the latches are taken off go-zookeeper's goroutine, which must not block
+			case l.retake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if l.zk, err = announcer.DialZK(cfg.ZK.Service, nil, onSession); err != nil {
 		l.srv.Close()
 		return nil, err
 	}
@@ -60,23 +77,49 @@ func StartSandboxLeader(ctx context.Context, cfg *configs.Config) (*SandboxLeade
 		l.Close()
 		return nil, err
 	}
-	for _, latch := range []string{path.Join(cfg.ZK.Paths.Coordinator, "_COORDINATOR"), path.Join(cfg.ZK.Paths.Overlord, "_OVERLORD")} {
+	if err := l.take(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	go func() {
+		for {
+			select {
+			case <-l.done:
+				return
+			case <-l.retake:
+				_ = l.take() // a failure waits for the next session
+			}
+		}
+	}()
+	return l, nil
+}
+
+// take creates the latch nodes unless the current session holds them already.
+func (l *SandboxLeader) take() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	conn := l.zk.Conn()
+	sid := conn.SessionID()
+	if sid == l.session {
+		return nil
+	}
+	for _, latch := range l.latches {
 		if err := l.zk.EnsurePath(latch); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			l.Close()
-			return nil, fmt.Errorf("creating %s: %w", latch, err)
+			return fmt.Errorf("creating %s: %w", latch, err)
 		}
 		// go-zookeeper names a protected node _c_<guid>-<prefix><sequence>, as Curator does: _c_<guid>-latch-0000000003.
-		if _, err := l.zk.Conn().CreateProtectedEphemeralSequential(l.zk.Path(latch)+"/latch-", []byte(l.URL),
+		if _, err := conn.CreateProtectedEphemeralSequential(l.zk.Path(latch)+"/latch-", []byte(l.URL),
 			zk.WorldACL(zk.PermAll)); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("taking the latch %s: %w", latch, err)
+			return fmt.Errorf("taking the latch %s: %w", latch, err)
 		}
 	}
-	return l, nil
+	l.session = sid
+	return nil
 }
 
 // Close gives the latches up and stops the HTTP server.
 func (l *SandboxLeader) Close() {
+	close(l.done)
 	if l.zk != nil {
 		l.zk.Close()
 	}
