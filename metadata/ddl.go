@@ -318,9 +318,19 @@ func lowerASCII(s string) string {
 // version an ISO timestamp (the audit time), the payload a JSON array of rules.
 func InsertRules(ctx context.Context, conn *pgx.Conn, tables configs.MetadataTables, dataSource string, version time.Time,
 	payload []byte) error {
+	_, err := conn.Exec(ctx, postgresDDL.insertStatement(tables.Rules(), rulesColumns, 1), rulesRow(dataSource, version, payload)...)
+	return rulesError(dataSource, err)
+}
+
+// rulesColumns and rulesRow are a row of the rules table as InsertRules writes it.
+var rulesColumns = []string{"id", "dataSource", "version", "payload"}
+
+func rulesRow(dataSource string, version time.Time, payload []byte) []any {
 	v := segments.InstantOf(version).String()
-	_, err := conn.Exec(ctx, "INSERT INTO "+tables.Rules()+" (id, dataSource, version, payload) VALUES ($1, $2, $3, $4)",
-		dataSource+"_"+v, dataSource, v, payload)
+	return []any{dataSource + "_" + v, dataSource, v, payload}
+}
+
+func rulesError(dataSource string, err error) error {
 	if err != nil {
 		return fmt.Errorf("inserting rules of %s: %w", dataSource, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // The MySQL counterparts of ddl.go's test support, with MySQLConnector's DDL: LONGBLOB payloads, `end` in
@@ -76,11 +75,6 @@ func LoadMySQLSegments(ctx context.Context, db *sql.DB, tables configs.MetadataT
 // InsertMySQLRules writes a rules row as InsertRules does.
 func InsertMySQLRules(ctx context.Context, db *sql.DB, tables configs.MetadataTables, dataSource string, version time.Time,
 	payload []byte) error {
-	v := segments.InstantOf(version).String()
-	_, err := db.ExecContext(ctx, "INSERT INTO "+tables.Rules()+" (id, dataSource, version, payload) VALUES (?, ?, ?, ?)",
-		dataSource+"_"+v, dataSource, v, payload)
-	if err != nil {
-		return fmt.Errorf("inserting rules of %s: %w", dataSource, err)
-	}
-	return nil
+	_, err := db.ExecContext(ctx, mysqlDDL.insertStatement(tables.Rules(), rulesColumns, 1), rulesRow(dataSource, version, payload)...)
+	return rulesError(dataSource, err)
 }
