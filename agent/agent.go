@@ -234,7 +234,7 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	sc := cfg.SegmentCache
 	p.queue, err = loadqueue.New(loadqueue.Options{
 		Cache:              p.cache,
-		Puller:             loadqueue.DeepStoragePuller{P: puller},
+		Puller:             puller,
 		Announcer:          p.ann,
 		Hook:               hook,
 		Logger:             log.Named("loadqueue"),

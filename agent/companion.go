@@ -155,7 +155,7 @@ func NewCompanion(cfg *configs.Config, opts Options) (*Companion, error) {
 		c.closePrefetcher()
 		return c, nil
 	}
-	c.puller = loadqueue.DeepStoragePuller{P: p}
+	c.puller = p
 	return c, nil
 }
 

@@ -41,7 +41,7 @@ func BenchmarkChangeRequests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := New(Options{Cache: cache, Puller: DeepStoragePuller{dp}, Announcer: &invAnnouncer{inv: announcer.NewInventory()},
+	eng, err := New(Options{Cache: cache, Puller: dp, Announcer: &invAnnouncer{inv: announcer.NewInventory()},
 		NumLoadingThreads: 4, NumTurboThreads: 4})
 	if err != nil {
 		b.Fatal(err)

@@ -47,7 +47,7 @@ var errShutdown = errors.New("the load was canceled because the server is shutti
 type Options struct {
 	// Cache is the segment cache segments are loaded into and dropped from. Required.
 	Cache *segcache.Cache
-	// Puller fetches a segment's files (package deepstorage, through DeepStoragePuller). Required.
+	// Puller fetches a segment's files (a *deepstorage.Puller). Required.
 	Puller segcache.Puller
 	// Announcer announces loaded segments and unannounces dropped ones. Required.
 	Announcer Announcer
@@ -503,8 +503,8 @@ type countingPuller struct {
 	m *metrics
 }
 
-func (c countingPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
-	n, err := c.p.Pull(ctx, seg, dir, maxBytes)
+func (c countingPuller) PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+	n, err := c.p.PullSegment(ctx, seg, dir, maxBytes)
 	if err == nil {
 		c.m.pulledBytes.Add(float64(n))
 	}

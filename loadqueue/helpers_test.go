@@ -54,9 +54,9 @@ type countPuller struct {
 	pulls atomic.Int64
 }
 
-func (c *countPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+func (c *countPuller) PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	c.pulls.Add(1)
-	return c.p.Pull(ctx, seg, dir, maxBytes)
+	return c.p.PullSegment(ctx, seg, dir, maxBytes)
 }
 
 type rig struct {
@@ -115,7 +115,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inner segcache.Puller = DeepStoragePuller{dp}
+	var inner segcache.Puller = dp
 	if o.delay > 0 || o.block != nil {
 		p, wait := inner, afterChan(o.delay)
 		if o.block != nil {
@@ -127,7 +127,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 			case <-ctx.Done():
 				return 0, ctx.Err()
 			}
-			return p.Pull(ctx, seg, dir, maxBytes)
+			return p.PullSegment(ctx, seg, dir, maxBytes)
 		})
 	}
 	r := &rig{t: t, bucket: b, cache: cache, cfg: cfg, dir: dir, puller: &countPuller{p: inner},

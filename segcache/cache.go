@@ -28,14 +28,14 @@ import (
 // stop once its files add up to more than maxBytes, and on failure should remove what it wrote (the cache removes
 // the whole directory anyway). It returns the bytes it wrote.
 type Puller interface {
-	Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error)
+	PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error)
 }
 
 // PullerFunc adapts a function to Puller.
 type PullerFunc func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error)
 
-// Pull calls f.
-func (f PullerFunc) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+// PullSegment calls f.
+func (f PullerFunc) PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	return f(ctx, seg, dir, maxBytes)
 }
 
@@ -541,7 +541,7 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 	defer dir.Close()
 	// The pull may write what the location can give: a declared size may be off (Druid only logs that), and the
 	// bound still stops a decompression bomb before it fills the disk.
-	if _, err := p.Pull(ctx, seg, dir, loc.pullBound(seg.Size)); err != nil {
+	if _, err := p.PullSegment(ctx, seg, dir, loc.pullBound(seg.Size)); err != nil {
 		return err
 	}
 	files, err := listSegmentDir(loc.root, e.rel)

@@ -57,7 +57,7 @@ func (s crashSetup) config(t testing.TB) *configs.Config {
 // localPuller pulls through package deepstorage, as the cache pull command does.
 type localPuller struct{ p *deepstorage.Puller }
 
-func (l localPuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+func (l localPuller) PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec)
 	if err != nil {
 		return 0, err

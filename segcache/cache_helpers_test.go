@@ -103,7 +103,7 @@ type fakePuller struct {
 	files  func(seg *segments.DataSegment) map[string][]byte
 }
 
-func (f *fakePuller) Pull(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
+func (f *fakePuller) PullSegment(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 	f.pulls.Add(1)
 	if f.before != nil {
 		if err := f.before(seg); err != nil {

@@ -1109,7 +1109,7 @@ func TestPullBoundIsTheLocationsRoom(t *testing.T) {
 			var got []int64
 			p := PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 				got = append(got, maxBytes)
-				return (&fakePuller{}).Pull(ctx, seg, dir, maxBytes)
+				return (&fakePuller{}).PullSegment(ctx, seg, dir, maxBytes)
 			})
 			for day, size := range []int64{1000, 0} {
 				if _, err := c.Load(context.Background(), testSegment(t, "wiki", day, 0, size), p); err != nil {

@@ -368,7 +368,7 @@ func (p *Prefetcher) stage(ctx context.Context, seg *segments.DataSegment, pulle
 		return 0, fmt.Errorf("opening the staging directory %s: %w", filepath.Join(loc.path, st.rel), err)
 	}
 	defer dir.Close()
-	if _, err := puller.Pull(ctx, seg, dir, seg.Size); err != nil {
+	if _, err := puller.PullSegment(ctx, seg, dir, seg.Size); err != nil {
 		return 0, err
 	}
 	files, err := listSegmentDir(loc.root, st.rel)

@@ -21,7 +21,6 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
-	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -63,10 +62,10 @@ func newRaceSetup(t *testing.T) *raceSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner := loadqueue.DeepStoragePuller{P: dp}
+	inner := dp
 	rs.puller = segcache.PullerFunc(func(ctx context.Context, seg *segments.DataSegment, dir *os.Root, maxBytes int64) (int64, error) {
 		time.Sleep(rand.N(3 * time.Millisecond))
-		return inner.Pull(ctx, seg, dir, maxBytes)
+		return inner.PullSegment(ctx, seg, dir, maxBytes)
 	})
 	return rs
 }

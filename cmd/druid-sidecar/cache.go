@@ -13,7 +13,6 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
-	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -118,7 +117,7 @@ func runCachePull(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache pull: reading the segment cache: %v\n", err)
 		return exitFailure
 	}
-	dir, err := cache.Load(ctx, seg, loadqueue.DeepStoragePuller{P: puller})
+	dir, err := cache.Load(ctx, seg, puller)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar cache pull: %v\n", err)
 		return exitFailure
