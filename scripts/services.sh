@@ -334,8 +334,15 @@ build_fakegcs() {
 install_azurite() {
 	local t0 have=""
 	t0=$(now_us)
-	command -v node >/dev/null && command -v npm >/dev/null ||
-		die "node and npm are needed to run the Azure emulator (Azurite $AZURITE_VERSION); install Debian's nodejs and npm"
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		# Debian's Node 18 runs Azurite 3.35; a machine that has a Node of its own keeps it.
+		log "azurite: node or npm missing; installing Debian's nodejs and npm"
+		((EUID == 0)) || die "node and npm are needed to run the Azure emulator (Azurite $AZURITE_VERSION); install Debian's nodejs and npm"
+		{ env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q update &&
+			env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q install -y --no-install-recommends nodejs npm; } \
+			>"$LOG_DIR/apt-nodejs.log" 2>&1 ||
+			die "apt-get install nodejs npm failed. Log: $LOG_DIR/apt-nodejs.log$(tail_log "$LOG_DIR/apt-nodejs.log")"
+	fi
 	[[ -s $AZURITE_DIR/node_modules/azurite/package.json ]] &&
 		have=$(node -p 'require(process.argv[1]).version' "$AZURITE_DIR/node_modules/azurite/package.json" 2>/dev/null || true)
 	if [[ $have == "$AZURITE_VERSION" && -s $AZURITE_MAIN ]]; then
