@@ -90,7 +90,7 @@ soak: services-up
 	$(GO) test -race -count=20 -run '^TestSessionLoss' -timeout 60m ./announcer
 	SEGMENTS_KILL_ITERATIONS=$(SOAK_KILL_ITERATIONS) $(GO) test -race -count=1 -run '^TestCacheSurvivesKill9$$' -timeout 60m ./segcache
 	PREFETCH_RACE_ITERATIONS=$(SOAK_PREFETCH_ITERATIONS) $(GO) test -race -count=20 -run '^TestPrefetchRacesJavaHistorical$$' -timeout 60m ./segcache
-	COMPANION_SOAK_ROUNDS=$(SOAK_COMPANION_ROUNDS) $(GO) test -race -count=1 -run '^TestCompanionSoak$$' -timeout 60m ./interop
+	COMPANION_SOAK_ROUNDS=$(SOAK_COMPANION_ROUNDS) $(GO) test -race -tags soak -count=1 -run '^TestCompanionSoak$$' -timeout 60m ./interop
 
 # The interop packages are left out by path and run twice after.
 flakes: services-up
