@@ -22,57 +22,24 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
 
 // DefaultShutdownTimeout bounds the whole shutdown; loads still running when it passes are canceled.
-const DefaultShutdownTimeout = 30 * time.Second
+const DefaultShutdownTimeout = lifecycle.DefaultShutdownTimeout
 
 // Registry is where the agent's metrics are registered and what /metrics serves; *prometheus.Registry is one.
-type Registry interface {
-	prometheus.Registerer
-	prometheus.Gatherer
-}
+type Registry = lifecycle.Registry
 
-// Options are an Agent's collaborators; every field is optional.
-type Options struct {
-	// Logger; nil discards.
-	Logger hclog.Logger
-	// Registerer receives every metric and is served on /metrics. nil means a fresh registry with the Go runtime
-	// and process collectors.
-	Registerer Registry
-	// Version is the build's version, shown by /status; "" means "unknown".
-	Version string
-	// ShutdownTimeout bounds the shutdown after ctx ends; 0 means DefaultShutdownTimeout.
-	ShutdownTimeout time.Duration
-}
-
-// withDefaults fills what o leaves out, the same way for serve and companion.
-func (o Options) withDefaults() Options {
-	if o.Logger == nil {
-		o.Logger = hclog.NewNullLogger()
-	}
-	if o.Registerer == nil {
-		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		o.Registerer = r
-	}
-	if o.Version == "" {
-		o.Version = "unknown"
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	return o
-}
+// Options are an Agent's collaborators (the companion's too); every field is optional.
+type Options = lifecycle.Options
 
 // Agent is one data server's lifecycle. Run it once.
 type Agent struct {
@@ -118,7 +85,7 @@ func New(cfg *configs.Config, opts Options) (*Agent, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	opts = opts.withDefaults()
+	opts = opts.WithDefaults()
 	a := &Agent{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
 		ready: make(chan struct{})}
 	a.probePeriod = upstreamProbePeriod
@@ -203,7 +170,7 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	}
 	cached, _, err := p.cache.Bootstrap(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the segment cache in %s: %w", describeLocations(cfg), err)
+		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
 	}
 	a.cacheReady.Store(true)
 	log.Info("segment cache read", "segments", len(cached), "layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
@@ -490,16 +457,4 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		b.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err
-}
-
-func describeLocations(cfg *configs.Config) string {
-	locs := cfg.SegmentCache.Locations()
-	s := ""
-	for i, l := range locs {
-		if i > 0 {
-			s += ", "
-		}
-		s += l.Path
-	}
-	return s
 }

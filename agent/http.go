@@ -3,29 +3,26 @@ package agent
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
-	"net/http/pprof"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 )
 
 // The status paths a Historical serves (druid-protocol.md 4.5).
 const (
-	HealthPath              = "/status/health"
-	StatusPath              = "/status"
+	HealthPath              = lifecycle.HealthPath
+	StatusPath              = lifecycle.StatusPath
 	PropertiesPath          = "/status/properties"
 	SelfDiscoveredPath      = "/status/selfDiscovered"
 	SelfDiscoveredStatePath = "/status/selfDiscovered/status"
 	LoadStatusPath          = "/druid/historical/v1/loadstatus"
 	ReadinessPath           = "/druid/historical/v1/readiness"
-	MetricsPath             = "/metrics"
+	MetricsPath             = lifecycle.MetricsPath
 )
 
 // InternalPath is the prefix of the endpoints Druid's own processes call (the segment inventory, changeRequests,
@@ -60,8 +57,8 @@ func (a *Agent) handler(p *parts) http.Handler {
 	// Java secures every status endpoint but /status/health and readiness (StateResourceFilter on /status,
 	// selfDiscovered and loadstatus, ConfigResourceFilter on /status/properties): with druid.sidecar.internalAuth
 	// they take the same credentials as /druid-internal/*.
-	secured := func(h http.HandlerFunc) http.Handler { return a.requireInternalAuth(get(h)) }
-	mux.HandleFunc(HealthPath, get(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, true) }))
+	secured := func(h http.HandlerFunc) http.Handler { return a.requireInternalAuth(lifecycle.Get(h)) }
+	mux.HandleFunc(HealthPath, lifecycle.Get(func(w http.ResponseWriter, r *http.Request) { lifecycle.WriteJSON(w, http.StatusOK, true) }))
 	mux.Handle(StatusPath, secured(a.status))
 	mux.Handle(PropertiesPath, secured(a.properties))
 	mux.Handle(SelfDiscoveredPath, secured(func(w http.ResponseWriter, r *http.Request) {
@@ -72,12 +69,12 @@ func (a *Agent) handler(p *parts) http.Handler {
 		w.WriteHeader(code)
 	}))
 	mux.Handle(SelfDiscoveredStatePath, secured(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"selfDiscovered": a.selfDiscovered.Load()})
+		lifecycle.WriteJSON(w, http.StatusOK, map[string]bool{"selfDiscovered": a.selfDiscovered.Load()})
 	}))
 	mux.Handle(LoadStatusPath, secured(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"cacheInitialized": a.cacheReady.Load()})
+		lifecycle.WriteJSON(w, http.StatusOK, map[string]bool{"cacheInitialized": a.cacheReady.Load()})
 	}))
-	mux.HandleFunc(ReadinessPath, get(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(ReadinessPath, lifecycle.Get(func(w http.ResponseWriter, r *http.Request) {
 		code := http.StatusOK
 		if !a.bootstrapped.Load() {
 			code = http.StatusServiceUnavailable
@@ -85,21 +82,8 @@ func (a *Agent) handler(p *parts) http.Handler {
 		w.WriteHeader(code)
 	}))
 	// The profiles take the credentials too: /debug/pprof/cmdline shows the command line, --set passwords included.
-	serveDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof, a.requireInternalAuth)
+	lifecycle.ServeDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof, a.requireInternalAuth)
 	return mux
-}
-
-// serveDiagnostics mounts /metrics, and /debug/pprof/ behind guard when druid.sidecar.http.pprof is on (profiles
-// expose internals, so they are opt-in), on serve's and companion's ports alike.
-func serveDiagnostics(mux *http.ServeMux, reg Registry, pprofOn bool, guard func(http.Handler) http.Handler) {
-	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if pprofOn {
-		mux.Handle("/debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
-		mux.Handle("/debug/pprof/cmdline", guard(http.HandlerFunc(pprof.Cmdline)))
-		mux.Handle("/debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
-		mux.Handle("/debug/pprof/symbol", guard(http.HandlerFunc(pprof.Symbol)))
-		mux.Handle("/debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
-	}
 }
 
 // requireInternalAuth lets through only requests with HTTP Basic credentials equal to the escalator's
@@ -129,31 +113,11 @@ func (a *Agent) requireInternalAuth(h http.Handler) http.Handler {
 	})
 }
 
-// get restricts a handler to GET and HEAD, as the JAX-RS resources are.
-func get(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method "+r.Method+" is not allowed; this endpoint answers GET", http.StatusMethodNotAllowed)
-			return
-		}
-		h(w, r)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
 // status is /status: Druid's StatusResource gives version, modules and memory; the memory here is the Go heap's.
 func (a *Agent) status(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	writeJSON(w, http.StatusOK, map[string]any{
+	lifecycle.WriteJSON(w, http.StatusOK, map[string]any{
 		"version": a.version,
 		"modules": []any{},
 		"memory": map[string]uint64{
@@ -176,5 +140,5 @@ func (a *Agent) properties(w http.ResponseWriter, r *http.Request) {
 	for _, e := range a.cfg.Entries() {
 		props[e.Key] = e.Value
 	}
-	writeJSON(w, http.StatusOK, props)
+	lifecycle.WriteJSON(w, http.StatusOK, props)
 }

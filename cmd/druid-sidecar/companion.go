@@ -7,8 +7,8 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/druid-sidecar/druid-sidecar/agent"
 	"github.com/druid-sidecar/druid-sidecar/audit"
+	"github.com/druid-sidecar/druid-sidecar/companion"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
@@ -46,7 +46,7 @@ func runCompanion(ctx context.Context, env *environment, args []string) int {
 	}
 	require := []configs.Requirement{configs.RequireHost, configs.RequireSegmentCache}
 	if !*once {
-		c, err := agent.NewCompanion(loadConfigKeepGoing(env, &common, require...), agent.Options{Logger: log, Version: version})
+		c, err := companion.New(loadConfigKeepGoing(env, &common, require...), companion.Options{Logger: log, Version: version})
 		if err == nil {
 			err = c.Run(ctx)
 		}
@@ -60,7 +60,7 @@ func runCompanion(ctx context.Context, env *environment, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	c, err := agent.NewCompanion(cfg, agent.Options{Logger: log, Version: version})
+	c, err := companion.New(cfg, companion.Options{Logger: log, Version: version})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "druid-sidecar companion: %v\n", err)
 		return exitBadInput

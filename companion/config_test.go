@@ -1,4 +1,4 @@
-package agent
+package companion
 
 import (
 	"fmt"
@@ -8,16 +8,17 @@ import (
 	"testing"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
 )
 
-// TestCompanionFailsOpenOnConfigurationProblems: beside a Historical whose properties hold mistakes (a malformed S3
+// TestFailsOpenOnConfigurationProblems: beside a Historical whose properties hold mistakes (a malformed S3
 // endpoint, a metadata password whose variable is missing, a drift period that does not parse), the companion
 // still starts and answers its probe, turns off exactly what each mistake affects, and says so on /status and in
 // its metrics, where an operator's alert finds it.
-func TestCompanionFailsOpenOnConfigurationProblems(t *testing.T) {
-	port := companionFreePort(t)
+func TestFailsOpenOnConfigurationProblems(t *testing.T) {
+	port := freePort(t)
 	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, KeepGoing: true, Sets: []string{
-		"druid.host=127.0.0.1", "druid.plaintextPort=" + strconv.Itoa(companionFreePort(t)), "druid.zk.service.enabled=false",
+		"druid.host=127.0.0.1", "druid.plaintextPort=" + strconv.Itoa(freePort(t)), "druid.zk.service.enabled=false",
 		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, t.TempDir()),
 		"druid.sidecar.companion.port=" + strconv.Itoa(port), "druid.sidecar.coordinator.url=http://127.0.0.1:1",
 		"druid.sidecar.prefetch.maxBytes=1g",
@@ -29,9 +30,9 @@ func TestCompanionFailsOpenOnConfigurationProblems(t *testing.T) {
 	if err == nil || len(cfg.Problems()) != 3 {
 		t.Fatalf("the configuration has %d problems (%v), want 3", len(cfg.Problems()), err)
 	}
-	rc := (&companionRig{t: t}).start(cfg)
+	rc := (&rig{t: t}).start(cfg)
 
-	if code, _ := httpGet(t, rc.url+HealthPath); code != http.StatusOK {
+	if code, _ := httpGet(t, rc.url+lifecycle.HealthPath); code != http.StatusOK {
 		t.Errorf("/status/health: %d", code)
 	}
 	s := rc.status(t)
@@ -64,8 +65,8 @@ func TestCompanionFailsOpenOnConfigurationProblems(t *testing.T) {
 	// A mistake in a key whose default serves turns nothing off: the drift watch runs.
 	cfg, _ = configs.Load(configs.LoadOptions{Environ: []string{}, KeepGoing: true, Sets: []string{
 		"druid.host=127.0.0.1", fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, t.TempDir()),
-		"druid.sidecar.companion.port=" + strconv.Itoa(companionFreePort(t)), "druid.sidecar.http.pprof=maybe"}})
-	rc = (&companionRig{t: t}).start(cfg)
+		"druid.sidecar.companion.port=" + strconv.Itoa(freePort(t)), "druid.sidecar.http.pprof=maybe"}})
+	rc = (&rig{t: t}).start(cfg)
 	if s := rc.status(t); !s.Drift.Enabled || s.Drift.Off != "" || len(s.ConfigurationProblems) != 1 ||
 		!strings.Contains(s.Prefetch.Off, "maxBytes is 0") {
 		t.Errorf("a bad druid.sidecar.http.pprof: %+v", s)

@@ -1,4 +1,4 @@
-package agent
+package companion
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
+	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
@@ -30,13 +31,13 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-const companionBaseKey = "druid/segments"
+const baseKey = "druid/segments"
 
-// companionRig is a Java Historical's surroundings for the companion: segments in real S3 behind two fault proxies
+// rig is a Java Historical's surroundings for the companion: segments in real S3 behind two fault proxies
 // (one for the companion, one for the Historical, so that each side's GETs are counted apart), a Coordinator
 // stand-in holding the Historical's load queue, the Historical stand-in on a cache directory, and an inventory
 // server at the Historical's address.
-type companionRig struct {
+type rig struct {
 	t         *testing.T
 	bucket    testenv.S3Bucket
 	api       *druidpeer.CoordinatorAPI
@@ -51,10 +52,10 @@ type companionRig struct {
 	sets      []string
 }
 
-// newCompanionRig uploads n segments of about chunk bytes of column data each.
-func newCompanionRig(t *testing.T, n, chunk int) *companionRig {
+// newRig uploads n segments of about chunk bytes of column data each.
+func newRig(t *testing.T, n, chunk int) *rig {
 	t.Helper()
-	r := &companionRig{t: t, bucket: testenv.S3(t), cacheDir: t.TempDir()}
+	r := &rig{t: t, bucket: testenv.S3(t), cacheDir: t.TempDir()}
 	r.infoDir = filepath.Join(r.cacheDir, "info_dir")
 	var err error
 	if r.api, err = druidpeer.NewCoordinatorAPI(druidpeer.CoordinatorAPIOptions{}); err != nil {
@@ -73,8 +74,8 @@ func newCompanionRig(t *testing.T, n, chunk int) *companionRig {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sandbox.Segment("wikipedia", i, 0, 1, r.bucket.Bucket, companionBaseKey, size)
-		r.bucket.Put(t, sandbox.Key(companionBaseKey, s.ID()), data)
+		s := sandbox.Segment("wikipedia", i, 0, 1, r.bucket.Bucket, baseKey, size)
+		r.bucket.Put(t, sandbox.Key(baseKey, s.ID()), data)
 		r.segs = append(r.segs, s)
 	}
 	// The Historical's inventory: what the drift watch reads at druid.host:druid.plaintextPort.
@@ -92,7 +93,7 @@ func newCompanionRig(t *testing.T, n, chunk int) *companionRig {
 	_, port, _ := net.SplitHostPort(r.server)
 	r.sets = []string{
 		"druid.host=127.0.0.1", "druid.plaintextPort=" + port, "druid.bindOnHost=true",
-		"druid.sidecar.companion.port=" + strconv.Itoa(companionFreePort(t)),
+		"druid.sidecar.companion.port=" + strconv.Itoa(freePort(t)),
 		"druid.zk.service.enabled=false",
 		"druid.sidecar.coordinator.url=" + r.api.URL(),
 		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q,"maxSize":"200m"}]`, r.cacheDir),
@@ -105,7 +106,7 @@ func newCompanionRig(t *testing.T, n, chunk int) *companionRig {
 	return r
 }
 
-func companionFreePort(t *testing.T) int {
+func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +117,7 @@ func companionFreePort(t *testing.T) int {
 }
 
 // config is the companion's configuration: the rig's, then sets; S3 through the companion's proxy.
-func (r *companionRig) config(sets ...string) *configs.Config {
+func (r *rig) config(sets ...string) *configs.Config {
 	r.t.Helper()
 	all := append(slices.Clone(r.sets), "druid.s3.endpoint.url="+r.proxy.URL())
 	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: append(all, sets...)})
@@ -127,7 +128,7 @@ func (r *companionRig) config(sets ...string) *configs.Config {
 }
 
 // historical starts the Historical stand-in on the rig's cache, pulling through its own proxy.
-func (r *companionRig) historical() *druidpeer.JavaHistorical {
+func (r *rig) historical() *druidpeer.JavaHistorical {
 	r.t.Helper()
 	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{},
 		Sets: append(slices.Clone(r.sets), "druid.s3.endpoint.url="+r.histProxy.URL())})
@@ -143,10 +144,10 @@ func (r *companionRig) historical() *druidpeer.JavaHistorical {
 }
 
 // queue puts segs on the Historical's load queue, in this order.
-func (r *companionRig) queue(segs ...*segments.DataSegment) { r.api.Load(r.server, segs...) }
+func (r *rig) queue(segs ...*segments.DataSegment) { r.api.Load(r.server, segs...) }
 
 // load has the Historical load seg as the Coordinator's request would, then takes it off the queue.
-func (r *companionRig) load(ctx context.Context, seg *segments.DataSegment) druidpeer.HistoricalMount {
+func (r *rig) load(ctx context.Context, seg *segments.DataSegment) druidpeer.HistoricalMount {
 	r.t.Helper()
 	m, err := r.hist.Load(ctx, seg)
 	if err != nil {
@@ -159,22 +160,22 @@ func (r *companionRig) load(ctx context.Context, seg *segments.DataSegment) drui
 	return m
 }
 
-type runningCompanion struct {
+type running struct {
 	c    *Companion
 	url  string
 	done chan error
 	stop context.CancelFunc
 }
 
-func (r *companionRig) start(cfg *configs.Config) *runningCompanion {
+func (r *rig) start(cfg *configs.Config) *running {
 	r.t.Helper()
 	return r.startWith(cfg, testLogger(r.t), nil)
 }
 
-// startWith is start with a logger of the test's, and adjust to change the Companion between NewCompanion and Run.
-func (r *companionRig) startWith(cfg *configs.Config, log hclog.Logger, adjust func(c *Companion)) *runningCompanion {
+// startWith is start with a logger of the test's, and adjust to change the Companion between New and Run.
+func (r *rig) startWith(cfg *configs.Config, log hclog.Logger, adjust func(c *Companion)) *running {
 	r.t.Helper()
-	c, err := NewCompanion(cfg, Options{Logger: log, Version: "test", ShutdownTimeout: 10 * time.Second})
+	c, err := New(cfg, Options{Logger: log, Version: "test", ShutdownTimeout: 10 * time.Second})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func (r *companionRig) startWith(cfg *configs.Config, log hclog.Logger, adjust f
 		adjust(c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rc := &runningCompanion{c: c, done: make(chan error, 1), stop: cancel}
+	rc := &running{c: c, done: make(chan error, 1), stop: cancel}
 	go func() { rc.done <- c.Run(ctx) }()
 	select {
 	case <-c.Ready():
@@ -198,7 +199,7 @@ func (r *companionRig) startWith(cfg *configs.Config, log hclog.Logger, adjust f
 	return rc
 }
 
-func (rc *runningCompanion) shutdown(t *testing.T) {
+func (rc *running) shutdown(t *testing.T) {
 	t.Helper()
 	if rc.stop == nil {
 		return
@@ -215,23 +216,23 @@ func (rc *runningCompanion) shutdown(t *testing.T) {
 	}
 }
 
-func (rc *runningCompanion) status(t *testing.T) companionSnapshot {
+func (rc *running) status(t *testing.T) snapshot {
 	t.Helper()
-	resp, err := http.Get(rc.url + StatusPath)
+	resp, err := http.Get(rc.url + lifecycle.StatusPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s companionSnapshot
+	var s snapshot
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func (rc *runningCompanion) metrics(t *testing.T) string {
+func (rc *running) metrics(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get(rc.url + MetricsPath)
+	resp, err := http.Get(rc.url + lifecycle.MetricsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func (rc *runningCompanion) metrics(t *testing.T) string {
 }
 
 // waitStatus polls /status until cond holds, for at most d.
-func (rc *runningCompanion) waitStatus(t *testing.T, d time.Duration, what string, cond func(s companionSnapshot) bool) companionSnapshot {
+func (rc *running) waitStatus(t *testing.T, d time.Duration, what string, cond func(s snapshot) bool) snapshot {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -265,7 +266,7 @@ func gets(p *faultproxy.Proxy, segs []*segments.DataSegment) (count map[segments
 			continue
 		}
 		for _, s := range segs {
-			if strings.HasSuffix(rec.Path, sandbox.Key(companionBaseKey, s.ID())) {
+			if strings.HasSuffix(rec.Path, sandbox.Key(baseKey, s.ID())) {
 				if count[s.ID()] == 0 {
 					order = append(order, s.ID())
 				}
@@ -284,16 +285,16 @@ func segIDs(segs ...*segments.DataSegment) []segments.SegmentID {
 	return out
 }
 
-func (r *companionRig) dirExists(seg *segments.DataSegment) bool {
+func (r *rig) dirExists(seg *segments.DataSegment) bool {
 	_, err := os.Stat(filepath.Join(r.cacheDir, seg.ID().String()))
 	return err == nil
 }
 
-// TestCompanionPrefetchesInQueueOrder: the companion pulls the Historical's queue in queue order (one thread, so the
+// TestPrefetchesInQueueOrder: the companion pulls the Historical's queue in queue order (one thread, so the
 // order is exact), and the Historical then mounts every copy as it is, downloading nothing; the claims are counted
 // with their lead time. A segment the Historical loads without the companion shows what a download costs.
-func TestCompanionPrefetchesInQueueOrder(t *testing.T) {
-	r := newCompanionRig(t, 6, 64<<10)
+func TestPrefetchesInQueueOrder(t *testing.T) {
+	r := newRig(t, 6, 64<<10)
 	queued := []*segments.DataSegment{r.segs[3], r.segs[0], r.segs[4], r.segs[1], r.segs[2]}
 	control := r.segs[5]
 	// The stand-in checks each mount against deep storage's bytes, which it downloads once per object: done here,
@@ -313,7 +314,7 @@ func TestCompanionPrefetchesInQueueOrder(t *testing.T) {
 
 	r.queue(queued...)
 	rc := r.start(r.config("druid.sidecar.prefetch.threads=1"))
-	rc.waitStatus(t, 20*time.Second, "five copies placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 5 })
+	rc.waitStatus(t, 20*time.Second, "five copies placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 5 })
 	if _, order := gets(r.proxy, r.segs); !slices.Equal(order, segIDs(queued...)) {
 		t.Errorf("pulled in the order %v, want the queue's %v", order, segIDs(queued...))
 	}
@@ -355,7 +356,7 @@ func TestCompanionPrefetchesInQueueOrder(t *testing.T) {
 		t.Error(err)
 	}
 
-	s := rc.waitStatus(t, 10*time.Second, "five claims", func(s companionSnapshot) bool { return s.Prefetch.Totals.Claimed == 5 })
+	s := rc.waitStatus(t, 10*time.Second, "five claims", func(s snapshot) bool { return s.Prefetch.Totals.Claimed == 5 })
 	if s.Prefetch.WindowSegments != 0 || s.Prefetch.Placed != 0 || !s.Coordinator.Up || s.Coordinator.URL != r.api.URL() {
 		t.Errorf("/status after the claims: %+v", s)
 	}
@@ -364,18 +365,18 @@ func TestCompanionPrefetchesInQueueOrder(t *testing.T) {
 		"druid_sidecar_prefetch_lead_time_seconds_count 5", "druid_sidecar_coordinator_up 1",
 		`druid_sidecar_prefetch_discarded_total{reason="unclaimed"} 0`} {
 		if !strings.Contains(m, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, companionGrep(m, "druid_sidecar_"))
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLine(m, "druid_sidecar_"))
 		}
 	}
 	metricstest.NoSegmentLabels(t, rc.c.reg, r.segs)
 	rc.shutdown(t)
-	if leftovers := companionStaging(t, r.cacheDir); len(leftovers) > 0 {
+	if leftovers := stagingDirs(t, r.cacheDir); len(leftovers) > 0 {
 		t.Errorf("staging left after shutdown: %v", leftovers)
 	}
 }
 
-// companionStaging lists what is in <cache>/.prefetch besides the ledger of placed copies.
-func companionStaging(t *testing.T, cacheDir string) []string {
+// stagingDirs lists what is in <cache>/.prefetch besides the ledger of placed copies.
+func stagingDirs(t *testing.T, cacheDir string) []string {
 	t.Helper()
 	des, err := os.ReadDir(filepath.Join(cacheDir, segcache.PrefetchDir))
 	if err != nil && !os.IsNotExist(err) {
@@ -390,7 +391,7 @@ func companionStaging(t *testing.T, cacheDir string) []string {
 	return out
 }
 
-func companionGrep(s, sub string) string {
+func grepLine(s, sub string) string {
 	var out []string
 	for line := range strings.SplitSeq(s, "\n") {
 		if strings.Contains(line, sub) && !strings.HasPrefix(line, "#") {
@@ -400,13 +401,13 @@ func companionGrep(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestCompanionSkipsWhatLeavesTheQueue: a pull in flight is canceled when its segment leaves the queue, and a
+// TestSkipsWhatLeavesTheQueue: a pull in flight is canceled when its segment leaves the queue, and a
 // segment that leaves before its turn is never fetched.
-func TestCompanionSkipsWhatLeavesTheQueue(t *testing.T) {
-	r := newCompanionRig(t, 3, 64<<10)
+func TestSkipsWhatLeavesTheQueue(t *testing.T) {
+	r := newRig(t, 3, 64<<10)
 	a, b, c := r.segs[0], r.segs[1], r.segs[2]
 	// a's object trickles in, so that its pull is still running when it leaves the queue.
-	r.proxy.Add(faultproxy.Rule{Method: http.MethodGet, PathContains: sandbox.Key(companionBaseKey, a.ID()),
+	r.proxy.Add(faultproxy.Rule{Method: http.MethodGet, PathContains: sandbox.Key(baseKey, a.ID()),
 		Fault: faultproxy.Fault{BodyRate: 2 << 10}})
 	r.queue(a, b, c)
 	rc := r.start(r.config("druid.sidecar.prefetch.threads=1"))
@@ -421,7 +422,7 @@ func TestCompanionSkipsWhatLeavesTheQueue(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.api.Remove(r.server, a.ID(), b.ID())
-	s := rc.waitStatus(t, 20*time.Second, "c placed and a canceled", func(s companionSnapshot) bool {
+	s := rc.waitStatus(t, 20*time.Second, "c placed and a canceled", func(s snapshot) bool {
 		return s.Prefetch.Totals.Placed == 1 && s.Prefetch.Totals.Canceled == 1
 	})
 	count, _ := gets(r.proxy, r.segs)
@@ -434,17 +435,17 @@ func TestCompanionSkipsWhatLeavesTheQueue(t *testing.T) {
 	if s.Prefetch.Pulling != 0 {
 		t.Errorf("/status: %d pulls still running", s.Prefetch.Pulling)
 	}
-	if leftovers := companionStaging(t, r.cacheDir); len(leftovers) > 0 {
+	if leftovers := stagingDirs(t, r.cacheDir); len(leftovers) > 0 {
 		t.Errorf("staging left by the canceled pull: %v", leftovers)
 	}
 	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_prefetch_canceled_total 1") {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_prefetch"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "druid_sidecar_prefetch"))
 	}
 }
 
-// TestCompanionRespectsTheWindow: placed copies the Historical has not claimed count against the window, in
+// TestRespectsTheWindow: placed copies the Historical has not claimed count against the window, in
 // segments and in bytes; a claim makes room for the next segment in queue order.
-func TestCompanionRespectsTheWindow(t *testing.T) {
+func TestRespectsTheWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		sets func(size int64) []string
@@ -455,11 +456,11 @@ func TestCompanionRespectsTheWindow(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newCompanionRig(t, 5, 64<<10)
+			r := newRig(t, 5, 64<<10)
 			size := slices.MaxFunc(r.segs, func(a, b *segments.DataSegment) int { return int(a.Size - b.Size) }).Size
 			r.queue(r.segs...)
 			rc := r.start(r.config(tc.sets(size)...))
-			rc.waitStatus(t, 20*time.Second, "two copies placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 2 })
+			rc.waitStatus(t, 20*time.Second, "two copies placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 2 })
 			time.Sleep(300 * time.Millisecond) // six polls: nothing more may come
 			s := rc.status(t)
 			if s.Prefetch.Totals.Placed != 2 || s.Prefetch.WindowSegments != 2 || s.Prefetch.Queue != 5 {
@@ -476,7 +477,7 @@ func TestCompanionRespectsTheWindow(t *testing.T) {
 			if m := r.load(ctx, r.segs[0]); !m.Reused {
 				t.Errorf("the Historical downloaded %s itself", r.segs[0].ID())
 			}
-			rc.waitStatus(t, 20*time.Second, "a claim and a third copy", func(s companionSnapshot) bool {
+			rc.waitStatus(t, 20*time.Second, "a claim and a third copy", func(s snapshot) bool {
 				return s.Prefetch.Totals.Claimed == 1 && s.Prefetch.Totals.Placed == 3
 			})
 			if !r.dirExists(r.segs[2]) || r.dirExists(r.segs[3]) {
@@ -486,20 +487,20 @@ func TestCompanionRespectsTheWindow(t *testing.T) {
 	}
 }
 
-// TestCompanionDiscardsUnclaimedCopies: a placed copy whose segment left the queue without the Historical loading
+// TestDiscardsUnclaimedCopies: a placed copy whose segment left the queue without the Historical loading
 // it is removed once the claim timeout has passed since it left; one still queued stays however old.
-func TestCompanionDiscardsUnclaimedCopies(t *testing.T) {
-	r := newCompanionRig(t, 3, 64<<10)
+func TestDiscardsUnclaimedCopies(t *testing.T) {
+	r := newRig(t, 3, 64<<10)
 	r.queue(r.segs...)
 	rc := r.start(r.config("druid.sidecar.prefetch.claimTimeout=PT0.5S"))
-	rc.waitStatus(t, 20*time.Second, "three copies placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 3 })
+	rc.waitStatus(t, 20*time.Second, "three copies placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 3 })
 	left := time.Now()
 	r.api.Remove(r.server, r.segs[0].ID(), r.segs[1].ID())
 	time.Sleep(250 * time.Millisecond)
 	if !r.dirExists(r.segs[0]) || !r.dirExists(r.segs[1]) {
 		t.Fatal("a copy was removed before the claim timeout")
 	}
-	s := rc.waitStatus(t, 10*time.Second, "two unclaimed copies discarded", func(s companionSnapshot) bool {
+	s := rc.waitStatus(t, 10*time.Second, "two unclaimed copies discarded", func(s snapshot) bool {
 		return s.Prefetch.Totals.Unclaimed == 2
 	})
 	if since := time.Since(left); since < 500*time.Millisecond {
@@ -511,11 +512,11 @@ func TestCompanionDiscardsUnclaimedCopies(t *testing.T) {
 	if !r.dirExists(r.segs[2]) || s.Prefetch.Placed != 1 || s.Prefetch.WindowSegments != 1 {
 		t.Errorf("the copy still queued: in the cache %v, /status %+v", r.dirExists(r.segs[2]), s.Prefetch)
 	}
-	if leftovers := companionStaging(t, r.cacheDir); len(leftovers) > 0 {
+	if leftovers := stagingDirs(t, r.cacheDir); len(leftovers) > 0 {
 		t.Errorf("trash left by the discards: %v", leftovers)
 	}
 	if m := rc.metrics(t); !strings.Contains(m, `druid_sidecar_prefetch_discarded_total{reason="unclaimed"} 2`) {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_prefetch_discarded"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "druid_sidecar_prefetch_discarded"))
 	}
 	// The queued one is still the Historical's to find.
 	r.historical()
@@ -526,45 +527,45 @@ func TestCompanionDiscardsUnclaimedCopies(t *testing.T) {
 	}
 }
 
-// TestCompanionWaitsOutACoordinatorOutage: while the load queue cannot be read, the last one read stands: nothing is
+// TestWaitsOutACoordinatorOutage: while the load queue cannot be read, the last one read stands: nothing is
 // discarded, and coordinator_up says why nothing moves.
-func TestCompanionWaitsOutACoordinatorOutage(t *testing.T) {
-	r := newCompanionRig(t, 2, 32<<10)
+func TestWaitsOutACoordinatorOutage(t *testing.T) {
+	r := newRig(t, 2, 32<<10)
 	r.queue(r.segs[0])
 	rc := r.start(r.config("druid.sidecar.prefetch.claimTimeout=PT0.2S"))
-	rc.waitStatus(t, 20*time.Second, "the copy placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 1 })
+	rc.waitStatus(t, 20*time.Second, "the copy placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 1 })
 	r.api.Fail(http.StatusServiceUnavailable)
-	s := rc.waitStatus(t, 10*time.Second, "the Coordinator down", func(s companionSnapshot) bool { return !s.Coordinator.Up })
+	s := rc.waitStatus(t, 10*time.Second, "the Coordinator down", func(s snapshot) bool { return !s.Coordinator.Up })
 	if !strings.Contains(s.Coordinator.Error, "503") {
 		t.Errorf("/status coordinator error %q", s.Coordinator.Error)
 	}
 	r.queue(r.segs[1]) // queued during the outage: not seen until it ends
 	time.Sleep(400 * time.Millisecond)
 	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_coordinator_up 0") {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "coordinator_up"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "coordinator_up"))
 	}
 	if !r.dirExists(r.segs[0]) || r.dirExists(r.segs[1]) {
 		t.Fatal("the outage changed the cache")
 	}
 	r.api.Fail(0)
-	rc.waitStatus(t, 20*time.Second, "the second copy after the outage", func(s companionSnapshot) bool {
+	rc.waitStatus(t, 20*time.Second, "the second copy after the outage", func(s snapshot) bool {
 		return s.Coordinator.Up && s.Prefetch.Totals.Placed == 2
 	})
 }
 
-// TestCompanionAdoptsAnEarlierRunsCopies: copies placed by a run that stopped are known to the next through the
+// TestAdoptsAnEarlierRunsCopies: copies placed by a run that stopped are known to the next through the
 // prefetcher's ledger: they take the window and are discarded when unclaimed.
-func TestCompanionAdoptsAnEarlierRunsCopies(t *testing.T) {
-	r := newCompanionRig(t, 2, 32<<10)
+func TestAdoptsAnEarlierRunsCopies(t *testing.T) {
+	r := newRig(t, 2, 32<<10)
 	r.queue(r.segs...)
 	rc := r.start(r.config())
-	rc.waitStatus(t, 20*time.Second, "two copies placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 2 })
+	rc.waitStatus(t, 20*time.Second, "two copies placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 2 })
 	rc.shutdown(t)
 
 	r.api.Remove(r.server, r.segs[0].ID())
-	r.sets = append(r.sets, "druid.sidecar.companion.port="+strconv.Itoa(companionFreePort(t)))
+	r.sets = append(r.sets, "druid.sidecar.companion.port="+strconv.Itoa(freePort(t)))
 	rc2 := r.start(r.config("druid.sidecar.prefetch.claimTimeout=PT0.3S"))
-	s := rc2.waitStatus(t, 10*time.Second, "the earlier copy out of the queue discarded", func(s companionSnapshot) bool {
+	s := rc2.waitStatus(t, 10*time.Second, "the earlier copy out of the queue discarded", func(s snapshot) bool {
 		return s.Prefetch.Totals.Unclaimed == 1
 	})
 	if s.Prefetch.Totals.Placed != 0 || s.Prefetch.Placed != 1 || r.dirExists(r.segs[0]) || !r.dirExists(r.segs[1]) {
@@ -572,10 +573,10 @@ func TestCompanionAdoptsAnEarlierRunsCopies(t *testing.T) {
 	}
 }
 
-// TestCompanionDriftWatch: the Historical's disagreements show on /status and /metrics, and the companion's own
+// TestDriftWatch: the Historical's disagreements show on /status and /metrics, and the companion's own
 // unclaimed copy, on disk without an info_dir entry, is not one of them.
-func TestCompanionDriftWatch(t *testing.T) {
-	r := newCompanionRig(t, 3, 32<<10)
+func TestDriftWatch(t *testing.T) {
+	r := newRig(t, 3, 32<<10)
 	announcedMissing, infoOnly, prefetched := r.segs[0], r.segs[1], r.segs[2]
 	if err := r.inv.Announce([]*segments.DataSegment{announcedMissing}); err != nil {
 		t.Fatal(err)
@@ -589,9 +590,9 @@ func TestCompanionDriftWatch(t *testing.T) {
 	}
 	r.queue(prefetched)
 	rc := r.start(r.config("druid.sidecar.drift.period=PT0.1S"))
-	rc.waitStatus(t, 20*time.Second, "the copy placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 1 })
+	rc.waitStatus(t, 20*time.Second, "the copy placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 1 })
 	lastRun := rc.status(t).Drift.LastRun
-	s := rc.waitStatus(t, 10*time.Second, "a drift check after the placement", func(s companionSnapshot) bool {
+	s := rc.waitStatus(t, 10*time.Second, "a drift check after the placement", func(s snapshot) bool {
 		return s.Drift.LastRun != lastRun && s.Drift.LastRun != ""
 	})
 	if s.Drift.Error != "" || !s.Drift.Enabled {
@@ -610,13 +611,13 @@ func TestCompanionDriftWatch(t *testing.T) {
 		`druid_sidecar_drift_findings{problem="info_dir_without_files"} 1`,
 		`druid_sidecar_drift_findings{problem="on_disk_not_announced"} 0`, "druid_sidecar_drift_up 1"} {
 		if !strings.Contains(m, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, companionGrep(m, "druid_sidecar_drift"))
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLine(m, "druid_sidecar_drift"))
 		}
 	}
 	metricstest.NoSegmentLabels(t, rc.c.reg, r.segs)
 
 	// Once, from another process's point of view, leaves the companion's copy out too (the prefetcher's ledger).
-	c, err := NewCompanion(r.config("druid.sidecar.companion.port="+strconv.Itoa(companionFreePort(t))), Options{})
+	c, err := New(r.config("druid.sidecar.companion.port="+strconv.Itoa(freePort(t))), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,9 +627,9 @@ func TestCompanionDriftWatch(t *testing.T) {
 	}
 }
 
-// TestCompanionWithoutPrefetching: virtual storage or no window turns prefetching off with the reason on /status,
+// TestWithoutPrefetching: virtual storage or no window turns prefetching off with the reason on /status,
 // and the companion never asks the Coordinator.
-func TestCompanionWithoutPrefetching(t *testing.T) {
+func TestWithoutPrefetching(t *testing.T) {
 	api, err := druidpeer.NewCoordinatorAPI(druidpeer.CoordinatorAPIOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -640,13 +641,13 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 	} {
 		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{
 			"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.zk.service.enabled=false",
-			"druid.sidecar.companion.port=" + strconv.Itoa(companionFreePort(t)),
+			"druid.sidecar.companion.port=" + strconv.Itoa(freePort(t)),
 			"druid.sidecar.coordinator.url=" + api.URL(), "druid.sidecar.prefetch.maxBytes=1g",
 			`druid.segmentCache.locations=[{"path":"` + t.TempDir() + `"}]`, "druid.sidecar.drift.period=", tc.set}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := NewCompanion(cfg, Options{Logger: testLogger(t)})
+		c, err := New(cfg, Options{Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -654,18 +655,18 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
 		<-c.Ready()
-		resp, err := http.Get("http://" + c.Addr().String() + StatusPath)
+		resp, err := http.Get("http://" + c.Addr().String() + lifecycle.StatusPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var s companionSnapshot
+		var s snapshot
 		json.NewDecoder(resp.Body).Decode(&s)
 		resp.Body.Close()
 		if s.Prefetch.Enabled || !strings.Contains(s.Prefetch.Off, tc.why) {
 			t.Errorf("%s: /status prefetch %+v", tc.set, s.Prefetch)
 		}
-		if code, body := httpGet(t, "http://"+c.Addr().String()+HealthPath); code != 200 || strings.TrimSpace(body) != "true" {
-			t.Errorf("%s: %d %q", HealthPath, code, body)
+		if code, body := httpGet(t, "http://"+c.Addr().String()+lifecycle.HealthPath); code != 200 || strings.TrimSpace(body) != "true" {
+			t.Errorf("%s: %d %q", lifecycle.HealthPath, code, body)
 		}
 		cancel()
 		if err := <-done; err != nil {
@@ -677,9 +678,9 @@ func TestCompanionWithoutPrefetching(t *testing.T) {
 	}
 }
 
-// TestNewCompanionRunsWithoutWhatItCannotDo: a Historical the companion cannot sit beside (no host, no cache) or
+// TestNewRunsWithoutWhatItCannotDo: a Historical the companion cannot sit beside (no host, no cache) or
 // cannot prefetch for (no way to find the Coordinator) makes no error: what cannot run is off, saying why.
-func TestNewCompanionRunsWithoutWhatItCannotDo(t *testing.T) {
+func TestNewRunsWithoutWhatItCannotDo(t *testing.T) {
 	loc := `druid.segmentCache.locations=[{"path":"` + t.TempDir() + `"}]`
 	for _, tc := range []struct {
 		sets      []string
@@ -696,9 +697,9 @@ func TestNewCompanionRunsWithoutWhatItCannotDo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := NewCompanion(cfg, Options{})
+		c, err := New(cfg, Options{})
 		if err != nil {
-			t.Fatalf("%v: NewCompanion error %v", tc.sets, err)
+			t.Fatalf("%v: New error %v", tc.sets, err)
 		}
 		if !strings.Contains(c.off, tc.want) || (c.driftOff != "") != tc.driftOff || (len(c.problems) > 0) != tc.problemed {
 			t.Errorf("%v: prefetching off for %q, drift off for %q, problems %q; want %q", tc.sets, c.off, c.driftOff,
@@ -707,7 +708,7 @@ func TestNewCompanionRunsWithoutWhatItCannotDo(t *testing.T) {
 	}
 }
 
-func TestCompanionProblemLabels(t *testing.T) {
+func TestProblemLabels(t *testing.T) {
 	for detail, want := range map[string]string{
 		audit.DriftAnnouncedMissing:                                "announced_missing_on_disk",
 		audit.DriftNeverAnnounced + " (/x/y)":                      "on_disk_not_announced",
@@ -715,7 +716,7 @@ func TestCompanionProblemLabels(t *testing.T) {
 		audit.DriftInfoWithoutFiles:                                "info_dir_without_files",
 		"wiki_2025-01-01T00:00:00.000Z_2025-01-02T00:00:00.000Z_v": "other",
 	} {
-		if got := companionProblem(detail); got != want {
+		if got := problemLabel(detail); got != want {
 			t.Errorf("%q: %q, want %q", detail, got, want)
 		}
 	}
@@ -745,13 +746,13 @@ func (l *lockedLog) logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "companion-test", Level: hclog.Debug, Output: l})
 }
 
-// TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer: the Historical announces its host name while the
+// TestSaysWhenTheCoordinatorDoesNotListItsServer: the Historical announces its host name while the
 // companion was given the pod's address, so the Coordinator queues loads under a name the companion does not look
 // for. The companion prefetches nothing, as it must, but says so: on /status with the names the Coordinator does
 // list, in druid_sidecar_server_listed, and in a warning once the absence outlasts the startup grace. Once the
 // Coordinator lists its server, all three clear and the queued segment is prefetched.
-func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
-	r := newCompanionRig(t, 1, 4<<10)
+func TestSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
+	r := newRig(t, 1, 4<<10)
 	_, port, _ := net.SplitHostPort(r.server)
 	javaName := "historical-0.historical.druid.svc.cluster.local:" + port
 	r.api.Load(javaName, r.segs[0])
@@ -759,7 +760,7 @@ func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
 	log := &lockedLog{t: t}
 	rc := r.startWith(r.config(), log.logger(), func(c *Companion) { c.absentGrace = 200 * time.Millisecond })
 
-	s := rc.waitStatus(t, 10*time.Second, "the absence reported", func(s companionSnapshot) bool {
+	s := rc.waitStatus(t, 10*time.Second, "the absence reported", func(s snapshot) bool {
 		return s.Coordinator.Up && s.Coordinator.ServerAbsent != ""
 	})
 	if s.Coordinator.ServerListed || s.Coordinator.ListedServers != 2 || !slices.Equal(s.Coordinator.OtherServers,
@@ -768,7 +769,7 @@ func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
 		t.Errorf("/status coordinator: %+v", s.Coordinator)
 	}
 	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_server_listed 0\n") {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_server_listed"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "druid_sidecar_server_listed"))
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(log.String(), "[WARN]  companion-test: the Coordinator does not list the Historical") {
@@ -783,23 +784,23 @@ func TestCompanionSaysWhenTheCoordinatorDoesNotListItsServer(t *testing.T) {
 
 	// The Historical is listed under the companion's name: the queue is read and filled.
 	r.queue(r.segs[0])
-	s = rc.waitStatus(t, 10*time.Second, "the segment placed", func(s companionSnapshot) bool { return s.Prefetch.Totals.Placed == 1 })
+	s = rc.waitStatus(t, 10*time.Second, "the segment placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 1 })
 	if !s.Coordinator.ServerListed || s.Coordinator.ServerAbsent != "" || len(s.Coordinator.OtherServers) != 0 {
 		t.Errorf("/status coordinator once listed: %+v", s.Coordinator)
 	}
 	if m := rc.metrics(t); !strings.Contains(m, "druid_sidecar_server_listed 1\n") {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_server_listed"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "druid_sidecar_server_listed"))
 	}
 	if n := strings.Count(log.String(), "[WARN]  companion-test: the Coordinator does not list"); n != 1 {
 		t.Errorf("the absence was warned about %d times, want once", n)
 	}
 }
 
-// TestCompanionRunsOnWhenItCannotCleanItsStaging: leftovers in the prefetch staging area that cannot be removed
+// TestRunsOnWhenItCannotCleanItsStaging: leftovers in the prefetch staging area that cannot be removed
 // (the companion runs as another user than the Historical, or the area is not a directory) turn prefetching off; the
 // companion still answers its probe and reports why, and leaves what it could not remove in place.
-func TestCompanionRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
-	r := newCompanionRig(t, 1, 4<<10)
+func TestRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
+	r := newRig(t, 1, 4<<10)
 	r.queue(r.segs[0])
 	staging := filepath.Join(r.cacheDir, segcache.PrefetchDir)
 	// Tests run as root, whom permissions do not stop: a staging area that is a file fails its listing instead.
@@ -811,7 +812,7 @@ func TestCompanionRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if code, _ := httpGet(t, rc.url+HealthPath); code != http.StatusOK {
+	if code, _ := httpGet(t, rc.url+lifecycle.HealthPath); code != http.StatusOK {
 		t.Errorf("/status/health: %d", code)
 	}
 	s := rc.status(t)
@@ -819,7 +820,7 @@ func TestCompanionRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
 		t.Errorf("/status: prefetch %+v, drift enabled %v", s.Prefetch, s.Drift.Enabled)
 	}
 	if m := rc.metrics(t); !strings.Contains(m, `druid_sidecar_companion_enabled{feature="prefetch"} 0`+"\n") {
-		t.Errorf("/metrics:\n%s", companionGrep(m, "druid_sidecar_companion_enabled"))
+		t.Errorf("/metrics:\n%s", grepLine(m, "druid_sidecar_companion_enabled"))
 	}
 	rc.shutdown(t)
 	if b, err := os.ReadFile(staging); err != nil || string(b) != "not ours" {

@@ -1,4 +1,4 @@
-package agent
+package companion
 
 import (
 	"bytes"
@@ -34,15 +34,15 @@ import (
 // and both sides' unzipping compete for the CPU at 85 MB/s per connection; a lower rate keeps the run bound by
 // S3's per-connection bandwidth, which is what the companion is for.
 const (
-	companionBenchSegmentsEnv = "COMPANION_BENCH_SEGMENTS"
-	companionBenchSizeEnv     = "COMPANION_BENCH_SEGMENT_MB"
-	companionBenchThreadsEnv  = "COMPANION_BENCH_LOADING_THREADS"
-	companionBenchRateEnv     = "COMPANION_BENCH_CONN_MBPS"
-	// companionBenchConnMBps is S3's bandwidth per connection, as measured by Druid users (85 MB/s).
-	companionBenchConnMBps = 85
+	benchSegmentsEnv = "COMPANION_BENCH_SEGMENTS"
+	benchSizeEnv     = "COMPANION_BENCH_SEGMENT_MB"
+	benchThreadsEnv  = "COMPANION_BENCH_LOADING_THREADS"
+	benchRateEnv     = "COMPANION_BENCH_CONN_MBPS"
+	// benchConnMBps is S3's bandwidth per connection, as measured by Druid users (85 MB/s).
+	benchConnMBps = 85
 )
 
-func companionBenchInt(b *testing.B, env string, def int) int {
+func benchInt(b *testing.B, env string, def int) int {
 	v := os.Getenv(env)
 	if v == "" {
 		return def
@@ -54,18 +54,18 @@ func companionBenchInt(b *testing.B, env string, def int) int {
 	return n
 }
 
-// BenchmarkCompanionFill times a fresh Historical filling its cache from a full load queue, with S3 capped at 85 MB/s
+// BenchmarkFill times a fresh Historical filling its cache from a full load queue, with S3 capped at 85 MB/s
 // per connection: once alone (each load one GET, numLoadingThreads at a time, as a Java Historical), once with the
 // companion prefetching the queue ahead of it. It reports both times and the speedup.
 //
 //	go test ./agent -run '^$' -bench CompanionFill -benchtime 1x
-func BenchmarkCompanionFill(b *testing.B) {
-	n := companionBenchInt(b, companionBenchSegmentsEnv, 200)
-	mb := companionBenchInt(b, companionBenchSizeEnv, 16)
-	loading := companionBenchInt(b, companionBenchThreadsEnv, 2)
-	rate := companionBenchInt(b, companionBenchRateEnv, companionBenchConnMBps)
+func BenchmarkFill(b *testing.B) {
+	n := benchInt(b, benchSegmentsEnv, 200)
+	mb := benchInt(b, benchSizeEnv, 16)
+	loading := benchInt(b, benchThreadsEnv, 2)
+	rate := benchInt(b, benchRateEnv, benchConnMBps)
 	bucket := testenv.S3(b)
-	segs := companionBenchUpload(b, bucket, n, mb<<20)
+	segs := benchUpload(b, bucket, n, mb<<20)
 	proxy, err := faultproxy.New(bucket.Endpoint)
 	if err != nil {
 		b.Fatal(err)
@@ -77,7 +77,7 @@ func BenchmarkCompanionFill(b *testing.B) {
 	}
 	defer api.Close()
 
-	cache := companionBenchDir(b)
+	cache := benchDir(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -106,8 +106,8 @@ func BenchmarkCompanionFill(b *testing.B) {
 		b.Fatal(err)
 	}
 	// The Historical's own S3 client: a connection per concurrent load, each one GET per segment.
-	hist, err := druidpeer.NewJavaHistorical(cfg, druidpeer.HistoricalOptions{S3: companionBenchS3(bucket, proxy.URL()),
-		ScratchDir: companionBenchDir(b)})
+	hist, err := druidpeer.NewJavaHistorical(cfg, druidpeer.HistoricalOptions{S3: benchS3(bucket, proxy.URL()),
+		ScratchDir: benchDir(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,17 +115,17 @@ func BenchmarkCompanionFill(b *testing.B) {
 	// The stand-in checks every mount against deep storage's bytes, which it downloads once per object: done here,
 	// uncapped and untimed, so that the timed loads download only what a Java Historical would.
 	proxy.SetConnRate(0)
-	if _, _, err := companionBenchFill(ctx, hist, api, server, segs, 4); err != nil {
+	if _, _, err := benchFill(ctx, hist, api, server, segs, 4); err != nil {
 		b.Fatal(err)
 	}
-	companionBenchDrop(b, hist, segs)
+	benchDrop(b, hist, segs)
 	proxy.SetConnRate(int64(rate) * 1_000_000)
 
 	var alone, with time.Duration
 	var reused int
 	b.ResetTimer()
 	for range b.N {
-		d, r, err := companionBenchFill(ctx, hist, api, server, segs, loading)
+		d, r, err := benchFill(ctx, hist, api, server, segs, loading)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -133,9 +133,9 @@ func BenchmarkCompanionFill(b *testing.B) {
 			b.Fatalf("without the companion %d segments were found in the cache", r)
 		}
 		alone += d
-		companionBenchDrop(b, hist, segs)
+		benchDrop(b, hist, segs)
 
-		c, err := NewCompanion(cfg, Options{})
+		c, err := New(cfg, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func BenchmarkCompanionFill(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- c.Run(cctx) }()
 		<-c.Ready()
-		d, r, err = companionBenchFill(ctx, hist, api, server, segs, loading)
+		d, r, err = benchFill(ctx, hist, api, server, segs, loading)
 		stop()
 		if rerr := <-done; err == nil {
 			err = rerr
@@ -153,7 +153,7 @@ func BenchmarkCompanionFill(b *testing.B) {
 		}
 		with += d
 		reused += r
-		companionBenchDrop(b, hist, segs)
+		benchDrop(b, hist, segs)
 	}
 	b.StopTimer()
 	alone /= time.Duration(b.N)
@@ -169,10 +169,10 @@ func BenchmarkCompanionFill(b *testing.B) {
 		alone.Seconds()/with.Seconds())
 }
 
-// companionBenchFill queues segs for server and has the Historical load them loading at a time, in queue order,
+// benchFill queues segs for server and has the Historical load them loading at a time, in queue order,
 // each taken off the queue when done, as the Coordinator does; it returns the time until all are loaded and how
 // many the Historical found in its cache instead of downloading.
-func companionBenchFill(ctx context.Context, h *druidpeer.JavaHistorical, api *druidpeer.CoordinatorAPI, server string,
+func benchFill(ctx context.Context, h *druidpeer.JavaHistorical, api *druidpeer.CoordinatorAPI, server string,
 	segs []*segments.DataSegment, loading int) (time.Duration, int, error) {
 	api.Load(server, segs...)
 	start := time.Now()
@@ -208,10 +208,10 @@ func companionBenchFill(ctx context.Context, h *druidpeer.JavaHistorical, api *d
 	return time.Since(start), int(reused.Load()), firstErr
 }
 
-// companionBenchDir is where the cache and the Historical's downloads go: memory where there is a tmpfs, as the
+// benchDir is where the cache and the Historical's downloads go: memory where there is a tmpfs, as the
 // deep-storage benchmarks do, since this machine's disk writes at about S3's speed per connection and would be what
 // is measured.
-func companionBenchDir(b *testing.B) string {
+func benchDir(b *testing.B) string {
 	if shm, err := os.MkdirTemp("/dev/shm", "companion-bench-"); err == nil {
 		b.Cleanup(func() { os.RemoveAll(shm) })
 		return shm
@@ -219,7 +219,7 @@ func companionBenchDir(b *testing.B) string {
 	return b.TempDir()
 }
 
-func companionBenchDrop(b *testing.B, h *druidpeer.JavaHistorical, segs []*segments.DataSegment) {
+func benchDrop(b *testing.B, h *druidpeer.JavaHistorical, segs []*segments.DataSegment) {
 	for _, s := range segs {
 		if err := h.Drop(s); err != nil {
 			b.Fatal(err)
@@ -227,8 +227,8 @@ func companionBenchDrop(b *testing.B, h *druidpeer.JavaHistorical, segs []*segme
 	}
 }
 
-// companionBenchS3 is an S3 client to endpoint with a connection pool.
-func companionBenchS3(bucket testenv.S3Bucket, endpoint string) *s3.Client {
+// benchS3 is an S3 client to endpoint with a connection pool.
+func benchS3(bucket testenv.S3Bucket, endpoint string) *s3.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	return s3.New(s3.Options{Region: bucket.Region, UsePathStyle: true, BaseEndpoint: aws.String(endpoint),
@@ -238,10 +238,10 @@ func companionBenchS3(bucket testenv.S3Bucket, endpoint string) *s3.Client {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired})
 }
 
-// companionBenchUpload puts n segments of about size bytes in S3. Their column data is random, so that the objects
+// benchUpload puts n segments of about size bytes in S3. Their column data is random, so that the objects
 // are as large as the segments: Druid's columns are compressed already, and what crosses the network is what the
 // 85 MB/s per connection applies to.
-func companionBenchUpload(b *testing.B, bucket testenv.S3Bucket, n, size int) []*segments.DataSegment {
+func benchUpload(b *testing.B, bucket testenv.S3Bucket, n, size int) []*segments.DataSegment {
 	b.Helper()
 	client := bucket.Client(b)
 	segs := make([]*segments.DataSegment, n)
@@ -255,14 +255,14 @@ func companionBenchUpload(b *testing.B, bucket testenv.S3Bucket, n, size int) []
 				if i >= n {
 					return
 				}
-				data, total, err := companionBenchZip(uint64(i+1), size)
+				data, total, err := benchZip(uint64(i+1), size)
 				if err != nil {
 					errs[i] = err
 					return
 				}
-				s := sandbox.Segment("wikipedia", i, 0, 1, bucket.Bucket, companionBaseKey, total)
+				s := sandbox.Segment("wikipedia", i, 0, 1, bucket.Bucket, baseKey, total)
 				_, errs[i] = client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket.Bucket),
-					Key: aws.String(sandbox.Key(companionBaseKey, s.ID())), Body: bytes.NewReader(data)})
+					Key: aws.String(sandbox.Key(baseKey, s.ID())), Body: bytes.NewReader(data)})
 				segs[i] = s
 			}
 		})
@@ -276,9 +276,9 @@ func companionBenchUpload(b *testing.B, bucket testenv.S3Bucket, n, size int) []
 	return segs
 }
 
-// companionBenchZip is an index.zip whose chunk is size bytes of random data, deflated at level 0 (random data
+// benchZip is an index.zip whose chunk is size bytes of random data, deflated at level 0 (random data
 // does not compress anyway), and the files' total size.
-func companionBenchZip(seed uint64, size int) ([]byte, int64, error) {
+func benchZip(seed uint64, size int) ([]byte, int64, error) {
 	chunk := make([]byte, size)
 	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16)})
 	if _, err := rng.Read(chunk); err != nil {
