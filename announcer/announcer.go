@@ -18,6 +18,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // ErrStopped is returned by calls made after Stop.
@@ -58,7 +59,7 @@ func WithLabels(labels map[string]string) Option {
 
 // WithRegisterer registers the Announcer's metrics with r: druid_sidecar_announced_segments and, with ZooKeeper
 // enabled, druid_sidecar_zk_connected, druid_sidecar_zk_reconnects_total, druid_sidecar_zk_reconnect_seconds and
-// druid_sidecar_zk_session_expiries_total (see ZKStats). They are read from the Announcer at scrape time. Without
+// druid_sidecar_zk_session_expiries_total (see zookeeper.Stats). They are read from the Announcer at scrape time. Without
 // it (or with a nil r) nothing is registered; New fails if r refuses them (one Announcer per registry).
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
 
@@ -98,8 +99,7 @@ type Announcer struct {
 	discoveryPath, serverPath, batchDir, servedDir string
 	nodeData, serverData                           []byte
 
-	zk      *zkClient // nil when druid.zk.service.enabled=false
-	metrics *zkMetrics
+	zk *zookeeper.Conn // nil when druid.zk.service.enabled=false
 
 	kick        chan struct{}
 	sessionKick chan struct{}
@@ -133,8 +133,8 @@ type znode struct {
 	enc  []byte
 }
 
-func (z *znode) encoded(c *zkClient) []byte {
-	z.once.Do(func() { z.enc = c.encode(z.raw) })
+func (z *znode) encoded(c *zookeeper.Conn) []byte {
+	z.once.Do(func() { z.enc = c.Encode(z.raw) })
 	return z.enc
 }
 
@@ -171,7 +171,6 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 		servedDir:     path.Join(cfg.ZK.Paths.ServedSegments, name),
 		nodeData:      discoveryNodeJSON(cfg, o.startTime, o.labels),
 		serverData:    serverMetadataJSON(cfg),
-		metrics:       newZKMetrics(),
 		kick:          make(chan struct{}, 1),
 		sessionKick:   make(chan struct{}, 1),
 		stop:          make(chan struct{}),
@@ -187,7 +186,7 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 	a.pack = newPacker(cfg.Node.HostAndPort(), historicalServerType, cfg.Server.Tier,
 		cfg.Announcer.SegmentsPerNode, cfg.Announcer.MaxBytesPerNode, time.Now)
 	if cfg.ZK.Enabled {
-		c, err := dialZK(cfg.ZK.Service, a.log.Named("zk"), a.metrics, func(zk.State) { signal(a.sessionKick) })
+		c, err := zookeeper.Dial(cfg.ZK.Service, a.log.Named("zk"), func(zk.State) { signal(a.sessionKick) })
 		if err != nil {
 			return nil, fmt.Errorf("announcer: %w", err)
 		}
@@ -196,7 +195,7 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 	if o.reg != nil {
 		if err := o.reg.Register(collector{a}); err != nil {
 			if a.zk != nil {
-				a.zk.close()
+				a.zk.Close()
 			}
 			return nil, fmt.Errorf("announcer: registering the metrics: %w", err)
 		}
@@ -209,7 +208,12 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 }
 
 // ZKStats returns the ZooKeeper session metrics (all zero with ZooKeeper disabled).
-func (a *Announcer) ZKStats() ZKStats { return a.metrics.snapshot() }
+func (a *Announcer) ZKStats() zookeeper.Stats {
+	if a.zk == nil {
+		return zookeeper.Stats{}
+	}
+	return a.zk.Stats()
+}
 
 // AnnounceNode writes the legacy server announcement, then the internal-discovery node (the one that makes Brokers
 // and Coordinators find this server), and returns once both are in ZooKeeper. Call it when the HTTP endpoints serve
@@ -422,7 +426,7 @@ func (a *Announcer) Stop(ctx context.Context) error {
 	a.mu.Unlock()
 	close(a.stop)
 	if a.zk != nil {
-		a.zk.close()
+		a.zk.Close()
 	}
 	a.wg.Wait()
 	if errors.Is(err, ErrStopped) {
@@ -565,7 +569,7 @@ func (a *Announcer) run() {
 		retry = nil
 		a.checkSession()
 		if !authed && a.isLive() {
-			if err := a.zk.authenticate(); err != nil {
+			if err := a.zk.Authenticate(); err != nil {
 				a.log.Error("cannot authenticate to ZooKeeper; retrying", "error", err)
 				retry = time.After(time.Second)
 				continue
@@ -605,7 +609,7 @@ func (a *Announcer) isLive() bool {
 
 // checkSession notices session changes: a new session id means every ephemeral znode of ours is gone.
 func (a *Announcer) checkSession() {
-	state, sid := a.zk.conn.State(), a.zk.conn.SessionID()
+	state, sid := a.zk.ZK().State(), a.zk.ZK().SessionID()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.live = state == zk.StateHasSession && sid != 0
@@ -696,7 +700,7 @@ func (a *Announcer) apply(items []syncItem, epoch uint64) (failed int, connLost 
 			if err != nil || !current {
 				mu.Lock()
 				failed++
-				if err != nil && isConnectionError(err) || !current {
+				if err != nil && zookeeper.IsConnectionError(err) || !current {
 					connLost = true
 				} else if firstErr == nil {
 					firstErr = err
@@ -713,7 +717,7 @@ func (a *Announcer) apply(items []syncItem, epoch uint64) (failed int, connLost 
 }
 
 func (a *Announcer) applyOne(it syncItem) error {
-	conn, abs := a.zk.conn, a.zk.abs(it.path)
+	conn, abs := a.zk.ZK(), a.zk.Path(it.path)
 	if it.want == nil {
 		if err := conn.Delete(abs, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("deleting %s: %w", abs, err)
@@ -730,20 +734,20 @@ func (a *Announcer) applyOne(it syncItem) error {
 			return fmt.Errorf("updating %s: %w", abs, err)
 		}
 	}
-	return a.create(abs, data)
+	return a.create(it.path, data)
 }
 
-// create creates an ephemeral znode, creating missing parents, and takes over a node left at the path by another
-// session.
-func (a *Announcer) create(abs string, data []byte) error {
-	conn := a.zk.conn
+// create creates an ephemeral znode at the Druid path p, creating missing parents, and takes over a node left at
+// the path by another session.
+func (a *Announcer) create(p string, data []byte) error {
+	conn, abs := a.zk.ZK(), a.zk.Path(p)
 	for attempt := 0; attempt < 5; attempt++ {
-		_, err := conn.Create(abs, data, zk.FlagEphemeral, a.zk.acl)
+		_, err := conn.Create(abs, data, zk.FlagEphemeral, a.zk.ACL())
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := ensurePath(a.zk, path.Dir(abs)); err != nil {
+			if err := a.zk.EnsurePath(path.Dir(p)); err != nil {
 				return err
 			}
 		case errors.Is(err, zk.ErrNodeExists):
@@ -777,20 +781,6 @@ func (a *Announcer) create(abs string, data []byte) error {
 	return fmt.Errorf("creating %s: it keeps changing under us; retrying later", abs)
 }
 
-// ensurePath creates abs and its ancestors PERSISTENT with empty data (and our ACL) where missing.
-func ensurePath(c *zkClient, abs string) error {
-	for i := 1; i <= len(abs); i++ {
-		if i != len(abs) && abs[i] != '/' {
-			continue
-		}
-		p := abs[:i]
-		if _, err := c.conn.Create(p, nil, 0, c.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("creating the parent znode %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
 // watchDir re-creates our znodes in dir that someone else deletes. A child confirmed before the listing was
 // requested and missing from it was deleted: requests on one session are answered in order.
 //
@@ -814,7 +804,7 @@ func (a *Announcer) watchDir(dir string) {
 		if !live {
 			continue
 		}
-		ok, stat, err := a.zk.conn.Exists(a.zk.abs(dir))
+		ok, stat, err := a.zk.ZK().Exists(a.zk.Path(dir))
 		if err != nil {
 			continue
 		}
@@ -826,7 +816,7 @@ func (a *Announcer) watchDir(dir string) {
 		if epoch == lastEpoch && stat.Cversion == lastCversion {
 			continue
 		}
-		children, stat, err := a.zk.conn.Children(a.zk.abs(dir))
+		children, stat, err := a.zk.ZK().Children(a.zk.Path(dir))
 		if err != nil {
 			continue
 		}

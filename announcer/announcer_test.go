@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // TestAnnouncerZooKeeper walks the API against the real ZooKeeper: what is written, in which encoding, the
@@ -39,12 +40,20 @@ func TestAnnouncerZooKeeper(t *testing.T) {
 			ctx := zktCtx(t, 20*time.Second)
 
 			// Someone else's session left a node at our discovery path: it is replaced.
-			other := z.Conn(t)
-			disc := z.Path(path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, cfg.Node.HostAndPortToUse()))
-			if err := ensurePath(&zkClient{conn: other, acl: zk.WorldACL(zk.PermAll)}, path.Dir(disc)); err != nil {
+			other, err := zookeeper.Dial(cfg.ZK.Service, nil, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := other.Create(disc, []byte("stale"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+			defer other.Close()
+			if err := other.WaitSession(ctx); err != nil {
+				t.Fatal(err)
+			}
+			discPath := path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, cfg.Node.HostAndPortToUse())
+			disc := z.Path(discPath)
+			if err := other.EnsurePath(path.Dir(discPath)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.ZK().Create(other.Path(discPath), []byte("stale"), zk.FlagEphemeral, other.ACL()); err != nil {
 				t.Fatal(err)
 			}
 

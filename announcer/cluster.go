@@ -17,13 +17,14 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // ClusterReader reads what a Druid cluster announces in ZooKeeper: nodes by role from internal discovery, the
 // legacy server announcements, the batch segment inventory of every data server, and the Coordinator and Overlord
 // leaders from their latches.
 type ClusterReader struct {
-	c     *zkClient
+	c     *zookeeper.Conn
 	paths configs.ZKPathsConfig
 }
 
@@ -35,35 +36,23 @@ func NewClusterReader(ctx context.Context, cfg *configs.Config, log hclog.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	c, err := dialZK(cfg.ZK.Service, log.Named("zk"), newZKMetrics(), nil)
+	c, err := zookeeper.Dial(cfg.ZK.Service, log.Named("zk"), nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.waitSession(ctx); err != nil {
-		c.close()
+	if err := c.WaitSession(ctx); err != nil {
+		c.Close()
 		return nil, err
 	}
-	if err := call(ctx, c.authenticate); err != nil {
-		c.close()
+	if err := zookeeper.Call(ctx, c.Authenticate); err != nil {
+		c.Close()
 		return nil, err
 	}
 	return &ClusterReader{c: c, paths: cfg.ZK.Paths}, nil
 }
 
 // Close ends the session.
-func (r *ClusterReader) Close() { r.c.close() }
-
-// call runs f, which makes go-zookeeper requests (they have no deadline of their own), until ctx ends.
-func call(ctx context.Context, f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (r *ClusterReader) Close() { r.c.Close() }
 
 // DiscoveredNode is one DiscoveryDruidNode from internal discovery.
 type DiscoveredNode struct {
@@ -225,9 +214,9 @@ type Leader struct {
 // children lists p's children; a missing p has none.
 func (r *ClusterReader) children(ctx context.Context, p string) ([]string, error) {
 	var out []string
-	err := call(ctx, func() error {
+	err := zookeeper.Call(ctx, func() error {
 		var err error
-		out, _, err = r.c.conn.Children(r.c.abs(p))
+		out, _, err = r.c.ZK().Children(r.c.Path(p))
 		if errors.Is(err, zk.ErrNoNode) {
 			out, err = nil, nil
 		}
@@ -243,15 +232,15 @@ func (r *ClusterReader) children(ctx context.Context, p string) ([]string, error
 // get reads and decodes p; a missing p gives nil data and zk.ErrNoNode.
 func (r *ClusterReader) get(ctx context.Context, p string) ([]byte, error) {
 	var data []byte
-	err := call(ctx, func() error {
+	err := zookeeper.Call(ctx, func() error {
 		var err error
-		data, _, err = r.c.conn.Get(r.c.abs(p))
+		data, _, err = r.c.ZK().Get(r.c.Path(p))
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	return decodeZNode(data)
+	return zookeeper.DecodeZNode(data)
 }
 
 // getAll reads many znodes in parallel (go-zookeeper pipelines them); missing ones are left out.
@@ -411,9 +400,9 @@ func (r *ClusterReader) Leader(ctx context.Context, latchPath string) (*Leader, 
 	slices.SortStableFunc(names, func(a, b string) int { return strings.Compare(latchSequence(a), latchSequence(b)) })
 	for _, n := range names {
 		var data []byte
-		err := call(ctx, func() error {
+		err := zookeeper.Call(ctx, func() error {
 			var err error
-			data, _, err = r.c.conn.Get(r.c.abs(path.Join(latchPath, n)))
+			data, _, err = r.c.ZK().Get(r.c.Path(path.Join(latchPath, n)))
 			return err
 		})
 		if errors.Is(err, zk.ErrNoNode) {

@@ -2,6 +2,8 @@ package announcer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 var (
@@ -37,7 +39,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if c.a.zk == nil {
 		return
 	}
-	s := c.a.metrics.snapshot()
+	s := c.a.zk.Stats()
 	up := 0.0
 	if s.Connected {
 		up = 1
@@ -45,8 +47,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(zkConnectedDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(zkReconnectsDesc, prometheus.CounterValue, float64(s.Reconnects))
 	ch <- prometheus.MustNewConstMetric(zkExpiriesDesc, prometheus.CounterValue, float64(s.Expiries))
-	buckets := make(map[float64]uint64, len(ReconnectBuckets))
-	for i, b := range ReconnectBuckets {
+	buckets := make(map[float64]uint64, len(zookeeper.ReconnectBuckets))
+	for i, b := range zookeeper.ReconnectBuckets {
 		buckets[b] = s.ReconnectSeconds[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(zkReconnectSecondsDesc, s.ReconnectSecondsCount, s.ReconnectSecondsSum, buckets)

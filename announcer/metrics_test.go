@@ -11,6 +11,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/internal/zkproxy"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 func TestMetricsZooKeeper(t *testing.T) {
@@ -63,7 +64,7 @@ druid_sidecar_zk_session_expiries_total 0
 	}
 
 	// Drop the connection: the session survives, the client reconnects, one loss is timed.
-	old := a.zk.conn.SessionID()
+	old := a.zk.ZK().SessionID()
 	if n := proxy.DropAll(); n == 0 {
 		t.Fatal("the proxy held no connection to drop")
 	}
@@ -83,7 +84,7 @@ druid_sidecar_zk_connected 1
 druid_sidecar_zk_reconnects_total 1
 druid_sidecar_zk_session_expiries_total 0
 `
-	if a.zk.conn.SessionID() != old {
+	if a.zk.ZK().SessionID() != old {
 		t.Log("the session changed (a slow machine); not comparing the expiry counter")
 		names = names[:3]
 		want = strings.ReplaceAll(want, "druid_sidecar_zk_session_expiries_total 0\n", "")
@@ -102,7 +103,7 @@ druid_sidecar_zk_session_expiries_total 0
 		}
 		h := mf.GetMetric()[0].GetHistogram()
 		hist = true
-		if h.GetSampleCount() != 1 || h.GetSampleSum() <= 0 || len(h.GetBucket()) != len(ReconnectBuckets) {
+		if h.GetSampleCount() != 1 || h.GetSampleSum() <= 0 || len(h.GetBucket()) != len(zookeeper.ReconnectBuckets) {
 			t.Errorf("druid_sidecar_zk_reconnect_seconds: %v", h)
 		}
 		if b := h.GetBucket()[len(h.GetBucket())-1]; b.GetUpperBound() != 300 || b.GetCumulativeCount() != 1 {

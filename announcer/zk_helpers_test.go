@@ -16,6 +16,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // zktConfig is a configuration announcing 127.0.0.x:8083 to the ZooKeeper at connect (servers and chroot), with
@@ -124,7 +125,7 @@ func (s zktState) abs(p string) string { return s.root + p }
 // exactly want in the batch znodes — none missing, none twice, none stale — every znode owned by the announcer's
 // current session, holding the bytes it announces, under maxBytesPerNode and segmentsPerNode.
 func (s zktState) check(node bool, want []*segments.DataSegment) error {
-	sid := s.a.zk.conn.SessionID()
+	sid := s.a.zk.ZK().SessionID()
 	if sid == 0 {
 		return errors.New("the announcer has no session")
 	}
@@ -147,7 +148,7 @@ func (s zktState) check(node bool, want []*segments.DataSegment) error {
 		case stat.EphemeralOwner != sid:
 			errs = append(errs, fmt.Errorf("%s is owned by session 0x%x, not ours 0x%x", n.path, stat.EphemeralOwner, sid))
 		default:
-			raw, err := decodeZNode(data)
+			raw, err := zookeeper.DecodeZNode(data)
 			if err != nil || string(raw) != string(n.raw) {
 				errs = append(errs, fmt.Errorf("%s holds %q (%v), want %q", n.path, raw, err, n.raw))
 			}
@@ -179,7 +180,7 @@ func (s zktState) check(node bool, want []*segments.DataSegment) error {
 		if stat.EphemeralOwner != sid {
 			errs = append(errs, fmt.Errorf("batch %s is owned by session 0x%x, not ours 0x%x (stale)", b, stat.EphemeralOwner, sid))
 		}
-		raw, err := decodeZNode(data)
+		raw, err := zookeeper.DecodeZNode(data)
 		if err != nil {
 			return err
 		}
@@ -262,7 +263,7 @@ func zktWaitSession(t testing.TB, a *Announcer, old int64, d time.Duration) int6
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if sid := a.zk.conn.SessionID(); sid != 0 && sid != old && a.zk.conn.State() == zk.StateHasSession {
+		if sid := a.zk.ZK().SessionID(); sid != 0 && sid != old && a.zk.ZK().State() == zk.StateHasSession {
 			return sid
 		}
 		time.Sleep(5 * time.Millisecond)

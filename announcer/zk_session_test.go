@@ -53,7 +53,7 @@ func TestSessionLossExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.eventually(t, 5*time.Second, true, segs)
-	old := a.zk.conn.SessionID()
+	old := a.zk.ZK().SessionID()
 
 	proxy.Cut()
 	// Changes made while cut off are kept and written in the new session.

@@ -22,9 +22,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // ZKQueueOptions are a ZKQueue's collaborators.
@@ -88,7 +88,7 @@ type ZKQueue struct {
 	ran      atomic.Bool
 	draining atomic.Bool   // Run's context ended: no new submissions, FAILED statuses keep their znodes
 	kick     chan struct{} // wakes the loop: a status arrived, or the session changed
-	conn     atomic.Pointer[announcer.ZKConn]
+	conn     atomic.Pointer[zookeeper.Conn]
 
 	mu      sync.Mutex
 	entries map[string]*zkEntry // by child name: every child read and not yet forgotten
@@ -180,7 +180,7 @@ func (q *ZKQueue) Run(ctx context.Context) error {
 	if !q.ran.CompareAndSwap(false, true) {
 		return errors.New("loadqueue: ZKQueue.Run was already called; a ZKQueue runs once")
 	}
-	conn, err := announcer.DialZK(q.zkCfg, q.log.Named("zk"), func(zk.State) { zkSignal(q.kick) })
+	conn, err := zookeeper.Dial(q.zkCfg, q.log.Named("zk"), func(zk.State) { zkSignal(q.kick) })
 	if err != nil {
 		return fmt.Errorf("starting the ZooKeeper load queue %s: %w", q.dir, err)
 	}
@@ -273,11 +273,11 @@ type zkRunState struct {
 
 // pass does one round of work and reports whether it deleted a znode. Without a session it does nothing: an
 // outage only pauses the queue.
-func (q *ZKQueue) pass(conn *announcer.ZKConn, st *zkRunState, draining bool) bool {
+func (q *ZKQueue) pass(conn *zookeeper.Conn, st *zkRunState, draining bool) bool {
 	if !conn.HasSession() {
 		return false
 	}
-	if sid := conn.Conn().SessionID(); sid != st.sid {
+	if sid := conn.ZK().SessionID(); sid != st.sid {
 		if st.sid != 0 {
 			q.log.Info("new ZooKeeper session: the ZooKeeper load queue resumes", "session", fmt.Sprintf("0x%x", sid), "path", q.dir)
 		}
@@ -311,8 +311,8 @@ func (q *ZKQueue) pass(conn *announcer.ZKConn, st *zkRunState, draining bool) bo
 
 // list reads the children created since the last listing, parses them and records them as waiting (or, when
 // they cannot be parsed, as done). It reports false when ZooKeeper failed it.
-func (q *ZKQueue) list(conn *announcer.ZKConn, st *zkRunState) bool {
-	c, abs := conn.Conn(), conn.Path(q.dir)
+func (q *ZKQueue) list(conn *zookeeper.Conn, st *zkRunState) bool {
+	c, abs := conn.ZK(), conn.Path(q.dir)
 	ok, stat, err := c.Exists(abs)
 	if err != nil {
 		q.trouble("looking at the ZooKeeper load queue "+q.dir, err)
@@ -395,7 +395,7 @@ type zkChild struct {
 }
 
 // fetch reads the named children, pipelining the reads; children deleted meanwhile are left out.
-func (q *ZKQueue) fetch(conn *announcer.ZKConn, names []string) ([]zkChild, error) {
+func (q *ZKQueue) fetch(conn *zookeeper.Conn, names []string) ([]zkChild, error) {
 	out := make([]zkChild, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, zkFetchParallel)
@@ -405,7 +405,7 @@ func (q *ZKQueue) fetch(conn *announcer.ZKConn, names []string) ([]zkChild, erro
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			data, stat, err := conn.Conn().Get(conn.Path(q.dir + "/" + name))
+			data, stat, err := conn.ZK().Get(conn.Path(q.dir + "/" + name))
 			switch {
 			case errors.Is(err, zk.ErrNoNode):
 			case err != nil:
@@ -424,7 +424,7 @@ func (q *ZKQueue) fetch(conn *announcer.ZKConn, names []string) ([]zkChild, erro
 
 // parseZKRequest reads one child's data: one change request, gzip or raw JSON (the Coordinator wrote raw).
 func parseZKRequest(data []byte) (segments.ChangeRequest, error) {
-	raw, err := announcer.DecodeZNode(data)
+	raw, err := zookeeper.DecodeZNode(data)
 	if err != nil {
 		return segments.ChangeRequest{}, err
 	}
@@ -533,7 +533,7 @@ func (q *ZKQueue) finished(en *zkEntry, s segments.ChangeStatus) {
 
 // deleteDone deletes the znodes of finished and malformed entries. It reports whether it deleted one, and false
 // as ok when ZooKeeper became unreachable (the rest is retried at a later pass).
-func (q *ZKQueue) deleteDone(conn *announcer.ZKConn) (deleted, ok bool) {
+func (q *ZKQueue) deleteDone(conn *zookeeper.Conn) (deleted, ok bool) {
 	q.mu.Lock()
 	var done []*zkEntry
 	for _, en := range q.entries {
@@ -542,7 +542,7 @@ func (q *ZKQueue) deleteDone(conn *announcer.ZKConn) (deleted, ok bool) {
 		}
 	}
 	q.mu.Unlock()
-	c := conn.Conn()
+	c := conn.ZK()
 	for _, en := range done {
 		p := conn.Path(q.dir + "/" + en.name)
 		exists, stat, err := c.Exists(p)
@@ -562,7 +562,7 @@ func (q *ZKQueue) deleteDone(conn *announcer.ZKConn) (deleted, ok bool) {
 				q.relist = true // a new request under the same name: the next listing reads it
 			}
 			q.mu.Unlock()
-		case announcer.IsConnectionError(err):
+		case zookeeper.IsConnectionError(err):
 			q.log.Debug("ZooKeeper is unreachable; deleting the finished load queue entries later", "error", err)
 			return deleted, false
 		default:
@@ -601,7 +601,7 @@ func (q *ZKQueue) trouble(what string, err error) {
 	if what != "" {
 		msg = what + ": " + msg
 	}
-	if announcer.IsConnectionError(err) {
+	if zookeeper.IsConnectionError(err) {
 		q.log.Debug("ZooKeeper is unreachable; the load queue waits", "error", msg)
 		return
 	}

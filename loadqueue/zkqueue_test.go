@@ -458,7 +458,7 @@ func TestZKQueueSessionExpiry(t *testing.T) {
 	}
 	zr.coord.waitDeleted(10*time.Second, paths[0])
 	conn := run.q.conn.Load()
-	old := conn.Conn().SessionID()
+	old := conn.ZK().SessionID()
 
 	zr.proxy.Cut()
 	// The Coordinator keeps assigning while our session is gone: its entries are its own ephemerals.
@@ -480,7 +480,7 @@ func TestZKQueueSessionExpiry(t *testing.T) {
 	if n := zr.puller.pulls.Load(); n != int64(len(segs)) {
 		t.Errorf("%d pulls for %d entries: a request ran twice", n, len(segs))
 	}
-	if sid := conn.Conn().SessionID(); sid == old {
+	if sid := conn.ZK().SessionID(); sid == old {
 		t.Errorf("the session 0x%x was not replaced; the test did not expire it", sid)
 	}
 	if st := conn.Stats(); st.Expiries < 1 {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
 // SandboxLeader is the Coordinator-Overlord of a cluster stand-in as the rest of the cluster finds it: the holder
@@ -24,7 +24,7 @@ type SandboxLeader struct {
 	// URL is the leader's http://host:port, the latches' data.
 	URL     string
 	latches []string
-	zk      *announcer.ZKConn
+	zk      *zookeeper.Conn
 	srv     *http.Server
 
 	mu      sync.Mutex
@@ -69,7 +69,7 @@ func StartSandboxLeader(ctx context.Context, cfg *configs.Config) (*SandboxLeade
 			}
 		}
 	}
-	if l.zk, err = announcer.DialZK(cfg.ZK.Service, nil, onSession); err != nil {
+	if l.zk, err = zookeeper.Dial(cfg.ZK.Service, nil, onSession); err != nil {
 		l.srv.Close()
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func StartSandboxLeader(ctx context.Context, cfg *configs.Config) (*SandboxLeade
 func (l *SandboxLeader) take() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	conn := l.zk.Conn()
+	conn := l.zk.ZK()
 	sid := conn.SessionID()
 	if sid == l.session {
 		return nil

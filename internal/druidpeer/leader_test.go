@@ -78,7 +78,7 @@ func TestSandboxLeaderAfterSessionExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	old := l.zk.Conn().SessionID()
+	old := l.zk.ZK().SessionID()
 	px.Cut()
 	z.WaitSessionExpired(t, old, 15*time.Second)
 	px.Heal()
@@ -103,7 +103,7 @@ func TestSandboxLeaderAfterSessionExpiry(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if sid := l.zk.Conn().SessionID(); sid == old {
+	if sid := l.zk.ZK().SessionID(); sid == old {
 		t.Errorf("the session 0x%x was not replaced; the test did not expire it", sid)
 	}
 }

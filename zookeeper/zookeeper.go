@@ -1,11 +1,12 @@
-package announcer
+// Package zookeeper is druid-sidecar's ZooKeeper client, set up as Druid's CuratorModule sets up Curator: the
+// announcer, the ZooKeeper load queue, discovery and the test peers share this one connection code.
+package zookeeper
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
 	"strings"
 	"sync"
@@ -13,43 +14,45 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/go-hclog"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
 
-// zkClient is one ZooKeeper client configured as Druid's CuratorModule configures Curator: the servers and chroot
+// Conn is one ZooKeeper client configured as Druid's CuratorModule configures Curator: the servers and chroot
 // of druid.zk.service.host, the session timeout, digest authentication when user and pwd are both set, creator-only
-// ACLs when acl=true, and the compression rule of PotentiallyGzippedCompressionProvider.
+// ACLs when druid.zk.service.acl is on, and the compression rule of PotentiallyGzippedCompressionProvider.
 //
-// go-zookeeper has no chroot: every path handed to conn goes through abs.
-type zkClient struct {
+// go-zookeeper has no chroot: paths handed to Conn's methods are Druid paths (e.g. /druid/loadQueue/host:port),
+// and Path puts them below the chroot for calls made on ZK directly. Users poll rather than set ZooKeeper watches:
+// go-zookeeper 1.0.4 re-sets watches after a reconnect in a way the race detector reports.
+type Conn struct {
 	conn     *zk.Conn
 	chroot   string
 	acl      []zk.ACL
 	compress bool
 	scheme   string
 	auth     []byte // "user:pwd", nil when no authentication is configured
-	metrics  *zkMetrics
-	log      hclog.Logger
+	metrics  *metrics
 }
 
-// zkSessionListener is told about every session state change of go-zookeeper (connecting, has session, expired,
-// disconnected). It is called on go-zookeeper's connection goroutine and must not block.
-type zkSessionListener func(zk.State)
-
-// dialZK starts a client; go-zookeeper connects in the background and reconnects forever until close.
-func dialZK(cfg configs.ZKServiceConfig, log hclog.Logger, metrics *zkMetrics, listener zkSessionListener) (*zkClient, error) {
+// Dial starts a client for cfg. It connects in the background and keeps reconnecting (with a new session after an
+// expiry) until Close. onSession, when not nil, is told about every session state change (connecting, has session,
+// expired, disconnected); it is called on go-zookeeper's connection goroutine and must not block.
+func Dial(cfg configs.ZKServiceConfig, log hclog.Logger, onSession func(zk.State)) (*Conn, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
 	servers, chroot := cfg.Servers()
 	if len(servers) == 0 {
 		return nil, fmt.Errorf("druid.zk.service.host %q names no ZooKeeper server", cfg.Host)
 	}
-	c := &zkClient{
+	c := &Conn{
 		chroot:   chroot,
 		acl:      zk.WorldACL(zk.PermAll),
 		compress: cfg.Compress,
 		scheme:   cfg.AuthScheme,
-		metrics:  metrics,
-		log:      log,
+		metrics:  newMetrics(),
 	}
 	if c.scheme == "" {
 		c.scheme = "digest"
@@ -72,9 +75,9 @@ func dialZK(cfg configs.ZKServiceConfig, log hclog.Logger, metrics *zkMetrics, l
 			if ev.Type != zk.EventSession {
 				return
 			}
-			metrics.observe(ev.State)
-			if listener != nil {
-				listener(ev.State)
+			c.metrics.observe(ev.State)
+			if onSession != nil {
+				onSession(ev.State)
 			}
 		}))
 	if err != nil {
@@ -84,8 +87,20 @@ func dialZK(cfg configs.ZKServiceConfig, log hclog.Logger, metrics *zkMetrics, l
 	return c, nil
 }
 
-// abs is p (a Druid path such as /druid/segments) below the chroot.
-func (c *zkClient) abs(p string) string {
+// ZK is the go-zookeeper connection; build every path given to it with Path.
+func (c *Conn) ZK() *zk.Conn { return c.conn }
+
+// ACL is the ACL znodes are created with: world-all, or creator-only when druid.zk.service.acl is on.
+func (c *Conn) ACL() []zk.ACL { return c.acl }
+
+// HasSession reports whether the client has a session now.
+func (c *Conn) HasSession() bool { return c.conn.State() == zk.StateHasSession }
+
+// Stats returns this connection's session metrics.
+func (c *Conn) Stats() Stats { return c.metrics.snapshot() }
+
+// Path is the Druid path p (such as /druid/segments) below the configured chroot.
+func (c *Conn) Path(p string) string {
 	if c.chroot == "" {
 		return p
 	}
@@ -95,8 +110,10 @@ func (c *zkClient) abs(p string) string {
 	return c.chroot + p
 }
 
-// authenticate adds the configured credentials to the session; go-zookeeper re-sends them after every reconnect.
-func (c *zkClient) authenticate() error {
+// Authenticate adds the configured credentials (druid.zk.service.user and pwd) to the session, and does nothing
+// when none are configured. Call it once the first session exists; go-zookeeper re-sends the credentials after
+// every reconnect by itself.
+func (c *Conn) Authenticate() error {
 	if c.auth == nil {
 		return nil
 	}
@@ -106,8 +123,8 @@ func (c *zkClient) authenticate() error {
 	return nil
 }
 
-// waitSession waits until the client has a session, or ctx ends.
-func (c *zkClient) waitSession(ctx context.Context) error {
+// WaitSession waits until the client has a session, or ctx ends.
+func (c *Conn) WaitSession(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for c.conn.State() != zk.StateHasSession {
@@ -120,11 +137,40 @@ func (c *zkClient) waitSession(ctx context.Context) error {
 	return nil
 }
 
-func (c *zkClient) close() { c.conn.Close() }
+// Close ends the session; requests in progress fail with zk.ErrConnectionClosed or zk.ErrClosing.
+func (c *Conn) Close() { c.conn.Close() }
 
-// encode is what the announcers write: one gzip member when druid.zk.service.compress is on (as Curator's
+// EnsurePath creates the Druid path p and its missing ancestors as PERSISTENT znodes with empty data and the
+// configured ACL, as Curator's creatingParentsIfNeeded does; znodes already there are left as they are.
+func (c *Conn) EnsurePath(p string) error {
+	abs := c.Path(p)
+	for i := 1; i <= len(abs); i++ {
+		if i != len(abs) && abs[i] != '/' {
+			continue
+		}
+		p := abs[:i]
+		if _, err := c.conn.Create(p, nil, 0, c.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("creating the parent znode %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Call runs f, which makes go-zookeeper requests (they have no deadline of their own), until ctx ends.
+func Call(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Encode is what the announcers write: one gzip member when druid.zk.service.compress is on (as Curator's
 // .compressed() writes), the bytes themselves otherwise.
-func (c *zkClient) encode(raw []byte) []byte {
+func (c *Conn) Encode(raw []byte) []byte {
 	if !c.compress {
 		return raw
 	}
@@ -148,9 +194,9 @@ func gzipBytes(raw []byte) []byte {
 	return buf.Bytes()
 }
 
-// decodeZNode is what Druid's readers do with znode data: gunzip when it starts with the gzip magic, the bytes as
-// they are otherwise.
-func decodeZNode(data []byte) ([]byte, error) {
+// DecodeZNode is what Druid's readers do with znode data (PotentiallyGzippedCompressionProvider): gunzip when it
+// starts with the gzip magic 1f 8b, the bytes as they are otherwise.
+func DecodeZNode(data []byte) ([]byte, error) {
 	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
 		return data, nil
 	}
@@ -166,8 +212,9 @@ func decodeZNode(data []byte) ([]byte, error) {
 	return out, nil
 }
 
-// isConnectionError reports errors after which a request's outcome is unknown and the session must be awaited.
-func isConnectionError(err error) bool {
+// IsConnectionError reports ZooKeeper errors after which a request's outcome is unknown and the caller should wait
+// for the session to come back and retry, as opposed to errors ZooKeeper answered (NoNode, NoAuth, …).
+func IsConnectionError(err error) bool {
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
 		errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrClosing) || errors.Is(err, zk.ErrSessionMoved)
 }
@@ -190,8 +237,7 @@ func (l zkLogger) Printf(format string, args ...any) {
 // ReconnectBuckets are the upper bounds, in seconds, of the druid_sidecar_zk_reconnect_seconds histogram.
 var ReconnectBuckets = []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 300}
 
-// ZKStats is a snapshot of the ZooKeeper session metrics, which the Announcer's collector (WithRegisterer) exposes
-// at every scrape:
+// Stats is a snapshot of a connection's session metrics, which the Announcer's collector exposes at every scrape:
 //
 //   - druid_sidecar_zk_connected (gauge): 1 while the client has a session. It is ZooKeeper's `_up` gauge: a
 //     separate druid_sidecar_zk_up would be the same series twice, so there is none.
@@ -199,7 +245,7 @@ var ReconnectBuckets = []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 300}
 //   - druid_sidecar_zk_reconnect_seconds (histogram): how long each loss lasted, as Druid's zk/reconnect/time.
 //   - druid_sidecar_zk_session_expiries_total (counter): sessions the server expired (every ephemeral znode of
 //     ours was then re-created in the next session).
-type ZKStats struct {
+type Stats struct {
 	Connected  bool
 	Reconnects uint64
 	Expiries   uint64
@@ -209,7 +255,7 @@ type ZKStats struct {
 	ReconnectSecondsCount uint64
 }
 
-type zkMetrics struct {
+type metrics struct {
 	mu         sync.Mutex
 	connected  bool
 	everHad    bool
@@ -221,9 +267,9 @@ type zkMetrics struct {
 	count      uint64
 }
 
-func newZKMetrics() *zkMetrics { return &zkMetrics{buckets: make([]uint64, len(ReconnectBuckets))} }
+func newMetrics() *metrics { return &metrics{buckets: make([]uint64, len(ReconnectBuckets))} }
 
-func (m *zkMetrics) observe(s zk.State) {
+func (m *metrics) observe(s zk.State) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch s {
@@ -251,9 +297,9 @@ func (m *zkMetrics) observe(s zk.State) {
 	}
 }
 
-func (m *zkMetrics) snapshot() ZKStats {
+func (m *metrics) snapshot() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return ZKStats{Connected: m.connected, Reconnects: m.reconnects, Expiries: m.expiries,
+	return Stats{Connected: m.connected, Reconnects: m.reconnects, Expiries: m.expiries,
 		ReconnectSeconds: append([]uint64(nil), m.buckets...), ReconnectSecondsSum: m.sum, ReconnectSecondsCount: m.count}
 }
