@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 )
 
 var (
@@ -25,6 +27,7 @@ var (
 // druid_sidecar_audit_last_run_success. A dataSource label has one value per dataSource, a bounded set; no label
 // ever names a segment. Register it with a prometheus.Registerer; it is safe for concurrent use.
 type Metrics struct {
+	promx.Collector
 	mu      sync.Mutex
 	counts  map[[2]string]int
 	ran     bool
@@ -34,7 +37,12 @@ type Metrics struct {
 }
 
 // NewMetrics returns a collector with no audit observed yet (it exports nothing until Observe).
-func NewMetrics() *Metrics { return &Metrics{counts: map[[2]string]int{}} }
+func NewMetrics() *Metrics {
+	m := &Metrics{counts: map[[2]string]int{}}
+	m.Collector = promx.Collector{Descs: []*prometheus.Desc{findingsDesc, lastRunDesc, lastRunDurationDesc, lastRunSuccessDesc},
+		Scrape: m.scrape}
+	return m
+}
 
 // Observe records one audit: when it ran, how long it took, and its findings, or the error that stopped it (the
 // findings exported then stay those of the last successful audit).
@@ -51,16 +59,8 @@ func (m *Metrics) Observe(findings []Finding, at time.Time, took time.Duration, 
 	}
 }
 
-// Describe implements prometheus.Collector.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- findingsDesc
-	ch <- lastRunDesc
-	ch <- lastRunDurationDesc
-	ch <- lastRunSuccessDesc
-}
-
-// Collect implements prometheus.Collector.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+// scrape sends the latest audit's metrics, none before the first.
+func (m *Metrics) scrape(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.ran {
@@ -77,13 +77,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		return keys[i][1] < keys[j][1]
 	})
 	for _, k := range keys {
-		ch <- prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, float64(m.counts[k]), k[0], k[1])
+		promx.Gauge(ch, findingsDesc, float64(m.counts[k]), k[0], k[1])
 	}
-	ch <- prometheus.MustNewConstMetric(lastRunDesc, prometheus.GaugeValue, float64(m.at.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(lastRunDurationDesc, prometheus.GaugeValue, m.took.Seconds())
-	success := 0.0
-	if m.success {
-		success = 1
-	}
-	ch <- prometheus.MustNewConstMetric(lastRunSuccessDesc, prometheus.GaugeValue, success)
+	promx.Gauge(ch, lastRunDesc, float64(m.at.UnixNano())/1e9)
+	promx.Gauge(ch, lastRunDurationDesc, m.took.Seconds())
+	promx.Gauge(ch, lastRunSuccessDesc, promx.Bool(m.success))
 }

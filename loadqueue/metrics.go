@@ -2,6 +2,8 @@ package loadqueue
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 )
 
 var loadDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}
@@ -15,13 +17,13 @@ var loadDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 //   - druid_sidecar_load_queue_depth: loads submitted and not finished (Druid's segment/loadQueue/count);
 //   - druid_sidecar_load_queue_waiting: those of them waiting for a thread of their pool.
 type metrics struct {
+	promx.Collector
 	loadOK, loadFail prometheus.Counter
 	dropOK, dropFail prometheus.Counter
 	pulledBytes      prometheus.Counter
 	loadDuration     prometheus.Histogram
 	queued           prometheus.Gauge
 	waiting          prometheus.Gauge
-	all              []prometheus.Collector
 }
 
 func newMetrics() *metrics {
@@ -48,21 +50,8 @@ func newMetrics() *metrics {
 			Name: "druid_sidecar_load_queue_waiting", Help: "Loads waiting for a loading thread.",
 		}),
 	}
-	m.all = []prometheus.Collector{loads, drops, m.pulledBytes, m.loadDuration, m.queued, m.waiting}
+	m.Collector = promx.New(loads, drops, m.pulledBytes, m.loadDuration, m.queued, m.waiting)
 	return m
-}
-
-// Describe and Collect make metrics one prometheus.Collector, so that registering it is all or nothing.
-func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.all {
-		c.Describe(ch)
-	}
-}
-
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.all {
-		c.Collect(ch)
-	}
 }
 
 func (m *metrics) loads(ok bool) {

@@ -190,7 +190,7 @@ func NewCache(cfg *configs.Config, opts CacheOptions) (*Cache, error) {
 		return fail(err)
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(cacheCollector{c}); err != nil {
+		if err := opts.Registerer.Register(cacheCollector(c)); err != nil {
 			return fail(fmt.Errorf("registering the segment cache metrics: %w", err))
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 )
 
 var (
@@ -33,23 +35,18 @@ var problemKinds = []ProblemKind{ProblemPartial, ProblemCorrupt, ProblemMissing,
 
 // cacheCollector reads a Cache's locations at scrape time (CacheOptions.Registerer). The location label is the
 // configured path, a handful of values; no metric names a segment.
-type cacheCollector struct{ c *Cache }
-
-func (cc cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- cacheMaxBytesDesc
-	ch <- cacheUsedBytesDesc
-	ch <- cacheSegmentsDesc
-	ch <- cacheFreeBytesDesc
-	ch <- cacheProblemsDesc
+func cacheCollector(c *Cache) promx.Collector {
+	return promx.Collector{Descs: []*prometheus.Desc{cacheMaxBytesDesc, cacheUsedBytesDesc, cacheSegmentsDesc,
+		cacheFreeBytesDesc, cacheProblemsDesc}, Scrape: c.scrapeMetrics}
 }
 
-func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	cc.c.mu.Lock()
+func (c *Cache) scrapeMetrics(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
 	for _, k := range problemKinds {
-		ch <- prometheus.MustNewConstMetric(cacheProblemsDesc, prometheus.GaugeValue, float64(cc.c.left[k]), string(k))
+		promx.Gauge(ch, cacheProblemsDesc, float64(c.left[k]), string(k))
 	}
-	cc.c.mu.Unlock()
-	for _, l := range cc.c.locs {
+	c.mu.Unlock()
+	for _, l := range c.locs {
 		ds, err := l.statfs(l.path)
 		diskKnown := err == nil
 		l.mu.Lock()
@@ -71,12 +68,12 @@ func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 
 		if haveMax {
-			ch <- prometheus.MustNewConstMetric(cacheMaxBytesDesc, prometheus.GaugeValue, maxBytes, l.path)
+			promx.Gauge(ch, cacheMaxBytesDesc, maxBytes, l.path)
 		}
-		ch <- prometheus.MustNewConstMetric(cacheUsedBytesDesc, prometheus.GaugeValue, float64(used), l.path)
-		ch <- prometheus.MustNewConstMetric(cacheSegmentsDesc, prometheus.GaugeValue, float64(count), l.path)
+		promx.Gauge(ch, cacheUsedBytesDesc, float64(used), l.path)
+		promx.Gauge(ch, cacheSegmentsDesc, float64(count), l.path)
 		if haveFree {
-			ch <- prometheus.MustNewConstMetric(cacheFreeBytesDesc, prometheus.GaugeValue, float64(max(free, 0)), l.path)
+			promx.Gauge(ch, cacheFreeBytesDesc, float64(max(free, 0)), l.path)
 		}
 	}
 }
