@@ -23,9 +23,9 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
-	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
 
@@ -63,7 +63,7 @@ type Companion struct {
 	noMetadata bool
 	problems   []string
 	pf         *segcache.Prefetcher
-	coord      *loadqueue.CoordinatorClient
+	coord      *coordinator.Client
 	source     segmentSource
 	puller     segcache.Puller
 	metrics    *metrics
@@ -135,7 +135,7 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 		c.off = fmt.Sprintf("setting up prefetching into %s failed: %v", lifecycle.DescribeLocations(cfg), err)
 		return c, nil
 	}
-	c.coord, err = loadqueue.NewCoordinatorClient(cfg, loadqueue.CoordinatorOptions{Logger: c.log.Named("coordinator")})
+	c.coord, err = coordinator.New(cfg, coordinator.Options{Logger: c.log.Named("coordinator")})
 	if err != nil {
 		c.off = "reading the Coordinator's load queue cannot be set up: " + err.Error()
 		c.closePrefetcher()

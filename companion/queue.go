@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/loadqueue"
+	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -179,7 +179,7 @@ func (c *Companion) pollQueue(ctx context.Context, l *loop) {
 // does not list gets no loads, so nothing is prefetched: the usual cause is a companion given another druid.host
 // than the Historical announces (a pod IP beside a host name), which would otherwise go unnoticed. It returns what
 // /status says about the absence, "" while the server is listed.
-func (c *Companion) checkListed(l *loop, q loadqueue.ServerQueue) string {
+func (c *Companion) checkListed(l *loop, q coordinator.ServerQueue) string {
 	c.metrics.serverListed.Set(b2f(q.Listed))
 	if q.Listed {
 		if !l.unlistedSince.IsZero() {
@@ -345,7 +345,7 @@ func (c *Companion) dispatch(ctx context.Context, l *loop, now time.Time) {
 		if seg == nil {
 			var err error
 			seg, err = c.source.SegmentByID(ctx, id)
-			if errors.Is(err, loadqueue.ErrSegmentNotFound) {
+			if errors.Is(err, coordinator.ErrSegmentNotFound) {
 				c.log.Debug("a queued segment is not among the used segments; not prefetched", "segment", id, "error", err)
 				l.entries[id] = &entry{id: id, state: stateDone}
 				continue

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
-	"github.com/druid-sidecar/druid-sidecar/loadqueue"
+	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -36,7 +36,7 @@ type fallbackSource struct {
 
 func (f *fallbackSource) SegmentByID(ctx context.Context, id string) (*segments.DataSegment, error) {
 	seg, err := f.primary.SegmentByID(ctx, id)
-	if err == nil || !errors.Is(err, loadqueue.ErrCoordinatorRefused) {
+	if err == nil || !errors.Is(err, coordinator.ErrRefused) {
 		return seg, err
 	}
 	seg, serr := f.fromStore(ctx, id)
@@ -67,7 +67,7 @@ func (f *fallbackSource) fromStore(ctx context.Context, id string) (*segments.Da
 		}
 	}
 	if len(dataSources) == 0 {
-		return nil, fmt.Errorf("%q is not a segment id: %w", id, loadqueue.ErrSegmentNotFound)
+		return nil, fmt.Errorf("%q is not a segment id: %w", id, coordinator.ErrSegmentNotFound)
 	}
 	var found *segments.DataSegment
 	err := f.store.StreamSegments(ctx, metadata.StreamOptions{DataSources: dataSources}, func(r *metadata.SegmentRow) error {
@@ -81,7 +81,7 @@ func (f *fallbackSource) fromStore(ctx context.Context, id string) (*segments.Da
 		return nil, err
 	}
 	if found == nil {
-		return nil, fmt.Errorf("segment %s: no used row in the metadata store: %w", id, loadqueue.ErrSegmentNotFound)
+		return nil, fmt.Errorf("segment %s: no used row in the metadata store: %w", id, coordinator.ErrSegmentNotFound)
 	}
 	return found, nil
 }

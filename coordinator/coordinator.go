@@ -1,4 +1,6 @@
-package loadqueue
+// Package coordinator is the client of a Druid Coordinator's load queue and metadata API, as a Druid process
+// calls them: the companion reads what the Coordinator queues for its Java Historical and the segments it names.
+package coordinator
 
 import (
 	"context"
@@ -21,49 +23,49 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// The Coordinator API paths a CoordinatorClient reads (druid-protocol.md 13).
+// The Coordinator API paths a Client reads (druid-protocol.md 13).
 const (
-	// CoordinatorLoadQueuePath lists every server's queued loads and drops by segment id.
-	CoordinatorLoadQueuePath = "/druid/coordinator/v1/loadqueue"
-	// CoordinatorMetadataPath is the prefix of the metadata API; a segment is at
+	// LoadQueuePath lists every server's queued loads and drops by segment id.
+	LoadQueuePath = "/druid/coordinator/v1/loadqueue"
+	// MetadataPath is the prefix of the metadata API; a segment is at
 	// <prefix>/datasources/{dataSource}/segments/{segmentId}.
-	CoordinatorMetadataPath = "/druid/coordinator/v1/metadata"
+	MetadataPath = "/druid/coordinator/v1/metadata"
 )
 
-// ErrSegmentNotFound is what CoordinatorClient.Segment and SegmentByID return (wrapped) when the Coordinator knows
+// ErrSegmentNotFound is what Client.Segment and SegmentByID return (wrapped) when the Coordinator knows
 // no used segment by that id: it was dropped from the metadata store, or the id names another dataSource.
 var ErrSegmentNotFound = errors.New("the Coordinator knows no such segment")
 
-// ErrCoordinatorRefused is what a request the Coordinator refused for its credentials (HTTP 401 or 403) matches
+// ErrRefused is what a request the Coordinator refused for its credentials (HTTP 401 or 403) matches
 // with errors.Is.
-var ErrCoordinatorRefused = errors.New("the Coordinator refused the request's credentials")
+var ErrRefused = errors.New("the Coordinator refused the request's credentials")
 
-// DefaultCoordinatorTimeout bounds one request to the Coordinator when CoordinatorOptions.Timeout is 0.
-const DefaultCoordinatorTimeout = 30 * time.Second
+// DefaultTimeout bounds one request to the Coordinator when Options.Timeout is 0.
+const DefaultTimeout = 30 * time.Second
 
 // maxSegmentBody bounds the body of one DataSegment: a segment with thousands of dimensions is tens of kilobytes,
 // so anything near this bound is not a DataSegment.
 const maxSegmentBody = 16 << 20
 
-// CoordinatorOptions are a CoordinatorClient's collaborators; every field is optional.
-type CoordinatorOptions struct {
+// Options are a Client's collaborators; every field is optional.
+type Options struct {
 	// Logger; nil discards.
 	Logger hclog.Logger
 	// HTTPClient carries the requests; nil means a client of its own. Its redirect policy is replaced: the client
 	// follows a non-leader Coordinator's redirect itself so that the credentials go along.
 	HTTPClient *http.Client
-	// Timeout bounds one request; 0 means DefaultCoordinatorTimeout.
+	// Timeout bounds one request; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Leader finds the leader's base URL (scheme://host:port). nil means the configuration's way:
 	// druid.sidecar.coordinator.url when set, else the Coordinator leader latch in ZooKeeper, as Druid finds it.
 	Leader func(ctx context.Context) (string, error)
 }
 
-// CoordinatorClient reads the leader Coordinator's load queue and metadata API, as a Druid process does: with the
+// Client reads the leader Coordinator's load queue and metadata API, as a Druid process does: with the
 // escalator's basic-auth credentials when druid.escalator.type is basic, and finding the leader again after any
 // failure (a Coordinator that lost the leadership answers with a redirect or an error, and the latch moves on).
 // It only reads. Its methods are safe for concurrent use.
-type CoordinatorClient struct {
+type Client struct {
 	log     hclog.Logger
 	client  *http.Client
 	timeout time.Duration
@@ -78,18 +80,18 @@ type CoordinatorClient struct {
 	closed bool
 }
 
-// NewCoordinatorClient checks that cfg says how to reach the Coordinator and returns the client; nothing is
+// New checks that cfg says how to reach the Coordinator and returns the client; nothing is
 // contacted yet. Its errors are configuration errors.
-func NewCoordinatorClient(cfg *configs.Config, opts CoordinatorOptions) (*CoordinatorClient, error) {
+func New(cfg *configs.Config, opts Options) (*Client, error) {
 	if cfg == nil {
 		return nil, errors.New("coordinator client: no configuration")
 	}
-	c := &CoordinatorClient{log: opts.Logger, timeout: opts.Timeout, cfg: cfg}
+	c := &Client{log: opts.Logger, timeout: opts.Timeout, cfg: cfg}
 	if c.log == nil {
 		c.log = hclog.NewNullLogger()
 	}
 	if c.timeout <= 0 {
-		c.timeout = DefaultCoordinatorTimeout
+		c.timeout = DefaultTimeout
 	}
 	switch cfg.Escalator.Type {
 	case "", "noop":
@@ -126,7 +128,7 @@ func NewCoordinatorClient(cfg *configs.Config, opts CoordinatorOptions) (*Coordi
 }
 
 // Close releases the ZooKeeper session used to find the leader, if one was opened.
-func (c *CoordinatorClient) Close() error {
+func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
@@ -139,14 +141,14 @@ func (c *CoordinatorClient) Close() error {
 
 // Leader is the leader's base URL as last found, "" when it is not known (before the first call, or after a
 // failure).
-func (c *CoordinatorClient) Leader() string {
+func (c *Client) Leader() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.leader
 }
 
 // zkLeader reads the Coordinator leader latch, connecting to ZooKeeper on first use.
-func (c *CoordinatorClient) zkLeader(ctx context.Context) (string, error) {
+func (c *Client) zkLeader(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -188,7 +190,7 @@ func (c *CoordinatorClient) zkLeader(ctx context.Context) (string, error) {
 }
 
 // leaderURL returns the known leader or finds it.
-func (c *CoordinatorClient) leaderURL(ctx context.Context) (string, error) {
+func (c *Client) leaderURL(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	l := c.leader
 	c.mu.Unlock()
@@ -206,7 +208,7 @@ func (c *CoordinatorClient) leaderURL(ctx context.Context) (string, error) {
 }
 
 // forget drops the leader that just failed, so that the next call finds it again.
-func (c *CoordinatorClient) forget(failed string) {
+func (c *Client) forget(failed string) {
 	c.mu.Lock()
 	if c.leader == failed {
 		c.leader = ""
@@ -215,7 +217,7 @@ func (c *CoordinatorClient) forget(failed string) {
 }
 
 // setLeader records a leader learnt from a redirect.
-func (c *CoordinatorClient) setLeader(l string) {
+func (c *Client) setLeader(l string) {
 	c.mu.Lock()
 	c.leader = l
 	c.mu.Unlock()
@@ -229,7 +231,7 @@ type statusError struct {
 }
 
 func (e *statusError) Is(target error) bool {
-	return target == ErrCoordinatorRefused && (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden)
+	return target == ErrRefused && (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden)
 }
 
 func (e *statusError) Error() string {
@@ -245,7 +247,7 @@ func (e *statusError) Error() string {
 // get sends GET path to the leader and returns the response of status 200 or 404 for the caller to read; any other
 // answer is an error. A failure (no answer, a redirect, a 5xx) makes the client find the leader again, and the
 // request is sent once more when that gives another leader.
-func (c *CoordinatorClient) get(ctx context.Context, path string) (*http.Response, context.CancelFunc, error) {
+func (c *Client) get(ctx context.Context, path string) (*http.Response, context.CancelFunc, error) {
 	var lastErr error
 	tried := map[string]bool{}
 	for attempt := 0; attempt < 3; attempt++ {
@@ -301,7 +303,7 @@ func (c *CoordinatorClient) get(ctx context.Context, path string) (*http.Respons
 }
 
 // send makes one GET, bounded by the client's timeout until the body is read (the caller calls cancel).
-func (c *CoordinatorClient) send(ctx context.Context, u string) (*http.Response, context.CancelFunc, error) {
+func (c *Client) send(ctx context.Context, u string) (*http.Response, context.CancelFunc, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -342,7 +344,7 @@ func readSnippet(resp *http.Response) string {
 // LoadQueue returns the segment ids the Coordinator has queued for server (its hostAndPortToUse), in queue order:
 // the loads and the drops. The lists include requests already sent to the server and not yet answered. A server
 // the Coordinator does not list has empty lists; Queue tells it apart from an empty queue.
-func (c *CoordinatorClient) LoadQueue(ctx context.Context, server string) (toLoad, toDrop []string, err error) {
+func (c *Client) LoadQueue(ctx context.Context, server string) (toLoad, toDrop []string, err error) {
 	q, err := c.Queue(ctx, server)
 	return q.ToLoad, q.ToDrop, err
 }
@@ -364,8 +366,8 @@ type ServerQueue struct {
 const MaxOtherServers = 5
 
 // Queue reads server's entry in the leader Coordinator's load queue listing.
-func (c *CoordinatorClient) Queue(ctx context.Context, server string) (ServerQueue, error) {
-	resp, cancel, err := c.get(ctx, CoordinatorLoadQueuePath)
+func (c *Client) Queue(ctx context.Context, server string) (ServerQueue, error) {
+	resp, cancel, err := c.get(ctx, LoadQueuePath)
 	if err != nil {
 		return ServerQueue{}, err
 	}
@@ -444,11 +446,11 @@ func decodeServerQueue(r io.Reader, server string) (ServerQueue, error) {
 // Segment returns the used segment id of dataSource as the Coordinator's metadata API has it, with its loadSpec.
 // It wraps ErrSegmentNotFound when the Coordinator knows none, or answers with a segment of another id (the
 // Coordinator tries every reading of the id; only the exact one is taken).
-func (c *CoordinatorClient) Segment(ctx context.Context, dataSource, id string) (*segments.DataSegment, error) {
+func (c *Client) Segment(ctx context.Context, dataSource, id string) (*segments.DataSegment, error) {
 	if dataSource == "" || id == "" {
 		return nil, fmt.Errorf("segment %q of dataSource %q: both are needed to ask the Coordinator", id, dataSource)
 	}
-	path := CoordinatorMetadataPath + "/datasources/" + url.PathEscape(dataSource) + "/segments/" + url.PathEscape(id)
+	path := MetadataPath + "/datasources/" + url.PathEscape(dataSource) + "/segments/" + url.PathEscape(id)
 	resp, cancel, err := c.get(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: %w", id, err)
@@ -480,7 +482,7 @@ func (c *CoordinatorClient) Segment(ctx context.Context, dataSource, id string) 
 // SegmentByID finds a segment from its id alone, as the load queue lists it: a SegmentId string cannot be parsed
 // unambiguously (trap 13: '_' in dataSource names and versions), so each dataSource that some reading of the id
 // gives is asked in turn, Druid's most probable one first, until one has the segment with exactly this id.
-func (c *CoordinatorClient) SegmentByID(ctx context.Context, id string) (*segments.DataSegment, error) {
+func (c *Client) SegmentByID(ctx context.Context, id string) (*segments.DataSegment, error) {
 	seen := map[string]bool{}
 	var notFound error
 	for _, r := range segments.PossibleSegmentIDs(id) {

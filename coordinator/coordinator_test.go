@@ -1,4 +1,4 @@
-package loadqueue
+package coordinator
 
 import (
 	"context"
@@ -71,7 +71,7 @@ func TestCoordinatorLoadQueueInOrderForOneServer(t *testing.T) {
 	api.Load("127.0.0.5:8083", a...)
 	api.Drop("127.0.0.5:8083", other.ID())
 	api.Load("127.0.0.6:8083", other)
-	c, err := NewCoordinatorClient(coordinatorConfig(t, "druid.sidecar.coordinator.url="+api.URL()+"/"), CoordinatorOptions{})
+	c, err := New(coordinatorConfig(t, "druid.sidecar.coordinator.url="+api.URL()+"/"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestCoordinatorSegmentByAmbiguousID(t *testing.T) {
 		coordSegment(t, "foo_bar", "2025-03-01T00:00:00.000Z_9", 1, 0), // Druid's first reading is partition 9
 	}
 	api.AddSegments(tricky...)
-	c, err := NewCoordinatorClient(coordinatorConfig(t, "druid.sidecar.coordinator.url="+api.URL()), CoordinatorOptions{})
+	c, err := New(coordinatorConfig(t, "druid.sidecar.coordinator.url="+api.URL()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +151,8 @@ func TestCoordinatorBasicAuth(t *testing.T) {
 	url := "druid.sidecar.coordinator.url=" + api.URL()
 	ctx := context.Background()
 
-	good, err := NewCoordinatorClient(coordinatorConfig(t, url, "druid.escalator.type=basic",
-		"druid.escalator.internalClientUsername=druid_system", "druid.escalator.internalClientPassword=s3cr:et"), CoordinatorOptions{})
+	good, err := New(coordinatorConfig(t, url, "druid.escalator.type=basic",
+		"druid.escalator.internalClientUsername=druid_system", "druid.escalator.internalClientPassword=s3cr:et"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,8 @@ func TestCoordinatorBasicAuth(t *testing.T) {
 		t.Fatalf("with credentials: %v", err)
 	}
 
-	wrong, err := NewCoordinatorClient(coordinatorConfig(t, url, "druid.escalator.type=basic",
-		"druid.escalator.internalClientUsername=druid_system", "druid.escalator.internalClientPassword=nope"), CoordinatorOptions{})
+	wrong, err := New(coordinatorConfig(t, url, "druid.escalator.type=basic",
+		"druid.escalator.internalClientUsername=druid_system", "druid.escalator.internalClientPassword=nope"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,14 +175,14 @@ func TestCoordinatorBasicAuth(t *testing.T) {
 	if strings.Contains(err.Error(), "nope") {
 		t.Fatalf("the error shows the password: %v", err)
 	}
-	none, err := NewCoordinatorClient(coordinatorConfig(t, url), CoordinatorOptions{})
+	none, err := New(coordinatorConfig(t, url), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := none.LoadQueue(ctx, "127.0.0.5:8083"); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("no credentials: %v", err)
 	}
-	if _, err := NewCoordinatorClient(coordinatorConfig(t, url, "druid.escalator.type=kerberos"), CoordinatorOptions{}); err == nil {
+	if _, err := New(coordinatorConfig(t, url, "druid.escalator.type=kerberos"), Options{}); err == nil {
 		t.Fatal("an escalator type it cannot speak was accepted")
 	}
 }
@@ -197,9 +197,9 @@ func TestCoordinatorRedirectKeepsCredentials(t *testing.T) {
 	follower.RedirectTo(leaderURL)
 	seg := coordSegment(t, "wiki", "v1", 0, 0)
 	leader.Load("127.0.0.5:8083", seg)
-	c, err := NewCoordinatorClient(coordinatorConfig(t, "druid.sidecar.coordinator.url="+follower.URL(),
+	c, err := New(coordinatorConfig(t, "druid.sidecar.coordinator.url="+follower.URL(),
 		"druid.escalator.type=basic", "druid.escalator.internalClientUsername=u", "druid.escalator.internalClientPassword=p"),
-		CoordinatorOptions{})
+		Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestCoordinatorRedirectKeepsCredentials(t *testing.T) {
 	if c.Leader() != leaderURL {
 		t.Errorf("Leader() = %q, want %q", c.Leader(), leaderURL)
 	}
-	if n := follower.Count(CoordinatorLoadQueuePath); n != 1 {
+	if n := follower.Count(LoadQueuePath); n != 1 {
 		t.Errorf("the follower got %d requests, want 1", n)
 	}
 }
@@ -239,7 +239,7 @@ func TestCoordinatorLeaderFromZooKeeperLatch(t *testing.T) {
 		zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewCoordinatorClient(coordinatorConfig(t, "druid.zk.service.host="+z.ConnectString), CoordinatorOptions{})
+	c, err := New(coordinatorConfig(t, "druid.zk.service.host="+z.ConnectString), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func TestCoordinatorLeaderFromZooKeeperLatch(t *testing.T) {
 }
 
 func TestCoordinatorClientNeedsAWayToTheCoordinator(t *testing.T) {
-	_, err := NewCoordinatorClient(coordinatorConfig(t, "druid.zk.service.enabled=false"), CoordinatorOptions{})
+	_, err := New(coordinatorConfig(t, "druid.zk.service.enabled=false"), Options{})
 	if err == nil || !strings.Contains(err.Error(), "druid.sidecar.coordinator.url") {
 		t.Fatalf("error %v", err)
 	}
