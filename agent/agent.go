@@ -55,6 +55,7 @@ type Agent struct {
 	cacheReady     atomic.Bool // bootstrap read the cache: /druid/historical/v1/loadstatus
 	bootstrapped   atomic.Bool // the cached segments are announced: /druid/historical/v1/readiness
 	selfDiscovered atomic.Bool // AnnounceNode succeeded
+	discovered     bool        // selfDiscovered when the shutdown began
 	ready          chan struct{}
 	readyOnce      sync.Once
 
@@ -108,24 +109,16 @@ func (a *Agent) Addr() net.Addr {
 	return a.addr
 }
 
-// parts are what Run opened, so that shutdown closes exactly those.
+// parts are what the HTTP handler serves; the stop list holds what shutdown closes.
 type parts struct {
-	cache     *segcache.Cache
-	inv       *announcer.Inventory
-	ann       *announcer.Announcer
-	queue     *loadqueue.Engine
-	zkq       *loadqueue.ZKQueue // nil unless druid.sidecar.zkLoadQueue
-	zkqCancel context.CancelFunc
-	zkqDone   chan error
-	audit     *audit.Periodic // nil unless druid.sidecar.audit.period
-	auditStop context.CancelFunc
-	auditDone chan struct{}
-	upstream  *Upstream // nil without druid.sidecar.upstream
-	probing   sync.WaitGroup
-	stopProbe context.CancelFunc
-	srv       *http.Server
-	served    chan error // the HTTP server's end
-	announced bool       // AnnounceNode was called
+	cache    *segcache.Cache
+	inv      *announcer.Inventory
+	ann      *announcer.Announcer
+	queue    *loadqueue.Engine
+	upstream *Upstream // nil without druid.sidecar.upstream
+	srv      *lifecycle.Server
+
+	unannounced time.Time // when the node left internal discovery; zero before
 }
 
 // Run starts the server, serves until ctx ends, then shuts down. It returns nil after a shutdown asked for by ctx,
@@ -136,20 +129,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.startTime = time.Now()
 	p := &parts{}
-	err := a.start(ctx, p)
+	stops := lifecycle.NewStops(a.log.Named("stop"))
+	err := a.start(ctx, p, stops)
 	if err == nil {
 		select {
 		case <-ctx.Done():
 			a.log.Info("shutting down", "cause", context.Cause(ctx))
-		case serr := <-p.served:
-			err = fmt.Errorf("the HTTP server on %s stopped: %w", a.listen, serr)
-			p.served = nil
+		case <-p.srv.Done():
+			err = fmt.Errorf("the HTTP server on %s stopped: %w", a.listen, p.srv.Err())
 		}
 	} else if ctx.Err() != nil {
 		a.log.Info("shutting down during startup", "cause", context.Cause(ctx), "step", err)
 		err = nil
 	}
-	stopErr := a.stop(p)
+	stopErr := a.stop(stops)
 	if err != nil {
 		a.log.Error("druid-sidecar stopped after a failure", "error", err)
 	} else if stopErr == nil {
@@ -158,8 +151,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return errors.Join(err, stopErr)
 }
 
-// start runs the startup stages, recording in p what it opened.
-func (a *Agent) start(ctx context.Context, p *parts) error {
+// start runs the startup stages, pushing each one's stop on stops as it starts.
+func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) error {
 	cfg, log := a.cfg, a.log
 	var err error
 
@@ -168,6 +161,9 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("opening the segment cache: %w", err)
 	}
+	stops.Push("segment cache", func(context.Context) error {
+		return lifecycle.Wrap("closing the segment cache", p.cache.Close())
+	})
 	cached, _, err := p.cache.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
@@ -187,6 +183,9 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("starting the announcer (ZooKeeper %s): %w", cfg.ZK.Service.Host, err)
 	}
+	stops.Push("announcer", func(ctx context.Context) error {
+		return lifecycle.Wrap("stopping the announcer", p.ann.Stop(ctx))
+	})
 	// The hook stays a nil func without an upstream (a method value of a nil *Upstream would not be nil): loads
 	// then end in the cache.
 	var hook loadqueue.Hook
@@ -196,6 +195,7 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 		if err != nil {
 			return fmt.Errorf("setting up the local segment server: %w", err)
 		}
+		stops.Push("local segment server client", func(context.Context) error { p.upstream.close(); return nil })
 		hook = p.upstream.Hook
 	}
 	sc := cfg.SegmentCache
@@ -215,10 +215,14 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("starting the load queue: %w", err)
 	}
+	var zkq *loadqueue.ZKQueue // nil unless druid.sidecar.zkLoadQueue
+	var zkqDone chan error     // the ZooKeeper load queue reader's end, once it runs
 	if cfg.Sidecar.ZKLoadQueue {
-		p.zkq, err = loadqueue.NewZKQueue(loadqueue.ZKQueueOptions{Engine: p.queue, Config: cfg,
+		zkq, err = loadqueue.NewZKQueue(loadqueue.ZKQueueOptions{Engine: p.queue, Config: cfg,
 			Logger: log.Named("zkloadqueue"), Registerer: a.reg})
 		if err != nil {
+			// The engine's stop is pushed once HTTP serves (see there); until then a failure stops it here.
+			p.queue.Stop(context.Background())
 			return fmt.Errorf("setting up the ZooKeeper load queue (druid.sidecar.zkLoadQueue): %w", err)
 		}
 	}
@@ -235,23 +239,38 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 				"upstream", p.upstream.URL(), "error", perr)
 		}
 		// The probes run until stop, not until ctx ends, so that the gauge stays current during the shutdown.
-		var probeCtx context.Context
-		probeCtx, p.stopProbe = context.WithCancel(context.WithoutCancel(ctx))
-		p.probing.Go(func() { p.upstream.probeLoop(probeCtx, a.probePeriod, perr == nil) })
+		probeCtx, stopProbe := context.WithCancel(context.WithoutCancel(ctx))
+		var probing sync.WaitGroup
+		probing.Go(func() { p.upstream.probeLoop(probeCtx, a.probePeriod, perr == nil) })
+		stops.Push("local segment server probes", func(context.Context) error { stopProbe(); probing.Wait(); return nil })
 	}
 
 	// SERVER: every endpoint is live before anything is announced (trap 16).
-	ln, err := net.Listen("tcp", a.listen)
+	p.srv, err = lifecycle.Listen(a.listen, a.httpServer(a.handler(p)))
 	if err != nil {
-		return fmt.Errorf("listening for HTTP on %s (druid.plaintextPort, druid.bindOnHost): %w", a.listen, err)
+		p.queue.Stop(context.Background())
+		return fmt.Errorf("%w (druid.plaintextPort, druid.bindOnHost)", err)
 	}
 	a.mu.Lock()
-	a.addr = ln.Addr()
+	a.addr = p.srv.Addr()
 	a.mu.Unlock()
-	p.srv = a.httpServer(a.handler(p))
-	p.served = make(chan error, 1)
-	go func() { p.served <- p.srv.Serve(ln) }()
-	log.Info("serving HTTP", "addr", ln.Addr().String())
+	stops.Push("HTTP server", a.stopHTTP(p))
+	log.Info("serving HTTP", "addr", p.srv.Addr().String())
+	// The inventory and the load queue answer over HTTP, and their held requests (inventory long-polls,
+	// changeRequests) would keep the server from draining: they stop before it. Parked inventory polls get 500
+	// "Server is shutting down."
+	stops.Push("segment inventory", func(context.Context) error { p.inv.Stop(); return nil })
+	// The engine stops loading (loads it cancels keep their ZooKeeper znodes), then the ZooKeeper load queue's
+	// reader, which waits for the loads it handed over, ends.
+	stops.Push("load queue", func(ctx context.Context) error {
+		err := p.queue.Stop(ctx)
+		if zkqDone != nil {
+			if zerr := <-zkqDone; zerr != nil {
+				err = errors.Join(err, fmt.Errorf("stopping the ZooKeeper load queue: %w", zerr))
+			}
+		}
+		return err
+	})
 
 	// A restarted upstream knows none of the cached segments: it learns them before they are announced, as a load
 	// would have told it.
@@ -271,29 +290,14 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 	a.bootstrapped.Store(true)
 	log.Info("bootstrap complete: cached segments announced", "segments", len(cached))
 
-	// ANNOUNCEMENTS: internal discovery last.
-	p.announced = true
-	if err := p.ann.AnnounceNode(ctx); err != nil {
-		return fmt.Errorf("announcing the node %s to ZooKeeper %s: %w", cfg.Node.HostAndPortToUse(), cfg.ZK.Service.Host, err)
-	}
-	a.selfDiscovered.Store(true)
-	a.readyOnce.Do(func() { close(a.ready) })
-	log.Info("node announced", "node", cfg.Node.HostAndPortToUse(), "service", cfg.Node.Service)
-
-	// The ZooKeeper load queue is read once the node is discoverable, as a Coordinator up to 29 writes to it only
-	// for servers it sees; it runs on its own context so that shutdown stops it before the engine.
-	if p.zkq != nil {
-		zctx, cancel := context.WithCancel(context.Background())
-		p.zkqCancel, p.zkqDone = cancel, make(chan error, 1)
-		go func() { p.zkqDone <- p.zkq.Run(zctx) }()
-		log.Info("reading the ZooKeeper load queue", "path", p.zkq.Path())
-	}
-
 	// The node's own audit: its cache, info_dir and inventory, and what it serves against the metadata store. Work
-	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift.
+	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift. It is
+	// set up before the node is announced, so that nothing that can fail comes between the announcement and the
+	// push of its withdrawal.
+	var periodic *audit.Periodic // nil unless druid.sidecar.audit.period
 	if cfg.Sidecar.AuditPeriod > 0 {
 		queue, cache := p.queue, p.cache
-		p.audit, err = audit.NewPeriodic(cfg, audit.PeriodicOptions{
+		periodic, err = audit.NewPeriodic(cfg, audit.PeriodicOptions{
 			Ignore:     func(id string) bool { return queue.Busy(id) || !cache.Settled(id) },
 			Logger:     log.Named("audit"),
 			Registerer: a.reg,
@@ -301,56 +305,66 @@ func (a *Agent) start(ctx context.Context, p *parts) error {
 		if err != nil {
 			return fmt.Errorf("setting up the periodic audit (druid.sidecar.audit.period): %w", err)
 		}
-		actx, cancel := context.WithCancel(context.Background())
-		p.auditStop, p.auditDone = cancel, make(chan struct{})
-		go func() { defer close(p.auditDone); _ = p.audit.Run(actx) }()
-		log.Info("auditing this node periodically", "period", cfg.Sidecar.AuditPeriod)
+	}
+
+	// ANNOUNCEMENTS: internal discovery last.
+	err = p.ann.AnnounceNode(ctx)
+	if err == nil {
+		a.selfDiscovered.Store(true)
+		a.readyOnce.Do(func() { close(a.ready) })
+		log.Info("node announced", "node", cfg.Node.HostAndPortToUse(), "service", cfg.Node.Service)
+		// The ZooKeeper load queue is read once the node is discoverable, as a Coordinator up to 29 writes to it
+		// only for servers it sees; it runs on its own context, canceled at shutdown, and the load queue's stop
+		// waits for it after the engine.
+		if zkq != nil {
+			zctx, cancel := context.WithCancel(context.Background())
+			zkqDone = make(chan error, 1)
+			go func() { zkqDone <- zkq.Run(zctx) }()
+			stops.Push("ZooKeeper load queue reader", func(context.Context) error { cancel(); return nil })
+			log.Info("reading the ZooKeeper load queue", "path", zkq.Path())
+		}
+		if periodic != nil {
+			actx, cancel := context.WithCancel(context.Background())
+			auditDone := make(chan struct{})
+			go func() { defer close(auditDone); _ = periodic.Run(actx) }()
+			stops.Push("periodic audit", func(context.Context) error { cancel(); <-auditDone; return nil })
+			log.Info("auditing this node periodically", "period", cfg.Sidecar.AuditPeriod)
+		}
+	}
+	// The withdrawal of the node is pushed last, also when the announcement failed (a znode may have been
+	// written), so that shutdown withdraws it first: Brokers and Coordinators stop sending work before anything
+	// else stops.
+	stops.Push("node announcement", func(ctx context.Context) error {
+		err := p.ann.UnannounceNode(ctx)
+		p.unannounced = time.Now()
+		return lifecycle.Wrap("unannouncing the node", err)
+	})
+	if err != nil {
+		return fmt.Errorf("announcing the node %s to ZooKeeper %s: %w", cfg.Node.HostAndPortToUse(), cfg.ZK.Service.Host, err)
 	}
 	return nil
 }
 
-// stop closes what p holds, in the reverse order of start. As a Java Historical does, HTTP keeps answering for
-// druid.server.http.unannouncePropagationDelay after the node is unannounced, so that Brokers still routing queries
-// to it stop doing so before its connections close; the shutdown timeout bounds the rest and the delay comes on
-// top, as in Druid, where the delay is a minimum the graceful timeout starts after.
-func (a *Agent) stop(p *parts) error {
-	delay := a.cfg.Server.HTTPUnannouncePropagationDelay
-	ctx, cancel := context.WithTimeout(context.Background(), a.shutdown+max(delay, 0))
+// stop marks the node not ready, then runs the stop list. Readiness and self-discovery turn false before anything
+// else stops, so that a readiness probe takes the pod out of its Service at once. The shutdown timeout bounds the
+// stops, and druid.server.http.unannouncePropagationDelay comes on top of it, as in Druid, where the delay is a
+// minimum the graceful timeout starts after.
+func (a *Agent) stop(stops *lifecycle.Stops) error {
+	a.bootstrapped.Store(false)
+	a.discovered = a.selfDiscovered.Swap(false)
+	ctx, cancel := context.WithTimeout(context.Background(), a.shutdown+max(a.cfg.Server.HTTPUnannouncePropagationDelay, 0))
 	defer cancel()
-	var errs []error
-	discovered := a.selfDiscovered.Swap(false)
-	var unannounced time.Time
-	if p.auditStop != nil {
-		p.auditStop()
-		<-p.auditDone
-	}
-	// The ZooKeeper load queue takes nothing new from here on; loads the engine cancels below keep their znodes.
-	if p.zkqCancel != nil {
-		p.zkqCancel()
-	}
-	if p.ann != nil && p.announced {
-		if err := p.ann.UnannounceNode(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("unannouncing the node: %w", err))
-		}
-		unannounced = time.Now()
-	}
-	if p.queue != nil {
-		if err := p.queue.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if p.zkqDone != nil {
-		if err := <-p.zkqDone; err != nil {
-			errs = append(errs, fmt.Errorf("stopping the ZooKeeper load queue: %w", err))
-		}
-	}
-	if p.inv != nil {
-		p.inv.Stop() // parked inventory polls get 500 "Server is shutting down."
-	}
-	if p.srv != nil {
+	return stops.Stop(ctx)
+}
+
+// stopHTTP is the HTTP server's stop. As a Java Historical does, HTTP keeps answering for
+// druid.server.http.unannouncePropagationDelay after the node is unannounced, so that Brokers still routing queries
+// to it stop doing so before its connections close.
+func (a *Agent) stopHTTP(p *parts) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
 		// Only a node that was discovered can have Brokers routing queries to it.
-		if discovered && delay > 0 {
-			if wait := time.Until(unannounced.Add(delay)); wait > 0 {
+		if delay := a.cfg.Server.HTTPUnannouncePropagationDelay; a.discovered && delay > 0 && !p.unannounced.IsZero() {
+			if wait := time.Until(p.unannounced.Add(delay)); wait > 0 {
 				a.log.Info("waiting for the unannouncement to propagate before closing HTTP", "wait", wait.Round(time.Millisecond),
 					"key", "druid.server.http.unannouncePropagationDelay")
 				time.Sleep(wait)
@@ -359,40 +373,13 @@ func (a *Agent) stop(p *parts) error {
 		// Requests in flight get druid.server.http.gracefulShutdownTimeout when it is set. Druid's Jetty closes them
 		// at once when it is not; serve waits for them within the shutdown timeout instead, since a query cut off is
 		// an error on the Broker.
-		hctx := ctx
 		if grace := a.cfg.Server.HTTPGracefulShutdownTimeout; grace > 0 {
-			var hcancel context.CancelFunc
-			hctx, hcancel = context.WithTimeout(context.Background(), grace)
-			defer hcancel()
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), grace)
+			defer cancel()
 		}
-		if err := p.srv.Shutdown(hctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
-			p.srv.Close()
-		}
-		if p.served != nil {
-			if err := <-p.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs = append(errs, fmt.Errorf("the HTTP server: %w", err))
-			}
-		}
+		return p.srv.Shutdown(ctx)
 	}
-	if p.stopProbe != nil {
-		p.stopProbe()
-		p.probing.Wait()
-	}
-	if p.upstream != nil {
-		p.upstream.close()
-	}
-	if p.ann != nil {
-		if err := p.ann.Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the announcer: %w", err))
-		}
-	}
-	if p.cache != nil {
-		if err := p.cache.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing the segment cache: %w", err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // httpServer is serve's HTTP server, with its limits on slow, idle and oversized clients: Druid's header size limit

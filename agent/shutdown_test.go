@@ -15,7 +15,7 @@ import (
 // TestServeShutdownLetsBrokersStopRouting plays a Broker that keeps querying serve while it shuts down with
 // druid.server.http.unannouncePropagationDelay and gracefulShutdownTimeout set: queries keep succeeding for the
 // delay after the node left internal discovery, a query in flight when HTTP closes is answered when it ends within
-// the graceful timeout, and one that does not is cut off at the timeout.
+// the graceful timeout, and one that does not is cut off at the timeout. Readiness is 503 from the shutdown's start.
 func TestServeShutdownLetsBrokersStopRouting(t *testing.T) {
 	const delay, grace = 1500 * time.Millisecond, time.Second
 	z := testenv.ZooKeeper(t)
@@ -92,6 +92,16 @@ func TestServeShutdownLetsBrokersStopRouting(t *testing.T) {
 			t.Fatal("the node was still in internal discovery 10 s after the shutdown began")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	// A readiness probe sees the node not ready while HTTP still answers: readiness turns false before anything
+	// else stops, so a Kubernetes Service drops the pod while Brokers finish routing to it.
+	if resp, err := client.Get(r.url + ReadinessPath); err != nil {
+		t.Errorf("readiness during the propagation delay: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("readiness answered %d during the shutdown, want 503", resp.StatusCode)
+		}
 	}
 	var ok int
 	var failedAt time.Time

@@ -1,5 +1,6 @@
 // Package lifecycle holds what serve (package agent) and the companion share as long-running processes: their
-// options and the HTTP helpers of their status endpoints.
+// options, the HTTP helpers of their status endpoints and their server, and the ordered list of what to stop at
+// shutdown.
 package lifecycle
 
 import (
