@@ -9,8 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
-	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // QueryPath is the prefix of Druid's native query endpoint: the Broker POSTs queries to /druid/v2/ (Smile or
@@ -80,17 +79,17 @@ func noUpstreamHandler(node string) http.Handler {
 func writeQueryError(w http.ResponseWriter, r *http.Request, code int, errorCode, msg, errorClass, host string) {
 	body := make([]byte, 0, 256+len(msg))
 	body = append(body, `{"error":`...)
-	body = segments.AppendJSONString(body, errorCode)
+	body = jackson.AppendJSONString(body, errorCode)
 	body = append(body, `,"errorMessage":`...)
-	body = segments.AppendJSONString(body, msg)
+	body = jackson.AppendJSONString(body, msg)
 	body = append(body, `,"errorClass":`...)
-	body = segments.AppendJSONString(body, errorClass)
+	body = jackson.AppendJSONString(body, errorClass)
 	body = append(body, `,"host":`...)
-	body = segments.AppendJSONString(body, host)
+	body = jackson.AppendJSONString(body, host)
 	body = append(body, '}')
 	ct := "application/json"
 	if wantsSmile(r) {
-		if s, err := announcer.JSONToSmile(nil, body); err == nil {
+		if s, err := jackson.JSONToSmile(nil, body); err == nil {
 			body, ct = s, smileType
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -217,7 +218,7 @@ func hookBody(seg *segments.DataSegment, action segments.Action, dir string) ([]
 			return nil, fmt.Errorf("making the directory %s of segment %s absolute: %w", dir, seg.ID(), err)
 		}
 		body = append(body, `,"directory":`...)
-		body = segments.AppendJSONString(body, abs)
+		body = jackson.AppendJSONString(body, abs)
 	}
 	return append(body, '}'), nil
 }

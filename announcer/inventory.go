@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -330,7 +331,7 @@ func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, caus
 	}
 	w.WriteHeader(http.StatusOK)
 	if smile {
-		sw := inventorySmileWriters.Get().(*SmileWriter)
+		sw := inventorySmileWriters.Get().(*jackson.SmileWriter)
 		defer inventorySmileWriters.Put(sw)
 		sw.Reset(w)
 		sw.WriteStartObject()
@@ -370,7 +371,7 @@ func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, caus
 	}
 	if cause != "" {
 		b := append([]byte(nil), `{"resetCounter":true,"resetCause":`...)
-		b = segments.AppendJSONString(b, cause)
+		b = jackson.AppendJSONString(b, cause)
 		b = append(b, `,"counter":null,"requests":null}`...)
 		_, _ = w.Write(b)
 		return
@@ -394,4 +395,4 @@ func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, caus
 	}
 }
 
-var inventorySmileWriters = sync.Pool{New: func() any { return NewSmileWriter(nil) }}
+var inventorySmileWriters = sync.Pool{New: func() any { return jackson.NewSmileWriter(nil) }}

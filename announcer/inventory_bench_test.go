@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -95,7 +96,7 @@ func BenchmarkInventorySnapshot(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			var err error
-			if buf, err = announcer.JSONToSmile(buf[:0], jsonDoc); err != nil {
+			if buf, err = jackson.JSONToSmile(buf[:0], jsonDoc); err != nil {
 				b.Fatal(err)
 			}
 		}

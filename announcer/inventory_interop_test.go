@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
-	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -152,22 +152,22 @@ func TestInventoryJacksonInterop(t *testing.T) {
 			ok[f[1]] = strings.Join(f[2:], " ")
 		case "SMILE":
 			cs := byName[f[1]]
-			jackson, err := base64.StdEncoding.DecodeString(f[3])
+			theirs, err := base64.StdEncoding.DecodeString(f[3])
 			if err != nil {
 				t.Fatalf("%s: bad base64: %v", f[1], err)
 			}
-			got, err := druidpeer.SmileToJSON(jackson)
+			got, err := jackson.SmileToJSON(theirs)
 			if err != nil {
-				t.Errorf("%s: druidpeer cannot decode Jackson's %s Smile: %v", f[1], f[2], err)
+				t.Errorf("%s: our decoder cannot decode Jackson's %s Smile: %v", f[1], f[2], err)
 				continue
 			}
 			if !bytes.Equal(got, cs.json) {
-				t.Errorf("%s: druidpeer decodes Jackson's %s Smile to\n%.600s\nwant\n%.600s", f[1], f[2], got, cs.json)
+				t.Errorf("%s: our decoder decodes Jackson's %s Smile to\n%.600s\nwant\n%.600s", f[1], f[2], got, cs.json)
 				continue
 			}
 			decoded[f[1]]++
 			if f[2] == "default" {
-				t.Logf("%s: our Smile %d bytes, Jackson's %d bytes, identical: %v (JSON %d bytes)", f[1], len(cs.smile), len(jackson), bytes.Equal(jackson, cs.smile), len(cs.json))
+				t.Logf("%s: our Smile %d bytes, Jackson's %d bytes, identical: %v (JSON %d bytes)", f[1], len(cs.smile), len(theirs), bytes.Equal(theirs, cs.smile), len(cs.json))
 			}
 		default:
 			t.Errorf("unexpected output line %.300q", line)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -251,7 +252,7 @@ func TestInventoryResets(t *testing.T) {
 					t.Fatalf("?%s: Content-Type %q for a Smile request", query, ct)
 				}
 				var err error
-				if body, err = druidpeer.SmileToJSON(body); err != nil {
+				if body, err = jackson.SmileToJSON(body); err != nil {
 					t.Fatalf("?%s: %v", query, err)
 				}
 			}
@@ -411,7 +412,7 @@ func TestInventoryManyParkedPollsWakeTogether(t *testing.T) {
 			t.Fatalf("poll %d got another body", i)
 		}
 	}
-	got, err := druidpeer.SmileToJSON(bodies[0])
+	got, err := jackson.SmileToJSON(bodies[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -31,9 +32,9 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 	plain, tls := cfg.Node.AnnouncedPorts()
 	b := make([]byte, 0, 512)
 	b = append(b, `{"druidNode":{"service":`...)
-	b = segments.AppendJSONString(b, cfg.Node.Service)
+	b = jackson.AppendJSONString(b, cfg.Node.Service)
 	b = append(b, `,"host":`...)
-	b = segments.AppendJSONString(b, cfg.Node.Host)
+	b = jackson.AppendJSONString(b, cfg.Node.Host)
 	b = append(b, `,"bindOnHost":`...)
 	b = strconv.AppendBool(b, cfg.Node.BindOnHost)
 	b = append(b, `,"plaintextPort":`...)
@@ -58,16 +59,16 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = segments.AppendJSONString(b, k)
+			b = jackson.AppendJSONString(b, k)
 			b = append(b, ':')
-			b = segments.AppendJSONString(b, labels[k])
+			b = jackson.AppendJSONString(b, labels[k])
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"version":`...)
-	b = segments.AppendJSONString(b, cfg.Sidecar.Version)
+	b = jackson.AppendJSONString(b, cfg.Sidecar.Version)
 	b = append(b, `},"nodeType":"`+historicalNodeType+`","services":{"dataNodeService":{"type":"dataNodeService","tier":`...)
-	b = segments.AppendJSONString(b, cfg.Server.Tier)
+	b = jackson.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
 	b = append(b, `,"type":"`+historicalServerType+`","serverType":"`+historicalServerType+`","priority":`...)
@@ -83,7 +84,7 @@ func discoveryNodeJSON(cfg *configs.Config, startTime time.Time, labels map[stri
 func serverMetadataJSON(cfg *configs.Config) []byte {
 	b := make([]byte, 0, 192)
 	b = append(b, `{"name":`...)
-	b = segments.AppendJSONString(b, cfg.Node.HostAndPortToUse())
+	b = jackson.AppendJSONString(b, cfg.Node.HostAndPortToUse())
 	b = append(b, `,"host":`...)
 	b = appendNullableString(b, cfg.Node.HostAndPort())
 	b = append(b, `,"hostAndTlsPort":`...)
@@ -91,7 +92,7 @@ func serverMetadataJSON(cfg *configs.Config) []byte {
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
 	b = append(b, `,"type":"`+historicalServerType+`","tier":`...)
-	b = segments.AppendJSONString(b, cfg.Server.Tier)
+	b = jackson.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"priority":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.Priority), 10)
 	b = append(b, '}')
@@ -102,5 +103,5 @@ func appendNullableString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return segments.AppendJSONString(b, s)
+	return jackson.AppendJSONString(b, s)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -125,7 +126,7 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn announced
 	}
 	body := bufio.NewReaderSize(io.LimitReader(resp.Body, maxInventoryBytes+1), 64<<10)
 	var in io.Reader = body
-	if head, _ := body.Peek(3); string(head) == announcer.SmileSignature {
+	if head, _ := body.Peek(3); string(head) == jackson.SmileSignature {
 		raw, err := io.ReadAll(body)
 		if err != nil {
 			return fmt.Errorf("GET %s: reading the response: %w", u, err)
@@ -133,7 +134,7 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn announced
 		if len(raw) > maxInventoryBytes {
 			return fmt.Errorf("GET %s: the response is larger than %d bytes", u, maxInventoryBytes)
 		}
-		js, err := announcer.SmileToJSON(raw)
+		js, err := jackson.SmileToJSON(raw)
 		if err != nil {
 			return fmt.Errorf("GET %s: the Smile response cannot be read: %w", u, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -386,7 +386,7 @@ func (h *handler) respond(w http.ResponseWriter, smile bool, batch []*segments.C
 		bw.Flush()
 		return
 	}
-	enc, err := announcer.JSONToSmile(nil, out)
+	enc, err := jackson.JSONToSmile(nil, out)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, "writing the response as Smile: "+err.Error())
 		return

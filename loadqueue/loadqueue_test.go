@@ -20,6 +20,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/faultproxy"
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -478,7 +479,7 @@ func TestSmileResponseAndTurbo(t *testing.T) {
 	if hdr.Get("Content-Type") != druidpeer.SmileType {
 		t.Fatalf("content type %q", hdr.Get("Content-Type"))
 	}
-	js, err := druidpeer.SmileToJSON([]byte(b))
+	js, err := jackson.SmileToJSON([]byte(b))
 	if err != nil {
 		t.Fatal(err)
 	}

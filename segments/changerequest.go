@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // Action is the "action" type id of a Druid DataSegmentChangeRequest.
@@ -109,7 +111,7 @@ func (r *ChangeRequest) UnmarshalJSON(data []byte) error {
 	if action.value[0] != '"' {
 		return fmt.Errorf("change request action %s must be a JSON string", shorten(string(action.value)))
 	}
-	name := Action(decodeString(action.value, bytes.IndexByte(action.value, '\\') >= 0))
+	name := Action(jackson.DecodeString(action.value, bytes.IndexByte(action.value, '\\') >= 0))
 	switch name {
 	case ActionLoad, ActionDrop:
 		if fieldErr != nil {
@@ -129,7 +131,7 @@ func (r *ChangeRequest) UnmarshalJSON(data []byte) error {
 // schemaMembers returns the members of an already validated object other than its first "action", comma-separated
 // and without insignificant whitespace.
 func schemaMembers(data []byte) []byte {
-	it, err := newObjectIter(data, skipSpace(data, 0), 0)
+	it, err := newObjectIter(data, jackson.SkipSpace(data, 0), 0)
 	if err != nil {
 		return nil
 	}
@@ -150,30 +152,30 @@ func schemaMembers(data []byte) []byte {
 		}
 		out = append(out, m.rawName...)
 		out = append(out, ':')
-		out = append(out, ownRaw(m.value, m.spaced)...)
+		out = append(out, jackson.OwnRaw(m.value, m.spaced)...)
 	}
 }
 
 // ParseChangeRequests reads the body of a changeRequests POST: a JSON array of change requests. Druid answers 400
 // to an empty or null list, so both are errors here too; an error names the position of the bad request.
 func ParseChangeRequests(data []byte) ([]ChangeRequest, error) {
-	start := skipSpace(data, 0)
+	start := jackson.SkipSpace(data, 0)
 	if start >= len(data) || data[start] != '[' {
 		if isJSONNull(data) {
 			return nil, errors.New("change request list is null")
 		}
-		return nil, fmt.Errorf("change request list: %w", syntaxError(data, start, "a JSON array"))
+		return nil, fmt.Errorf("change request list: %w", jackson.SyntaxError(data, start, "a JSON array"))
 	}
 	var out []ChangeRequest
-	i := skipSpace(data, start+1)
+	i := jackson.SkipSpace(data, start+1)
 	if i < len(data) && data[i] == ']' {
-		if skipSpace(data, i+1) != len(data) {
-			return nil, fmt.Errorf("change request list: %w", syntaxError(data, skipSpace(data, i+1), "the end of the input"))
+		if jackson.SkipSpace(data, i+1) != len(data) {
+			return nil, fmt.Errorf("change request list: %w", jackson.SyntaxError(data, jackson.SkipSpace(data, i+1), "the end of the input"))
 		}
 		return nil, errors.New("change request list is empty")
 	}
 	for {
-		end, _, err := scanValue(data, i, 1)
+		end, _, err := jackson.ScanValue(data, i, 1)
 		if err != nil {
 			return nil, fmt.Errorf("change request list: %w", err)
 		}
@@ -185,18 +187,18 @@ func ParseChangeRequests(data []byte) ([]ChangeRequest, error) {
 			return nil, fmt.Errorf("change request %d of the list is null", len(out))
 		}
 		out = append(out, r)
-		i = skipSpace(data, end)
+		i = jackson.SkipSpace(data, end)
 		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
+			i = jackson.SkipSpace(data, i+1)
 			continue
 		}
 		if i < len(data) && data[i] == ']' {
-			if skipSpace(data, i+1) != len(data) {
-				return nil, fmt.Errorf("change request list: %w", syntaxError(data, skipSpace(data, i+1), "the end of the input"))
+			if jackson.SkipSpace(data, i+1) != len(data) {
+				return nil, fmt.Errorf("change request list: %w", jackson.SyntaxError(data, jackson.SkipSpace(data, i+1), "the end of the input"))
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("change request list: %w", syntaxError(data, i, "',' or ']'"))
+		return nil, fmt.Errorf("change request list: %w", jackson.SyntaxError(data, i, "',' or ']'"))
 	}
 }
 

@@ -1,5 +1,7 @@
 package segments
 
+import "github.com/druid-sidecar/druid-sidecar/jackson"
+
 // LoadingMode is the pool a load runs on (Druid 33+ SegmentLoadingMode).
 type LoadingMode string
 
@@ -35,7 +37,7 @@ func AppendChangeStatus(dst []byte, s ChangeStatus) []byte {
 	dst = append(dst, s.State...)
 	dst = append(dst, `","failureCause":`...)
 	if s.State == ChangeFailed {
-		dst = AppendJSONString(dst, s.FailureCause)
+		dst = jackson.AppendJSONString(dst, s.FailureCause)
 	} else {
 		dst = append(dst, "null"...)
 	}

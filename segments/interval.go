@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // Interval is a half-open UTC interval [Start, End), as Joda's Interval in Druid's UTC ISO chronology.
@@ -149,7 +151,7 @@ func (i Interval) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a JSON string with ParseInterval; JSON null leaves the interval unchanged.
 func (i *Interval) UnmarshalJSON(data []byte) error {
-	s, isNull, err := decodeStandaloneString(data)
+	s, isNull, err := jackson.DecodeStandaloneString(data)
 	if err != nil {
 		return fmt.Errorf("interval: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // DataSegment is the metadata of one Druid segment, as Druid's DataSegment class reads and writes it in JSON.
@@ -166,13 +168,13 @@ func (s *DataSegment) appendMembers(dst []byte, inChangeRequest bool) ([]byte, e
 	}
 	var err error
 	dst = extras(dst, slotStart)
-	dst = AppendJSONString(key(dst, "dataSource"), s.DataSource)
+	dst = jackson.AppendJSONString(key(dst, "dataSource"), s.DataSource)
 	dst = extras(dst, slotDataSource)
 	dst = key(dst, "interval")
 	dst = append(dst, '"')
 	dst = append(s.Interval.AppendFormat(dst), '"')
 	dst = extras(dst, slotInterval)
-	dst = AppendJSONString(key(dst, "version"), s.Version)
+	dst = jackson.AppendJSONString(key(dst, "version"), s.Version)
 	dst = extras(dst, slotVersion)
 	dst = key(dst, "loadSpec")
 	if s.LoadSpec == nil {
@@ -208,13 +210,13 @@ func (s *DataSegment) appendMembers(dst []byte, inChangeRequest bool) ([]byte, e
 	dst = extras(dst, slotSize)
 	// The identifier is SegmentId.toString() written as one JSON string.
 	dst = append(key(dst, "identifier"), '"')
-	dst = appendEscaped(dst, s.DataSource)
+	dst = jackson.AppendEscaped(dst, s.DataSource)
 	dst = append(dst, '_')
 	dst = s.Interval.Start.AppendFormat(dst)
 	dst = append(dst, '_')
 	dst = s.Interval.End.AppendFormat(dst)
 	dst = append(dst, '_')
-	dst = appendEscaped(dst, s.Version)
+	dst = jackson.AppendEscaped(dst, s.Version)
 	if p := s.ShardSpec.PartitionNum(); p != 0 {
 		dst = append(dst, '_')
 		dst = strconv.AppendInt(dst, int64(p), 10)
@@ -232,7 +234,7 @@ func appendObjectRaw(dst, raw []byte, field string) ([]byte, error) {
 	if len(t) == 0 || (t[0] != '{' && t[0] != 'n') {
 		return nil, fmt.Errorf("segment %s %s: it must be a JSON object or null", field, shorten(string(raw)))
 	}
-	out, err := appendRaw(dst, raw)
+	out, err := jackson.AppendRaw(dst, raw)
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: %w", field, err)
 	}
@@ -246,7 +248,7 @@ func appendCommaList(dst []byte, items []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendEscaped(dst, item)
+		dst = jackson.AppendEscaped(dst, item)
 	}
 	return append(dst, '"')
 }
@@ -312,9 +314,9 @@ func (s *DataSegment) decodeMembers(data []byte, inChangeRequest bool) (action *
 	if !utf8.Valid(data) {
 		return nil, nil, errors.New("segment JSON is not valid UTF-8")
 	}
-	start := skipSpace(data, 0)
+	start := jackson.SkipSpace(data, 0)
 	if start < len(data) && data[start] == 'n' {
-		if end, _, err := scanLiteral(data, start, "null"); err == nil && skipSpace(data, end) == len(data) {
+		if end, _, err := jackson.ScanLiteral(data, start, "null"); err == nil && jackson.SkipSpace(data, end) == len(data) {
 			return nil, nil, nil
 		}
 	}
@@ -333,7 +335,7 @@ func (s *DataSegment) decodeMembers(data []byte, inChangeRequest bool) (action *
 	stringValue := func(field string, v []byte) (string, bool) {
 		switch v[0] {
 		case '"':
-			return decodeString(v, bytes.IndexByte(v, '\\') >= 0), true
+			return jackson.DecodeString(v, bytes.IndexByte(v, '\\') >= 0), true
 		case 'n':
 			return "", false
 		}
@@ -343,7 +345,7 @@ func (s *DataSegment) decodeMembers(data []byte, inChangeRequest bool) (action *
 	objectValue := func(field string, m *member) json.RawMessage {
 		switch m.value[0] {
 		case '{':
-			return ownRaw(m.value, m.spaced)
+			return jackson.OwnRaw(m.value, m.spaced)
 		case 'n':
 			return nil
 		}
@@ -453,8 +455,8 @@ func (s *DataSegment) decodeMembers(data []byte, inChangeRequest bool) (action *
 		}
 		anchor = slot
 	}
-	if skipSpace(data, it.pos) != len(data) {
-		return nil, nil, fmt.Errorf("segment JSON: %w", syntaxError(data, skipSpace(data, it.pos), "the end of the input"))
+	if jackson.SkipSpace(data, it.pos) != len(data) {
+		return nil, nil, fmt.Errorf("segment JSON: %w", jackson.SyntaxError(data, jackson.SkipSpace(data, it.pos), "the end of the input"))
 	}
 	// Druid's SegmentId requires a non-empty dataSource and non-null interval and version.
 	if (!seenDataSource || s.DataSource == "") && badFields&(1<<slotDataSource) == 0 {
@@ -482,7 +484,7 @@ func (s *DataSegment) addExtra(after int, m *member) {
 	raw = append(raw, m.rawName...)
 	raw = append(raw, ':')
 	if m.spaced {
-		raw = append(raw, ownRaw(m.value, true)...)
+		raw = append(raw, jackson.OwnRaw(m.value, true)...)
 	} else {
 		raw = append(raw, m.value...)
 	}
@@ -494,8 +496,8 @@ func integerValue(v []byte) (int64, bool) {
 	if v[0] != '-' && !isDigit(v[0]) {
 		return 0, false
 	}
-	if _, integer, err := scanNumber(v, 0); err != nil || !integer {
+	if _, integer, err := jackson.ScanNumber(v, 0); err != nil || !integer {
 		return 0, false
 	}
-	return parseJSONInt(v)
+	return jackson.ParseInt(v)
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // Shard spec type names, the "type" values of Druid's ShardSpec.Type that appear in published segments.
@@ -131,13 +133,13 @@ func ParseShardSpec(data []byte) (ShardSpec, error) {
 	if !utf8.Valid(data) {
 		return ShardSpec{}, errors.New("invalid shard spec: the JSON is not valid UTF-8")
 	}
-	start := skipSpace(data, 0)
-	end, spaced, err := scanValue(data, start, 0)
+	start := jackson.SkipSpace(data, 0)
+	end, spaced, err := jackson.ScanValue(data, start, 0)
 	if err != nil {
 		return ShardSpec{}, fmt.Errorf("invalid shard spec: %w", err)
 	}
-	if skipSpace(data, end) != len(data) {
-		return ShardSpec{}, fmt.Errorf("invalid shard spec: %w", syntaxError(data, skipSpace(data, end), "the end of the value"))
+	if jackson.SkipSpace(data, end) != len(data) {
+		return ShardSpec{}, fmt.Errorf("invalid shard spec: %w", jackson.SyntaxError(data, jackson.SkipSpace(data, end), "the end of the value"))
 	}
 	return parseShardSpecValue(data[start:end], spaced)
 }
@@ -194,8 +196,8 @@ func parseShardSpecValue(raw []byte, spaced bool) (ShardSpec, error) {
 		if v[0] != '-' && !isDigit(v[0]) {
 			return 0, fmt.Errorf("invalid %s shard spec: %s %s must be a JSON integer", s.typ, name, shorten(string(v)))
 		}
-		_, integer, _ := scanNumber(v, 0)
-		n, fits := parseJSONInt(v)
+		_, integer, _ := jackson.ScanNumber(v, 0)
+		n, fits := jackson.ParseInt(v)
 		if !integer || !fits || n < -(1<<(bits-1)) || n >= 1<<(bits-1) {
 			return 0, fmt.Errorf("invalid %s shard spec: %s %s must be an integer that fits in %d bits", s.typ, name, v, bits)
 		}
@@ -292,7 +294,7 @@ func parseShardSpecValue(raw []byte, spaced bool) (ShardSpec, error) {
 		s.startRootPartitionID, s.endRootPartitionID = s.partitionNum, s.partitionNum+1
 		s.minorVersion, s.atomicUpdateGroupSize = 0, 1
 	}
-	s.raw = ownRaw(raw, spaced)
+	s.raw = jackson.OwnRaw(raw, spaced)
 	return s, nil
 }
 
@@ -318,7 +320,7 @@ func shardMemberIndex(name []byte) int {
 func (v *shardMembers) get(name string) []byte { return v[shardMemberIndex([]byte(name))] }
 
 // isEmptyArray reports whether a validated array value has no elements.
-func isEmptyArray(v []byte) bool { return v[skipSpace(v, 1)] == ']' }
+func isEmptyArray(v []byte) bool { return v[jackson.SkipSpace(v, 1)] == ']' }
 
 // internShardType returns the decoded type, sharing the constant strings of the known kinds.
 func internShardType(raw []byte) string {
@@ -340,7 +342,7 @@ func internShardType(raw []byte) string {
 	case ShardTypeNone:
 		return ShardTypeNone
 	}
-	return decodeString(raw, bytes.IndexByte(raw, '\\') >= 0)
+	return jackson.DecodeString(raw, bytes.IndexByte(raw, '\\') >= 0)
 }
 
 // NumberedShardSpec returns {"type":"numbered","partitionNum":p,"partitions":n}; n is the core partition count.
@@ -399,7 +401,7 @@ func SingleDimensionShardSpec(dimension string, start, end *string, partitionNum
 	b = append(b, `,"end":`...)
 	b = appendStringPtr(b, end)
 	b = append(b, `,"dimension":`...)
-	b = AppendJSONString(b, dimension)
+	b = jackson.AppendJSONString(b, dimension)
 	b = append(b, `,"partitionNum":`...)
 	b = strconv.AppendInt(b, int64(partitionNum), 10)
 	b = append(b, `,"numCorePartitions":`...)
@@ -458,14 +460,14 @@ func appendStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return AppendJSONString(b, *s)
+	return jackson.AppendJSONString(b, *s)
 }
 
 func appendNullableString(b []byte, s string, present bool) []byte {
 	if !present {
 		return append(b, "null"...)
 	}
-	return AppendJSONString(b, s)
+	return jackson.AppendJSONString(b, s)
 }
 
 // appendStringArray writes a JSON array of strings; a nil slice is null when nilIsNull is set and [] otherwise.
@@ -478,7 +480,7 @@ func appendStringArray(b []byte, ss []string, nilIsNull bool) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = AppendJSONString(b, s)
+		b = jackson.AppendJSONString(b, s)
 	}
 	return append(b, ']')
 }
@@ -507,12 +509,12 @@ type objectIter struct {
 // newObjectIter starts iterating the object at data[pos], which must be '{'.
 func newObjectIter(data []byte, pos, depth int) (objectIter, error) {
 	if pos >= len(data) || data[pos] != '{' {
-		return objectIter{}, syntaxError(data, pos, "a JSON object")
+		return objectIter{}, jackson.SyntaxError(data, pos, "a JSON object")
 	}
-	if depth >= maxJSONDepth {
-		return objectIter{}, errJSONTooDeep
+	if depth >= jackson.MaxDepth {
+		return objectIter{}, jackson.ErrTooDeep
 	}
-	return objectIter{data: data, pos: skipSpace(data, pos+1), depth: depth, first: true}, nil
+	return objectIter{data: data, pos: jackson.SkipSpace(data, pos+1), depth: depth, first: true}, nil
 }
 
 // next fills m with the next member and reports false after the last one; it.pos is then the offset after the
@@ -531,38 +533,38 @@ func (it *objectIter) next(m *member) (bool, error) {
 	} else {
 		switch {
 		case i < len(data) && data[i] == ',':
-			i = skipSpace(data, i+1)
+			i = jackson.SkipSpace(data, i+1)
 		case i < len(data) && data[i] == '}':
 			it.done, it.pos = true, i+1
 			return false, nil
 		default:
-			return false, syntaxError(data, i, "',' or '}'")
+			return false, jackson.SyntaxError(data, i, "',' or '}'")
 		}
 	}
 	if i >= len(data) || data[i] != '"' {
-		return false, syntaxError(data, i, "a member name")
+		return false, jackson.SyntaxError(data, i, "a member name")
 	}
-	end, escaped, err := scanString(data, i)
+	end, escaped, err := jackson.ScanString(data, i)
 	if err != nil {
 		return false, err
 	}
 	m.rawName = data[i:end]
 	if escaped {
-		m.name = []byte(decodeString(m.rawName, true))
+		m.name = []byte(jackson.DecodeString(m.rawName, true))
 	} else {
 		m.name = m.rawName[1 : len(m.rawName)-1]
 	}
-	i = skipSpace(data, end)
+	i = jackson.SkipSpace(data, end)
 	if i >= len(data) || data[i] != ':' {
-		return false, syntaxError(data, i, "':'")
+		return false, jackson.SyntaxError(data, i, "':'")
 	}
-	i = skipSpace(data, i+1)
-	end, spaced, err := scanValue(data, i, it.depth+1)
+	i = jackson.SkipSpace(data, i+1)
+	end, spaced, err := jackson.ScanValue(data, i, it.depth+1)
 	if err != nil {
 		return false, err
 	}
 	m.value, m.spaced = data[i:end], spaced
-	it.pos = skipSpace(data, end)
+	it.pos = jackson.SkipSpace(data, end)
 	return true, nil
 }
 

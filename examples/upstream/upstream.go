@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 // Segment is what the server keeps of a segment the hook announced: the DataSegment members a segment server
@@ -166,7 +166,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	a := answerer{w: w, smile: strings.Contains(r.Header.Get("Content-Type"), "smile")}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err == nil && a.smile {
-		body, err = announcer.SmileToJSON(body)
+		body, err = jackson.SmileToJSON(body)
 	}
 	var q struct {
 		QueryType  string          `json:"queryType"`
@@ -289,7 +289,7 @@ func (a answerer) write(code int, v any) {
 	}
 	b, err := json.Marshal(v)
 	if err == nil {
-		b, err = announcer.JSONToSmile(nil, b)
+		b, err = jackson.JSONToSmile(nil, b)
 	}
 	if err != nil { // values built here always encode; a failure is a bug, said plainly rather than in Smile
 		http.Error(a.w, "encoding the answer as Smile: "+err.Error(), http.StatusInternalServerError)

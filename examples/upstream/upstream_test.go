@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/agent"
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -133,7 +133,7 @@ func TestServerHooksAndQueries(t *testing.T) {
 	// A Broker's query comes as Smile and is answered in Smile, an error too.
 	smileQuery := func(q string) (int, http.Header, string) {
 		t.Helper()
-		b, err := announcer.JSONToSmile(nil, []byte(q))
+		b, err := jackson.JSONToSmile(nil, []byte(q))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestServerHooksAndQueries(t *testing.T) {
 		if ct := h.Get("Content-Type"); ct != "application/x-jackson-smile" {
 			t.Fatalf("a Smile query answered as %q, want application/x-jackson-smile: %q", ct, body)
 		}
-		j, err := announcer.SmileToJSON([]byte(body))
+		j, err := jackson.SmileToJSON([]byte(body))
 		if err != nil {
 			t.Fatalf("the answer to a Smile query is not Smile: %v: %q", err, body)
 		}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 func TestDruidpeerBackoff(t *testing.T) {
@@ -47,7 +47,7 @@ func TestDruidpeerRunRetries(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"resetCounter":false,"resetCause":null,"counter":{"counter":0,"hash":1},"requests":[]}`))
 		case n == 4:
-			smile, _ := announcer.JSONToSmile(nil, []byte(`{"resetCounter":false,"resetCause":null,"counter":{"counter":0,"hash":1},"requests":[]}`))
+			smile, _ := jackson.JSONToSmile(nil, []byte(`{"resetCounter":false,"resetCause":null,"counter":{"counter":0,"hash":1},"requests":[]}`))
 			_, _ = w.Write(smile)
 		default:
 			w.WriteHeader(http.StatusNoContent)

@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -239,7 +240,7 @@ func (s *Syncer) fetch(ctx context.Context, u string, full bool) *Response {
 		return resp
 	}
 	if accept == SmileType {
-		if resp.JSON, err = SmileToJSON(resp.Body); err != nil {
+		if resp.JSON, err = jackson.SmileToJSON(resp.Body); err != nil {
 			resp.Err = fmt.Errorf("reading the Smile sync response of %s: %w", u, err)
 			return resp
 		}

@@ -35,6 +35,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -457,7 +458,7 @@ func propertyValue(v string) string {
 }
 
 func jsonEscape(s string) string {
-	q := segments.AppendJSONString(nil, s)
+	q := jackson.AppendJSONString(nil, s)
 	return string(q[1 : len(q)-1])
 }
 

@@ -1,4 +1,4 @@
-package announcer_test
+package jackson_test
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 func TestSmileToJSONVectors(t *testing.T) {
@@ -30,13 +30,13 @@ func TestSmileToJSONVectors(t *testing.T) {
 		{"escapes", []byte(":)\n\x00\x44a\"\\\n\x01"), `"a\"\\\n\u0001"`},
 		{"end marker", []byte(":)\n\x00\x21\xff"), "null"},
 	} {
-		got, err := announcer.SmileToJSON(tc.smile)
+		got, err := jackson.SmileToJSON(tc.smile)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%s: got %s, %v; want %s", tc.name, got, err, tc.want)
 		}
 	}
 	for _, bad := range [][]byte{[]byte(`{"a":1}`), []byte(":)\n\x00"), []byte(":)\n\x00\x21\x21"), []byte(":)\n\x00\x41a"), []byte(":)\n\x00\xfa\x40\x21\xfb")} {
-		if got, err := announcer.SmileToJSON(bad); err == nil {
+		if got, err := jackson.SmileToJSON(bad); err == nil {
 			t.Errorf("% x: decoded to %s, want an error", bad, got)
 		}
 	}
@@ -94,11 +94,11 @@ func TestSmileToJSONRoundTrip(t *testing.T) {
 		`{"日本":{"":[]},"nested":[[[{}]]],"f":0.1,"g":-2.5E-10}`,
 		many.String(),
 	} {
-		smile, err := announcer.JSONToSmile(nil, []byte(doc))
+		smile, err := jackson.JSONToSmile(nil, []byte(doc))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := announcer.SmileToJSON(smile)
+		got, err := jackson.SmileToJSON(smile)
 		if err != nil {
 			t.Fatalf("%.60s: %v", doc, err)
 		}
@@ -113,7 +113,7 @@ func TestSmileToJSONRoundTrip(t *testing.T) {
 // the input can describe, and whatever it accepts must be JSON that encodes back to Smile.
 func FuzzSmileToJSON(f *testing.F) {
 	for _, doc := range []string{`{"a":[1,2.5,"x",null,true]}`, `{"resetCounter":false,"counter":{"counter":1,"hash":2},"requests":[]}`} {
-		s, err := announcer.JSONToSmile(nil, []byte(doc))
+		s, err := jackson.JSONToSmile(nil, []byte(doc))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -122,11 +122,11 @@ func FuzzSmileToJSON(f *testing.F) {
 	f.Add([]byte(":)\n\x00\x26\x89"))
 	f.Add([]byte(":)\n\x03\xf8\x41ab\x01\xec\x00\xf9"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := announcer.SmileToJSON(data)
+		out, err := jackson.SmileToJSON(data)
 		if err != nil {
 			return
 		}
-		if _, err := announcer.JSONToSmile(nil, out); err != nil {
+		if _, err := jackson.JSONToSmile(nil, out); err != nil {
 			t.Fatalf("% x decoded to %s, which is not JSON: %v", data, out, err)
 		}
 	})

@@ -1,4 +1,4 @@
-package announcer
+package jackson
 
 // The Smile decoder: it turns a Smile document (what a Druid Broker or Coordinator receives from a segment
 // inventory, or what Jackson's SmileGenerator writes) into the equivalent JSON, so that the JSON readers of package
@@ -18,8 +18,6 @@ import (
 	"math/big"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // SmileSignature is the start of every Smile document that Jackson's parser accepts by default: the header's
@@ -210,7 +208,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return segments.AppendJSONString(out, s), nil
+		return AppendJSONString(out, s), nil
 	case t == 0x20:
 		return append(out, `""`...), nil
 	case t == 0x21:
@@ -291,7 +289,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if d.sharedValues {
 			d.values = smileReaderAddShared(d.values, s)
 		}
-		return segments.AppendJSONString(out, s), nil
+		return AppendJSONString(out, s), nil
 	case t < 0xE0: // small int
 		return strconv.AppendInt(out, smileReaderZigzag(uint64(t&0x1F)), 10), nil
 	case t == 0xE0 || t == 0xE4: // long ASCII / Unicode
@@ -303,7 +301,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return segments.AppendJSONString(out, s), nil
+		return AppendJSONString(out, s), nil
 	case t == 0xE8: // 7-bit binary, written as base64 like Jackson's JSON generator
 		n, err := d.vint()
 		if err != nil {
@@ -313,7 +311,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return segments.AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
+		return AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
 	case t >= 0xEC && t <= 0xEF: // long shared value reference
 		lo, err := d.byte()
 		if err != nil {
@@ -323,7 +321,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return segments.AppendJSONString(out, s), nil
+		return AppendJSONString(out, s), nil
 	case t == 0xF8:
 		out = append(out, '[')
 		for first := true; ; first = false {
@@ -355,7 +353,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(segments.AppendJSONString(out, name), ':')
+			out = append(AppendJSONString(out, name), ':')
 			if out, err = d.value(out, depth+1); err != nil {
 				return nil, err
 			}
@@ -369,7 +367,7 @@ func (d *smileReader) value(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return segments.AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
+		return AppendJSONString(out, base64.StdEncoding.EncodeToString(raw)), nil
 	}
 	return nil, d.errorf("unexpected token 0x%02x where a value is due", t)
 }

@@ -1,4 +1,4 @@
-package announcer
+package jackson
 
 // Smile encoder for the HTTP segment inventory.
 //
@@ -21,7 +21,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -618,13 +617,13 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 	i := 0
 	state := smileJSONValue
 	if members {
-		i = smileSkipSpace(data, 0)
+		i = SkipSpace(data, 0)
 		if i >= len(data) || data[i] != '{' {
 			return smileJSONErr(data, i, "expected a JSON object")
 		}
 		w.stack = append(w.stack, smileCtxObjectKey)
 		state = smileJSONKey
-		if i = smileSkipSpace(data, i+1); i < len(data) && data[i] == '}' {
+		if i = SkipSpace(data, i+1); i < len(data) && data[i] == '}' {
 			w.stack = w.stack[:base]
 			i++
 			state = smileJSONAfter
@@ -633,7 +632,7 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 	for {
 		switch state {
 		case smileJSONValue:
-			i = smileSkipSpace(data, i)
+			i = SkipSpace(data, i)
 			if i >= len(data) {
 				return smileJSONErr(data, i, "expected a value")
 			}
@@ -641,7 +640,7 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 			switch c := data[i]; c {
 			case '{':
 				buf = append(buf, smileTokStartObject)
-				if i = smileSkipSpace(data, i+1); i < len(data) && data[i] == '}' {
+				if i = SkipSpace(data, i+1); i < len(data) && data[i] == '}' {
 					buf = append(buf, smileTokEndObject)
 					i++
 				} else {
@@ -650,7 +649,7 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 				}
 			case '[':
 				buf = append(buf, smileTokStartArray)
-				if i = smileSkipSpace(data, i+1); i < len(data) && data[i] == ']' {
+				if i = SkipSpace(data, i+1); i < len(data) && data[i] == ']' {
 					buf = append(buf, smileTokEndArray)
 					i++
 				} else {
@@ -694,13 +693,13 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 
 		case smileJSONAfter:
 			if len(w.stack) == base {
-				if i = smileSkipSpace(data, i); i < len(data) {
+				if i = SkipSpace(data, i); i < len(data) {
 					return smileJSONErr(data, i, "unexpected "+smileDescribeByte(data[i])+" after the JSON value")
 				}
 				w.buf = buf
 				return nil
 			}
-			if i = smileSkipSpace(data, i); i >= len(data) {
+			if i = SkipSpace(data, i); i >= len(data) {
 				return smileJSONErr(data, i, "an object or array is not closed")
 			}
 			c := data[i]
@@ -738,7 +737,7 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 			}
 
 		case smileJSONKey:
-			if i = smileSkipSpace(data, i); i >= len(data) || data[i] != '"' {
+			if i = SkipSpace(data, i); i >= len(data) || data[i] != '"' {
 				if i >= len(data) {
 					return smileJSONErr(data, i, "expected an object key")
 				}
@@ -749,7 +748,7 @@ func (w *SmileWriter) transcode(data []byte, members bool) error {
 				return err
 			}
 			buf = w.appendKeyBytes(buf, s, ascii)
-			if i = smileSkipSpace(data, next); i >= len(data) || data[i] != ':' {
+			if i = SkipSpace(data, next); i >= len(data) || data[i] != ':' {
 				if i >= len(data) {
 					return smileJSONErr(data, i, "expected ':' after an object key")
 				}
@@ -832,49 +831,18 @@ func (w *SmileWriter) scanJSONStringSlow(data []byte, i, j int, ascii bool) ([]b
 		case c == '"':
 			return out, ascii, j + 1, nil
 		case c == '\\':
-			if j+1 >= len(data) {
+			switch _, fault := checkEscape(data, j); fault {
+			case escapeIncomplete:
 				return nil, false, 0, smileJSONErr(data, j+1, "a string escape is incomplete")
+			case escapeShortHex, escapeBadHex:
+				return nil, false, 0, smileJSONErr(data, j, `invalid \u escape: four hexadecimal digits must follow`)
+			case escapeUnknown:
+				return nil, false, 0, smileJSONErr(data, j, "invalid escape "+smileDescribeByte(data[j+1])+" in a string")
 			}
-			switch e := data[j+1]; e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, ok := smileHex4(data, j+2)
-				if !ok {
-					return nil, false, 0, smileJSONErr(data, j, `invalid \u escape: four hexadecimal digits must follow`)
-				}
-				j += 6
-				if utf16.IsSurrogate(r) {
-					r2, ok := rune(-1), false
-					if j+1 < len(data) && data[j] == '\\' && data[j+1] == 'u' {
-						r2, ok = smileHex4(data, j+2)
-					}
-					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-						r = dec
-						j += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				if r >= utf8.RuneSelf {
-					ascii = false
-				}
-				out = utf8.AppendRune(out, r)
-				continue
-			default:
-				return nil, false, 0, smileJSONErr(data, j, "invalid escape "+smileDescribeByte(e)+" in a string")
+			n := len(out)
+			if out, j = appendEscape(out, data, j); out[n] >= utf8.RuneSelf {
+				ascii = false
 			}
-			j += 2
 		case c < 0x20:
 			return nil, false, 0, smileJSONErr(data, j, fmt.Sprintf("control character 0x%02x in a string must be escaped", c))
 		case c < utf8.RuneSelf:
@@ -894,28 +862,6 @@ func (w *SmileWriter) scanJSONStringSlow(data []byte, i, j int, ascii bool) ([]b
 	return nil, false, 0, smileJSONErr(data, len(data), fmt.Sprintf("the string starting at byte offset %d is not terminated", i))
 }
 
-// smileHex4 decodes the four hexadecimal digits at data[i:].
-func smileHex4(data []byte, i int) (rune, bool) {
-	if len(data)-i < 4 {
-		return -1, false
-	}
-	var r rune
-	for _, c := range data[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
-
 // smileAppendJSONNumber transcodes the JSON number starting at data[i] and returns the offset after it.
 // Integers keep their exact value and get the type Jackson's JSON parser gives them (int, long, BigInteger);
 // numbers with a fraction or exponent become doubles, as Jackson (without USE_BIG_DECIMAL_FOR_FLOATS, which Druid
@@ -925,43 +871,20 @@ func smileHex4(data []byte, i int) (rune, bool) {
 func smileAppendJSONNumber(buf []byte, data []byte, i int) ([]byte, int, error) {
 	start := i
 	neg := data[i] == '-'
+	digits := start
 	if neg {
-		i++
+		digits++
 	}
-	digits := i
-	switch {
-	case i < len(data) && data[i] == '0':
-		i++
-	case i < len(data) && data[i] >= '1' && data[i] <= '9':
-		for i++; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-		}
-	default:
+	i, intEnd, integer, fault := scanNumberSyntax(data, start)
+	switch fault {
+	case numberNoDigit:
 		return buf, i, smileJSONErr(data, i, "expected a digit in a number")
+	case numberNoFraction:
+		return buf, i, smileJSONErr(data, i, "expected a digit after the decimal point")
+	case numberNoExponent:
+		return buf, i, smileJSONErr(data, i, "expected a digit in the exponent")
 	}
-	intEnd := i
-	isFloat := false
-	if i < len(data) && data[i] == '.' {
-		i++
-		if i >= len(data) || data[i] < '0' || data[i] > '9' {
-			return buf, i, smileJSONErr(data, i, "expected a digit after the decimal point")
-		}
-		for i++; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-		}
-		isFloat = true
-	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		i++
-		if i < len(data) && (data[i] == '+' || data[i] == '-') {
-			i++
-		}
-		if i >= len(data) || data[i] < '0' || data[i] > '9' {
-			return buf, i, smileJSONErr(data, i, "expected a digit in the exponent")
-		}
-		for i++; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-		}
-		isFloat = true
-	}
-	if isFloat {
+	if !integer {
 		f, err := strconv.ParseFloat(string(data[start:i]), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return buf, i, smileJSONErr(data, start, "invalid number: "+err.Error())
@@ -987,18 +910,6 @@ func smileAppendJSONNumber(buf []byte, data []byte, i int) ([]byte, int, error) 
 		return buf, i, smileJSONErr(data, start, "invalid integer")
 	}
 	return smileAppendBigInteger(buf, x), i, nil
-}
-
-func smileSkipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 // smileJSONErr builds the error for a problem at data[offset]; at the end of data it says so.

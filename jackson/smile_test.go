@@ -1,4 +1,4 @@
-package announcer_test
+package jackson_test
 
 // Unit tests, fuzz target and benchmarks of the Smile encoder (smile.go). The byte sequences in
 // TestSmileTokenBytes were worked out by hand from smile-specification.md 1.0.4 (and Jackson's SmileGenerator
@@ -21,7 +21,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 const smileTestHeader = "3a290a01" // ":)\n" and flags 0x01 (shared names on, shared values off, no raw binary)
@@ -38,10 +38,10 @@ func smileHex(t testing.TB, s string) []byte {
 func smileRepeatHex(b byte, n int) string { return strings.Repeat(fmt.Sprintf("%02x", b), n) }
 
 // smileWrite runs build on a fresh writer and returns the Smile document.
-func smileWrite(t testing.TB, build func(w *announcer.SmileWriter)) []byte {
+func smileWrite(t testing.TB, build func(w *jackson.SmileWriter)) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	w := announcer.NewSmileWriter(&out)
+	w := jackson.NewSmileWriter(&out)
 	build(w)
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -56,16 +56,16 @@ func TestSmileTokenBytes(t *testing.T) {
 	tests := []struct {
 		name  string
 		json  string // an equivalent JSON document, checked through JSONToSmile too ("" for none)
-		build func(w *announcer.SmileWriter)
+		build func(w *jackson.SmileWriter)
 		want  string // hex after the header
 	}{
 		// Literals and structure (0x20-0x23, 0xF8-0xFB).
-		{"null", "null", func(w *announcer.SmileWriter) { w.WriteNull() }, "21"},
-		{"false", "false", func(w *announcer.SmileWriter) { w.WriteBool(false) }, "22"},
-		{"true", "true", func(w *announcer.SmileWriter) { w.WriteBool(true) }, "23"},
-		{"empty object", "{}", func(w *announcer.SmileWriter) { w.WriteStartObject(); w.WriteEndObject() }, "fa fb"},
-		{"empty array", "[]", func(w *announcer.SmileWriter) { w.WriteStartArray(); w.WriteEndArray() }, "f8 f9"},
-		{"nested", `[[],{}]`, func(w *announcer.SmileWriter) {
+		{"null", "null", func(w *jackson.SmileWriter) { w.WriteNull() }, "21"},
+		{"false", "false", func(w *jackson.SmileWriter) { w.WriteBool(false) }, "22"},
+		{"true", "true", func(w *jackson.SmileWriter) { w.WriteBool(true) }, "23"},
+		{"empty object", "{}", func(w *jackson.SmileWriter) { w.WriteStartObject(); w.WriteEndObject() }, "fa fb"},
+		{"empty array", "[]", func(w *jackson.SmileWriter) { w.WriteStartArray(); w.WriteEndArray() }, "f8 f9"},
+		{"nested", `[[],{}]`, func(w *jackson.SmileWriter) {
 			w.WriteStartArray()
 			w.WriteStartArray()
 			w.WriteEndArray()
@@ -75,70 +75,70 @@ func TestSmileTokenBytes(t *testing.T) {
 		}, "f8 f8 f9 fa fb f9"},
 
 		// Small ints 0xC0-0xDF: zigzag in the 5 low bits.
-		{"int 0", "0", func(w *announcer.SmileWriter) { w.WriteInt64(0) }, "c0"},
-		{"int -0 from JSON", "-0", func(w *announcer.SmileWriter) { w.WriteInt64(0) }, "c0"},
-		{"int -1", "-1", func(w *announcer.SmileWriter) { w.WriteInt64(-1) }, "c1"},
-		{"int 1", "1", func(w *announcer.SmileWriter) { w.WriteInt64(1) }, "c2"},
-		{"int 15", "15", func(w *announcer.SmileWriter) { w.WriteInt64(15) }, "de"},
-		{"int -16", "-16", func(w *announcer.SmileWriter) { w.WriteInt64(-16) }, "df"},
+		{"int 0", "0", func(w *jackson.SmileWriter) { w.WriteInt64(0) }, "c0"},
+		{"int -0 from JSON", "-0", func(w *jackson.SmileWriter) { w.WriteInt64(0) }, "c0"},
+		{"int -1", "-1", func(w *jackson.SmileWriter) { w.WriteInt64(-1) }, "c1"},
+		{"int 1", "1", func(w *jackson.SmileWriter) { w.WriteInt64(1) }, "c2"},
+		{"int 15", "15", func(w *jackson.SmileWriter) { w.WriteInt64(15) }, "de"},
+		{"int -16", "-16", func(w *jackson.SmileWriter) { w.WriteInt64(-16) }, "df"},
 		// 32-bit ints 0x24: zigzag VInt, 7-bit groups, last byte 0x80 | 6 bits.
-		{"int 16", "16", func(w *announcer.SmileWriter) { w.WriteInt64(16) }, "24 a0"},    // zz 32
-		{"int -17", "-17", func(w *announcer.SmileWriter) { w.WriteInt64(-17) }, "24 a1"}, // zz 33
-		{"int 31", "31", func(w *announcer.SmileWriter) { w.WriteInt64(31) }, "24 be"},    // zz 62
-		{"int 32", "32", func(w *announcer.SmileWriter) { w.WriteInt64(32) }, "24 01 80"}, // zz 64 = 1<<6
-		{"int 100", "100", func(w *announcer.SmileWriter) { w.WriteInt64(100) }, "24 03 88"},
-		{"int -100", "-100", func(w *announcer.SmileWriter) { w.WriteInt64(-100) }, "24 03 87"},
-		{"int max int32", "2147483647", func(w *announcer.SmileWriter) { w.WriteInt64(math.MaxInt32) }, "24 1f 7f 7f 7f be"},
-		{"int min int32", "-2147483648", func(w *announcer.SmileWriter) { w.WriteInt64(math.MinInt32) }, "24 1f 7f 7f 7f bf"},
+		{"int 16", "16", func(w *jackson.SmileWriter) { w.WriteInt64(16) }, "24 a0"},    // zz 32
+		{"int -17", "-17", func(w *jackson.SmileWriter) { w.WriteInt64(-17) }, "24 a1"}, // zz 33
+		{"int 31", "31", func(w *jackson.SmileWriter) { w.WriteInt64(31) }, "24 be"},    // zz 62
+		{"int 32", "32", func(w *jackson.SmileWriter) { w.WriteInt64(32) }, "24 01 80"}, // zz 64 = 1<<6
+		{"int 100", "100", func(w *jackson.SmileWriter) { w.WriteInt64(100) }, "24 03 88"},
+		{"int -100", "-100", func(w *jackson.SmileWriter) { w.WriteInt64(-100) }, "24 03 87"},
+		{"int max int32", "2147483647", func(w *jackson.SmileWriter) { w.WriteInt64(math.MaxInt32) }, "24 1f 7f 7f 7f be"},
+		{"int min int32", "-2147483648", func(w *jackson.SmileWriter) { w.WriteInt64(math.MinInt32) }, "24 1f 7f 7f 7f bf"},
 		// 64-bit ints 0x25, only outside the int32 range.
-		{"long 2^31", "2147483648", func(w *announcer.SmileWriter) { w.WriteInt64(1 << 31) }, "25 20 00 00 00 80"},
-		{"long -2^31-1", "-2147483649", func(w *announcer.SmileWriter) { w.WriteInt64(-1<<31 - 1) }, "25 20 00 00 00 81"},
-		{"long max int64", "9223372036854775807", func(w *announcer.SmileWriter) { w.WriteInt64(math.MaxInt64) },
+		{"long 2^31", "2147483648", func(w *jackson.SmileWriter) { w.WriteInt64(1 << 31) }, "25 20 00 00 00 80"},
+		{"long -2^31-1", "-2147483649", func(w *jackson.SmileWriter) { w.WriteInt64(-1<<31 - 1) }, "25 20 00 00 00 81"},
+		{"long max int64", "9223372036854775807", func(w *jackson.SmileWriter) { w.WriteInt64(math.MaxInt64) },
 			"25 03" + smileRepeatHex(0x7f, 8) + "be"},
-		{"long min int64", "-9223372036854775808", func(w *announcer.SmileWriter) { w.WriteInt64(math.MinInt64) },
+		{"long min int64", "-9223372036854775808", func(w *jackson.SmileWriter) { w.WriteInt64(math.MinInt64) },
 			"25 03" + smileRepeatHex(0x7f, 8) + "bf"},
 		// BigInteger 0x26: unsigned VInt length of toByteArray(), then 7-bit groups (last group right-aligned).
 		{"bigint 2^63", "9223372036854775808", nil, "26 89 00 20 00 00 00 00 00 00 00 00 00"},
 		{"bigint -2^63-1", "-9223372036854775809", nil, "26 89 7f 5f 7f 7f 7f 7f 7f 7f 7f 7f 03"},
 
 		// Doubles 0x29: 64 bits right-aligned in 10 bytes of 7 bits.
-		{"double 1.0", "1.0", func(w *announcer.SmileWriter) { w.WriteFloat64(1) }, "29 00 3f 78 00 00 00 00 00 00 00"},
-		{"double -2.5", "-2.5", func(w *announcer.SmileWriter) { w.WriteFloat64(-2.5) }, "29 01 40 02 00 00 00 00 00 00 00"},
-		{"double 0", "0e0", func(w *announcer.SmileWriter) { w.WriteFloat64(0) }, "29" + smileRepeatHex(0, 10)},
-		{"double -0", "-0.0", func(w *announcer.SmileWriter) { w.WriteFloat64(math.Copysign(0, -1)) }, "29 01" + smileRepeatHex(0, 9)},
-		{"double +Inf from overflow", "1e400", func(w *announcer.SmileWriter) { w.WriteFloat64(math.Inf(1)) }, "29 00 7f 78 00 00 00 00 00 00 00"},
+		{"double 1.0", "1.0", func(w *jackson.SmileWriter) { w.WriteFloat64(1) }, "29 00 3f 78 00 00 00 00 00 00 00"},
+		{"double -2.5", "-2.5", func(w *jackson.SmileWriter) { w.WriteFloat64(-2.5) }, "29 01 40 02 00 00 00 00 00 00 00"},
+		{"double 0", "0e0", func(w *jackson.SmileWriter) { w.WriteFloat64(0) }, "29" + smileRepeatHex(0, 10)},
+		{"double -0", "-0.0", func(w *jackson.SmileWriter) { w.WriteFloat64(math.Copysign(0, -1)) }, "29 01" + smileRepeatHex(0, 9)},
+		{"double +Inf from overflow", "1e400", func(w *jackson.SmileWriter) { w.WriteFloat64(math.Inf(1)) }, "29 00 7f 78 00 00 00 00 00 00 00"},
 
 		// String values.
-		{"empty string", `""`, func(w *announcer.SmileWriter) { w.WriteString("") }, "20"},
-		{"tiny ascii 1", `"a"`, func(w *announcer.SmileWriter) { w.WriteString("a") }, "40 61"},
-		{"tiny ascii 32", `"` + strings.Repeat("a", 32) + `"`, func(w *announcer.SmileWriter) { w.WriteString(strings.Repeat("a", 32)) },
+		{"empty string", `""`, func(w *jackson.SmileWriter) { w.WriteString("") }, "20"},
+		{"tiny ascii 1", `"a"`, func(w *jackson.SmileWriter) { w.WriteString("a") }, "40 61"},
+		{"tiny ascii 32", `"` + strings.Repeat("a", 32) + `"`, func(w *jackson.SmileWriter) { w.WriteString(strings.Repeat("a", 32)) },
 			"5f" + smileRepeatHex('a', 32)},
-		{"short ascii 33", `"` + strings.Repeat("a", 33) + `"`, func(w *announcer.SmileWriter) { w.WriteString(strings.Repeat("a", 33)) },
+		{"short ascii 33", `"` + strings.Repeat("a", 33) + `"`, func(w *jackson.SmileWriter) { w.WriteString(strings.Repeat("a", 33)) },
 			"60" + smileRepeatHex('a', 33)},
-		{"short ascii 64", `"` + strings.Repeat("a", 64) + `"`, func(w *announcer.SmileWriter) { w.WriteString(strings.Repeat("a", 64)) },
+		{"short ascii 64", `"` + strings.Repeat("a", 64) + `"`, func(w *jackson.SmileWriter) { w.WriteString(strings.Repeat("a", 64)) },
 			"7f" + smileRepeatHex('a', 64)},
-		{"long ascii 65", `"` + long65 + `"`, func(w *announcer.SmileWriter) { w.WriteString(long65) }, "e0" + smileRepeatHex('a', 65) + "fc"},
-		{"tiny unicode 2 bytes", `"é"`, func(w *announcer.SmileWriter) { w.WriteString("é") }, "80 c3 a9"},
-		{"tiny unicode 3 bytes", `"€"`, func(w *announcer.SmileWriter) { w.WriteString("€") }, "81 e2 82 ac"},
-		{"tiny unicode 4 bytes (non-BMP)", `"😀"`, func(w *announcer.SmileWriter) { w.WriteString("😀") }, "82 f0 9f 98 80"},
-		{"escaped surrogate pair", `"\ud83d\ude00"`, func(w *announcer.SmileWriter) { w.WriteString("😀") }, "82 f0 9f 98 80"},
-		{"short unicode 64 bytes", `"` + uni64 + `"`, func(w *announcer.SmileWriter) { w.WriteString(uni64) },
+		{"long ascii 65", `"` + long65 + `"`, func(w *jackson.SmileWriter) { w.WriteString(long65) }, "e0" + smileRepeatHex('a', 65) + "fc"},
+		{"tiny unicode 2 bytes", `"é"`, func(w *jackson.SmileWriter) { w.WriteString("é") }, "80 c3 a9"},
+		{"tiny unicode 3 bytes", `"€"`, func(w *jackson.SmileWriter) { w.WriteString("€") }, "81 e2 82 ac"},
+		{"tiny unicode 4 bytes (non-BMP)", `"😀"`, func(w *jackson.SmileWriter) { w.WriteString("😀") }, "82 f0 9f 98 80"},
+		{"escaped surrogate pair", `"\ud83d\ude00"`, func(w *jackson.SmileWriter) { w.WriteString("😀") }, "82 f0 9f 98 80"},
+		{"short unicode 64 bytes", `"` + uni64 + `"`, func(w *jackson.SmileWriter) { w.WriteString(uni64) },
 			"be" + strings.Repeat("c3a9", 32)},
-		{"long unicode 66 bytes", `"` + uni66 + `"`, func(w *announcer.SmileWriter) { w.WriteString(uni66) },
+		{"long unicode 66 bytes", `"` + uni66 + `"`, func(w *jackson.SmileWriter) { w.WriteString(uni66) },
 			"e4" + strings.Repeat("c3a9", 33) + "fc"},
-		{"escapes", `"\"\\\/\b\f\n\r\t\u0000"`, func(w *announcer.SmileWriter) { w.WriteString("\"\\/\b\f\n\r\t\x00") },
+		{"escapes", `"\"\\\/\b\f\n\r\t\u0000"`, func(w *jackson.SmileWriter) { w.WriteString("\"\\/\b\f\n\r\t\x00") },
 			"48 22 5c 2f 08 0c 0a 0d 09 00"},
-		{"invalid UTF-8 becomes U+FFFD", "\"a\xffb\"", func(w *announcer.SmileWriter) { w.WriteString("a\xffb") }, "83 61 ef bf bd 62"},
-		{"lone surrogate escape becomes U+FFFD", `"\ud800x"`, func(w *announcer.SmileWriter) { w.WriteString("\uFFFDx") }, "82 ef bf bd 78"},
+		{"invalid UTF-8 becomes U+FFFD", "\"a\xffb\"", func(w *jackson.SmileWriter) { w.WriteString("a\xffb") }, "83 61 ef bf bd 62"},
+		{"lone surrogate escape becomes U+FFFD", `"\ud800x"`, func(w *jackson.SmileWriter) { w.WriteString("\uFFFDx") }, "82 ef bf bd 78"},
 
 		// Keys.
-		{"short ascii key", `{"a":1}`, func(w *announcer.SmileWriter) {
+		{"short ascii key", `{"a":1}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey("a")
 			w.WriteInt64(1)
 			w.WriteEndObject()
 		}, "fa 80 61 c2 fb"},
-		{"empty key is 0x20 and never shared", `{"":1,"":2}`, func(w *announcer.SmileWriter) {
+		{"empty key is 0x20 and never shared", `{"":1,"":2}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey("")
 			w.WriteInt64(1)
@@ -146,38 +146,38 @@ func TestSmileTokenBytes(t *testing.T) {
 			w.WriteInt64(2)
 			w.WriteEndObject()
 		}, "fa 20 c2 20 c4 fb"},
-		{"ascii key 64 bytes", `{"` + strings.Repeat("k", 64) + `":null}`, func(w *announcer.SmileWriter) {
+		{"ascii key 64 bytes", `{"` + strings.Repeat("k", 64) + `":null}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey(strings.Repeat("k", 64))
 			w.WriteNull()
 			w.WriteEndObject()
 		}, "fa bf" + smileRepeatHex('k', 64) + "21 fb"},
-		{"ascii key 65 bytes is long", `{"` + strings.Repeat("k", 65) + `":null}`, func(w *announcer.SmileWriter) {
+		{"ascii key 65 bytes is long", `{"` + strings.Repeat("k", 65) + `":null}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey(strings.Repeat("k", 65))
 			w.WriteNull()
 			w.WriteEndObject()
 		}, "fa 34" + smileRepeatHex('k', 65) + "fc 21 fb"},
-		{"unicode key", `{"é":true}`, func(w *announcer.SmileWriter) {
+		{"unicode key", `{"é":true}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey("é")
 			w.WriteBool(true)
 			w.WriteEndObject()
 		}, "fa c0 c3 a9 23 fb"},
-		{"unicode key 56 bytes", `{"` + strings.Repeat("é", 28) + `":true}`, func(w *announcer.SmileWriter) {
+		{"unicode key 56 bytes", `{"` + strings.Repeat("é", 28) + `":true}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey(strings.Repeat("é", 28))
 			w.WriteBool(true)
 			w.WriteEndObject()
 		}, "fa f6" + strings.Repeat("c3a9", 28) + "23 fb"},
-		{"unicode key 57 bytes is long", `{"x` + strings.Repeat("é", 28) + `":true}`, func(w *announcer.SmileWriter) {
+		{"unicode key 57 bytes is long", `{"x` + strings.Repeat("é", 28) + `":true}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey("x" + strings.Repeat("é", 28))
 			w.WriteBool(true)
 			w.WriteEndObject()
 		}, "fa 34 78" + strings.Repeat("c3a9", 28) + "fc 23 fb"},
 		// Shared names: a repeated key becomes a one-byte reference 0x40 + index.
-		{"shared key reference", `[{"a":1,"bb":2},{"bb":3,"a":4}]`, func(w *announcer.SmileWriter) {
+		{"shared key reference", `[{"a":1,"bb":2},{"bb":3,"a":4}]`, func(w *jackson.SmileWriter) {
 			w.WriteStartArray()
 			w.WriteStartObject()
 			w.WriteKey("a")
@@ -194,7 +194,7 @@ func TestSmileTokenBytes(t *testing.T) {
 			w.WriteEndArray()
 		}, "f8 fa 80 61 c2 81 62 62 c4 fb fa 41 c6 40 c8 fb f9"},
 		// A long (0x34) name takes a table slot too, as in Jackson: "b" is index 1, not 0.
-		{"long key takes a slot", `{"` + strings.Repeat("k", 65) + `":1,"b":2,"b":3}`, func(w *announcer.SmileWriter) {
+		{"long key takes a slot", `{"` + strings.Repeat("k", 65) + `":1,"b":2,"b":3}`, func(w *jackson.SmileWriter) {
 			w.WriteStartObject()
 			w.WriteKey(strings.Repeat("k", 65))
 			w.WriteInt64(1)
@@ -204,7 +204,7 @@ func TestSmileTokenBytes(t *testing.T) {
 			w.WriteInt64(3)
 			w.WriteEndObject()
 		}, "fa 34" + smileRepeatHex('k', 65) + "fc c2 80 62 c4 41 c6 fb"},
-		{"several root values", "", func(w *announcer.SmileWriter) { w.WriteInt64(1); w.WriteString("x") }, "c2 40 78"},
+		{"several root values", "", func(w *jackson.SmileWriter) { w.WriteInt64(1); w.WriteString("x") }, "c2 40 78"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,7 +215,7 @@ func TestSmileTokenBytes(t *testing.T) {
 				}
 			}
 			if tc.json != "" {
-				got, err := announcer.JSONToSmile(nil, []byte(tc.json))
+				got, err := jackson.JSONToSmile(nil, []byte(tc.json))
 				if err != nil {
 					t.Fatalf("JSONToSmile(%s): %v", tc.json, err)
 				}
@@ -234,7 +234,7 @@ func TestSmileTokenBytes(t *testing.T) {
 // references (low byte 0xFE/0xFF) and the reset when the table is full.
 func TestSmileSharedNameTable(t *testing.T) {
 	key := func(i int) string { return fmt.Sprintf("k%04d", i) } // 5 ASCII bytes: token 0x84
-	doc := smileWrite(t, func(w *announcer.SmileWriter) {
+	doc := smileWrite(t, func(w *jackson.SmileWriter) {
 		w.WriteStartArray()
 		for round := 0; round < 2; round++ { // names 0-299, then all of them again
 			w.WriteStartObject()
@@ -303,25 +303,25 @@ func TestSmileSharedNameTable(t *testing.T) {
 func TestSmileWriterMisuse(t *testing.T) {
 	tests := []struct {
 		name  string
-		build func(w *announcer.SmileWriter)
+		build func(w *jackson.SmileWriter)
 		want  string
 	}{
-		{"key outside object", func(w *announcer.SmileWriter) { w.WriteKey("a") }, "WriteKey called where no object or array is open"},
-		{"key in array", func(w *announcer.SmileWriter) { w.WriteStartArray(); w.WriteKey("a") }, "WriteKey called where an array element"},
-		{"value without key", func(w *announcer.SmileWriter) { w.WriteStartObject(); w.WriteInt64(1) }, "WriteInt64 called where an object key"},
-		{"two keys", func(w *announcer.SmileWriter) { w.WriteStartObject(); w.WriteKey("a"); w.WriteKey("b") }, "WriteKey called where the value of the last key is due"},
-		{"end object after key", func(w *announcer.SmileWriter) { w.WriteStartObject(); w.WriteKey("a"); w.WriteEndObject() }, "WriteEndObject called where the value"},
-		{"end array in object", func(w *announcer.SmileWriter) { w.WriteStartObject(); w.WriteEndArray() }, "WriteEndArray called where an object key"},
-		{"end object at root", func(w *announcer.SmileWriter) { w.WriteNull(); w.WriteEndObject() }, "WriteEndObject called where no object"},
-		{"unclosed", func(w *announcer.SmileWriter) { w.WriteStartArray() }, "Close called with 1 object or array still open"},
-		{"nothing written", func(w *announcer.SmileWriter) {}, "Close called before any value was written"},
-		{"members outside object", func(w *announcer.SmileWriter) { _ = w.WriteJSONMembers([]byte(`{}`)) }, "WriteJSONMembers called where no object"},
-		{"JSON where a key is due", func(w *announcer.SmileWriter) { w.WriteStartObject(); _ = w.WriteJSON([]byte(`1`)) }, "WriteJSON called where an object key"},
+		{"key outside object", func(w *jackson.SmileWriter) { w.WriteKey("a") }, "WriteKey called where no object or array is open"},
+		{"key in array", func(w *jackson.SmileWriter) { w.WriteStartArray(); w.WriteKey("a") }, "WriteKey called where an array element"},
+		{"value without key", func(w *jackson.SmileWriter) { w.WriteStartObject(); w.WriteInt64(1) }, "WriteInt64 called where an object key"},
+		{"two keys", func(w *jackson.SmileWriter) { w.WriteStartObject(); w.WriteKey("a"); w.WriteKey("b") }, "WriteKey called where the value of the last key is due"},
+		{"end object after key", func(w *jackson.SmileWriter) { w.WriteStartObject(); w.WriteKey("a"); w.WriteEndObject() }, "WriteEndObject called where the value"},
+		{"end array in object", func(w *jackson.SmileWriter) { w.WriteStartObject(); w.WriteEndArray() }, "WriteEndArray called where an object key"},
+		{"end object at root", func(w *jackson.SmileWriter) { w.WriteNull(); w.WriteEndObject() }, "WriteEndObject called where no object"},
+		{"unclosed", func(w *jackson.SmileWriter) { w.WriteStartArray() }, "Close called with 1 object or array still open"},
+		{"nothing written", func(w *jackson.SmileWriter) {}, "Close called before any value was written"},
+		{"members outside object", func(w *jackson.SmileWriter) { _ = w.WriteJSONMembers([]byte(`{}`)) }, "WriteJSONMembers called where no object"},
+		{"JSON where a key is due", func(w *jackson.SmileWriter) { w.WriteStartObject(); _ = w.WriteJSON([]byte(`1`)) }, "WriteJSON called where an object key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			w := announcer.NewSmileWriter(&out)
+			w := jackson.NewSmileWriter(&out)
 			tc.build(w)
 			err := w.Close()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -378,8 +378,8 @@ func TestSmileJSONErrors(t *testing.T) {
 		if json.Valid([]byte(tc.in)) {
 			t.Errorf("test input %q is valid JSON to encoding/json", tc.in)
 		}
-		_, err := announcer.JSONToSmile(nil, []byte(tc.in))
-		var se *announcer.SmileJSONError
+		_, err := jackson.JSONToSmile(nil, []byte(tc.in))
+		var se *jackson.SmileJSONError
 		if !errors.As(err, &se) {
 			t.Errorf("JSONToSmile(%q) error = %v, want a *SmileJSONError", tc.in, err)
 			continue
@@ -393,10 +393,10 @@ func TestSmileJSONErrors(t *testing.T) {
 	}
 	// Through the writer the error is returned and kept.
 	var out bytes.Buffer
-	w := announcer.NewSmileWriter(&out)
+	w := jackson.NewSmileWriter(&out)
 	w.WriteStartArray()
 	err := w.WriteJSON([]byte(`{"a":tru}`))
-	var se *announcer.SmileJSONError
+	var se *jackson.SmileJSONError
 	if !errors.As(err, &se) || se.Offset != 5 {
 		t.Fatalf("WriteJSON error = %v, want a *SmileJSONError at offset 5", err)
 	}
@@ -433,7 +433,7 @@ func TestSmileRoundTrip(t *testing.T) {
 	for i, doc := range docs {
 		smileCheckRoundTrip(t, []byte(doc))
 		// The scanner and the writer API (driven by encoding/json.Decoder) must produce the same bytes.
-		got, _ := announcer.JSONToSmile(nil, []byte(doc))
+		got, _ := jackson.JSONToSmile(nil, []byte(doc))
 		ref, err := smileTranscodeWithDecoder([]byte(doc))
 		if err != nil {
 			t.Fatalf("doc %d: reference transcoder: %v", i, err)
@@ -448,7 +448,7 @@ func TestSmileRoundTrip(t *testing.T) {
 // stream encoding/json reads from data.
 func smileCheckRoundTrip(t testing.TB, data []byte) {
 	t.Helper()
-	out, err := announcer.JSONToSmile([]byte("prefix"), data)
+	out, err := jackson.JSONToSmile([]byte("prefix"), data)
 	if err != nil {
 		t.Fatalf("JSONToSmile(%.200q): %v", data, err)
 	}
@@ -488,7 +488,7 @@ func TestSmileWriteJSONMembersAndStreaming(t *testing.T) {
 	segments := smileSegmentsJSON(5000, true)
 	// The handler's way: the envelope through the API, each request's members from the stored JSON.
 	var streamed smileCountingWriter
-	w := announcer.NewSmileWriter(&streamed)
+	w := jackson.NewSmileWriter(&streamed)
 	smileWriteSnapshotMembers(t, w, segments)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -497,7 +497,7 @@ func TestSmileWriteJSONMembersAndStreaming(t *testing.T) {
 		t.Errorf("%d writes of at most %d bytes: output is not streamed in bounded chunks", streamed.writes, streamed.maxWrite)
 	}
 	// The same document from its JSON text.
-	whole, err := announcer.JSONToSmile(nil, smileSnapshotEnvelope(segments))
+	whole, err := jackson.JSONToSmile(nil, smileSnapshotEnvelope(segments))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +547,7 @@ var errSmileTestDiskFull = errors.New("disk full")
 func (smileFailingWriter) Write([]byte) (int, error) { return 0, errSmileTestDiskFull }
 
 func TestSmileWriterWriteError(t *testing.T) {
-	w := announcer.NewSmileWriter(smileFailingWriter{})
+	w := jackson.NewSmileWriter(smileFailingWriter{})
 	w.WriteStartArray()
 	for i := 0; i < 10000; i++ {
 		w.WriteString("a string that is long enough to fill the buffer quickly")
@@ -562,7 +562,7 @@ func TestSmileWriterWriteError(t *testing.T) {
 }
 
 func TestSmileWriterSanitizesKeys(t *testing.T) {
-	got := smileWrite(t, func(w *announcer.SmileWriter) {
+	got := smileWrite(t, func(w *jackson.SmileWriter) {
 		w.WriteStartObject()
 		w.WriteKey("a\xff")
 		w.WriteInt64(1)
@@ -582,10 +582,10 @@ func FuzzJSONToSmile(f *testing.F) {
 	f.Add([]byte(`{"a":[1,{"b":null}],"c":"d"}`))
 	f.Add([]byte("[\"\\ud83d\\ude00\", \"\xf0\x9f\x98\x80\", 1e5, -0.5]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := announcer.JSONToSmile(nil, data)
+		out, err := jackson.JSONToSmile(nil, data)
 		valid := json.Valid(data)
 		if err != nil {
-			var se *announcer.SmileJSONError
+			var se *jackson.SmileJSONError
 			if !errors.As(err, &se) || se.Offset < 0 || se.Offset > len(data) {
 				t.Fatalf("JSONToSmile(%q): error %v has no valid offset", data, err)
 			}
@@ -1059,7 +1059,7 @@ func smileWalkJSON(data []byte, fn func(kind byte, s string)) error {
 // driving the SmileWriter API. Tests compare bytes with it; BenchmarkSmileTranscode compares speed.
 func smileTranscodeWithDecoder(data []byte) ([]byte, error) {
 	var out bytes.Buffer
-	w := announcer.NewSmileWriter(&out)
+	w := jackson.NewSmileWriter(&out)
 	err := smileWalkJSON(data, func(kind byte, s string) {
 		switch kind {
 		case 'K':
@@ -1247,7 +1247,7 @@ func smileSnapshotJSON(n int, extra bool) []byte {
 
 // smileWriteSnapshotMembers writes the snapshot the way the inventory handler will: the envelope through the
 // API and each request as {"action":"load", <members of the stored DataSegment JSON>}.
-func smileWriteSnapshotMembers(t testing.TB, w *announcer.SmileWriter, segments [][]byte) {
+func smileWriteSnapshotMembers(t testing.TB, w *jackson.SmileWriter, segments [][]byte) {
 	w.WriteStartObject()
 	w.WriteKey("resetCounter")
 	w.WriteBool(false)
@@ -1355,7 +1355,7 @@ func smileBenchData(b *testing.B) {
 	})
 }
 
-func smileWriteTypedSnapshot(w *announcer.SmileWriter, s *smileBenchSnapshot) {
+func smileWriteTypedSnapshot(w *jackson.SmileWriter, s *smileBenchSnapshot) {
 	w.WriteStartObject()
 	w.WriteKey("resetCounter")
 	w.WriteBool(s.ResetCounter)
@@ -1440,7 +1440,7 @@ func BenchmarkSmileSnapshot(b *testing.B) {
 	})
 	b.Run("smile-writer", func(b *testing.B) {
 		var c smileByteCounter
-		w := announcer.NewSmileWriter(&c)
+		w := jackson.NewSmileWriter(&c)
 		for b.Loop() {
 			c.n = 0
 			w.Reset(&c)
@@ -1469,7 +1469,7 @@ func BenchmarkSmileSnapshot(b *testing.B) {
 	})
 	b.Run("smile-json-members", func(b *testing.B) {
 		var c smileByteCounter
-		w := announcer.NewSmileWriter(&c)
+		w := jackson.NewSmileWriter(&c)
 		for b.Loop() {
 			c.n = 0
 			w.Reset(&c)
@@ -1492,7 +1492,7 @@ func BenchmarkSmileTranscode(b *testing.B) {
 		var out []byte
 		for b.Loop() {
 			var err error
-			if out, err = announcer.JSONToSmile(out[:0], data); err != nil {
+			if out, err = jackson.JSONToSmile(out[:0], data); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-// Interop check for announcer/smile.go, compiled and run by smile_interop_test.go (one JVM for all cases).
+// Interop check for jackson/smile.go, compiled and run by smile_interop_test.go (one JVM for all cases).
 //
 // Input on stdin, repeated until EOF: for each case, three big-endian int32-length-prefixed byte strings:
 // the case name (UTF-8, no spaces), a JSON document, and the Smile document our Go encoder produced for it.

@@ -1,4 +1,4 @@
-package announcer_test
+package jackson_test
 
 // Interop test of the Smile encoder against the real Jackson Smile parser: testdata/smile/SmileInterop.java is
 // compiled with javac into a temporary directory and run once (one JVM for every case, since a JVM start is
@@ -27,8 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
 
 type smileInteropCase struct {
@@ -207,7 +207,7 @@ func smileInteropCases(t *testing.T) []smileInteropCase {
 	var cases []smileInteropCase
 	addJSON := func(name string, doc []byte) {
 		t.Helper()
-		smile, err := announcer.JSONToSmile(nil, doc)
+		smile, err := jackson.JSONToSmile(nil, doc)
 		if err != nil {
 			t.Fatalf("case %s: %v", name, err)
 		}
@@ -220,7 +220,7 @@ func smileInteropCases(t *testing.T) []smileInteropCase {
 	snapshot := smileSnapshotEnvelope(segments)
 	addJSON("snapshot-2000/scanner", snapshot)
 	var members bytes.Buffer
-	w := announcer.NewSmileWriter(&members)
+	w := jackson.NewSmileWriter(&members)
 	smileWriteSnapshotMembers(t, w, segments)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func smileInteropCases(t *testing.T) []smileInteropCase {
 	addJSON("integers", []byte("["+strings.Join(ints, ",")+"]"))
 	var apiJSON []string
 	var intsOut bytes.Buffer
-	w = announcer.NewSmileWriter(&intsOut)
+	w = jackson.NewSmileWriter(&intsOut)
 	w.WriteStartArray()
 	for _, x := range apiInts {
 		w.WriteInt64(x)
