@@ -76,6 +76,8 @@ type Companion struct {
 	ready     chan struct{}
 	startTime time.Time
 
+	srv *lifecycle.Server // set by Run
+
 	mu     sync.Mutex
 	addr   net.Addr
 	status snapshot
@@ -282,18 +284,52 @@ func (c *Companion) Run(ctx context.Context) error {
 	c.metrics.enabled.WithLabelValues("drift").Set(b2f(c.driftOn()))
 	c.publish(func(s *snapshot) {})
 
-	ln, err := net.Listen("tcp", c.listen)
+	// What New opened is closed last, in the reverse order of its opening.
+	stops := lifecycle.NewStops(c.log.Named("stop"))
+	if c.pf != nil {
+		stops.Push("prefetcher", func(context.Context) error {
+			return lifecycle.Wrap("closing the segment cache locations", c.pf.Close())
+		})
+	}
+	if c.coord != nil {
+		stops.Push("Coordinator client", func(context.Context) error { c.coord.Close(); return nil })
+	}
+	if fs, ok := c.source.(*fallbackSource); ok {
+		stops.Push("metadata store", func(context.Context) error { fs.close(); return nil })
+	}
+	runErr := c.start(ctx, stops)
+	if runErr == nil {
+		select {
+		case <-ctx.Done():
+			c.log.Info("shutting down", "cause", context.Cause(ctx))
+		case <-c.srv.Done():
+			runErr = fmt.Errorf("the HTTP server on %s stopped: %w", c.listen, c.srv.Err())
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), c.shutdown)
+	defer cancel()
+	err := errors.Join(runErr, stops.Stop(stopCtx))
 	if err != nil {
-		return fmt.Errorf("listening for HTTP on %s (druid.sidecar.companion.port, druid.bindOnHost): %w", c.listen, err)
+		c.log.Error("the companion stopped after a failure", "error", err)
+	} else {
+		c.log.Info("shutdown complete")
+	}
+	return err
+}
+
+// start serves HTTP and starts the loops, pushing each one's stop on stops.
+func (c *Companion) start(ctx context.Context, stops *lifecycle.Stops) error {
+	var err error
+	c.srv, err = lifecycle.Listen(c.listen, &http.Server{Handler: c.handler(), ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: c.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})})
+	if err != nil {
+		return fmt.Errorf("%w (druid.sidecar.companion.port, druid.bindOnHost)", err)
 	}
 	c.mu.Lock()
-	c.addr = ln.Addr()
+	c.addr = c.srv.Addr()
 	c.mu.Unlock()
-	srv := &http.Server{Handler: c.handler(), ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog: c.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	c.log.Info("serving HTTP", "addr", ln.Addr().String())
+	stops.Push("HTTP server", c.srv.Shutdown)
+	c.log.Info("serving HTTP", "addr", c.srv.Addr().String())
 
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup
@@ -303,54 +339,21 @@ func (c *Companion) Run(ctx context.Context) error {
 	if c.driftOn() {
 		loops.Go(func() { c.driftLoop(loopCtx) })
 	}
+	// The loops stop before HTTP does, so that /status shows them to the end; a pull that outlives the shutdown
+	// timeout is left to its cancel (Place removes its staging copy when canceled).
+	stops.Push("prefetch loop and drift watch", func(ctx context.Context) error {
+		stopLoops()
+		loopsDone := make(chan struct{})
+		go func() { loops.Wait(); close(loopsDone) }()
+		select {
+		case <-loopsDone:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("the prefetch pulls did not stop within %s", c.shutdown)
+		}
+	})
 	close(c.ready)
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		c.log.Info("shutting down", "cause", context.Cause(ctx))
-	case serr := <-served:
-		runErr = fmt.Errorf("the HTTP server on %s stopped: %w", c.listen, serr)
-		served = nil
-	}
-	stopLoops()
-	stopCtx, cancel := context.WithTimeout(context.Background(), c.shutdown)
-	defer cancel()
-	loopsDone := make(chan struct{})
-	go func() { loops.Wait(); close(loopsDone) }()
-	var errs []error
-	select {
-	case <-loopsDone:
-	case <-stopCtx.Done():
-		errs = append(errs, fmt.Errorf("the prefetch pulls did not stop within %s", c.shutdown))
-	}
-	if err := srv.Shutdown(stopCtx); err != nil {
-		errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
-		srv.Close()
-	}
-	if served != nil {
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, fmt.Errorf("the HTTP server: %w", err))
-		}
-	}
-	if c.coord != nil {
-		c.coord.Close()
-	}
-	if c.pf != nil {
-		if err := c.pf.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing the segment cache locations: %w", err))
-		}
-	}
-	if fs, ok := c.source.(*fallbackSource); ok {
-		fs.close()
-	}
-	err = errors.Join(runErr, errors.Join(errs...))
-	if err != nil {
-		c.log.Error("the companion stopped after a failure", "error", err)
-	} else {
-		c.log.Info("shutdown complete")
-	}
-	return err
+	return nil
 }
 
 func (c *Companion) threads() int { return max(1, c.cfg.Sidecar.PrefetchThreads) }
