@@ -36,7 +36,8 @@
 //     used when druid.plaintextPort is not set; a Java Historical would instead reject any port other than 8083
 //     there. Druid defaults druid.host to the local host name; here it has no default and RequireHost checks it.
 //   - druid.sidecar.version defaults to "unknown", what Druid announces when it cannot tell its own version.
-//   - druid.sidecar.prefetch.maxBytes defaults to 0, which turns prefetching off until the disk is budgeted for it.
+//   - druid.sidecar.prefetch.maxBytes defaults to auto: each location's window is what its disk can give beyond what
+//     the Historical may still need there (a location without a maxSize below its disk gets none); 0 turns it off.
 //   - Values of non-secret keys are trimmed; Druid keeps trailing blanks. Passwords are kept verbatim, as in Druid.
 //   - A password provider of type "environment" naming an unset variable is an error (Druid uses a null
 //     password).

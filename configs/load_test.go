@@ -197,7 +197,7 @@ func TestLoadDefaults(t *testing.T) {
 		Discovery: DiscoveryConfig{Type: "curator"},
 		Lookup:    LookupConfig{LookupTier: "__default"},
 		Escalator: EscalatorConfig{Type: "noop"},
-		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxSegments: 10,
+		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, PrefetchMaxBytes: PrefetchWindowAuto, PrefetchMaxSegments: 10,
 			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
 			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute,
 			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20, PullStallTimeout: 30 * time.Second,

@@ -146,8 +146,12 @@ type Prefetcher struct {
 	layout      layout
 	locs        []*location
 	infoPath    string
-	maxBytes    int64
+	maxBytes    int64 // druid.sidecar.prefetch.maxBytes, unless auto
+	auto        bool  // the window of each location is sized from its disk (druid.sidecar.prefetch.maxBytes=auto)
 	maxSegments int
+	noWindow    map[*location]error // auto: the locations that can have no window, and why
+	info        infoSegments
+	stats       prefetchCounters
 
 	mu      sync.Mutex
 	staging map[string]*stagedCopy // by segment id string: pulls in progress
@@ -155,6 +159,8 @@ type Prefetcher struct {
 	own     map[ownKey]time.Time   // nested parents: the modification time our own last change left
 	busy    map[string]bool        // segment ids a Discard is working on
 	inUse   map[ownKey]bool        // names under .prefetch being written: ledger temporaries, trash
+	// rejected holds, by segment id string, why the Historical deleted a copy without claiming it.
+	rejected map[string]string
 
 	beforeRename func() // tests: runs just before the rename into the segment's directory
 }
@@ -172,6 +178,7 @@ type placedCopy struct {
 	dirID    dirID
 	bytes    int64
 	placedAt time.Time
+	filesAt  time.Time // the newest modification time of the copy's files when it was placed
 }
 
 type ownKey struct {
@@ -180,25 +187,14 @@ type ownKey struct {
 }
 
 // NewPrefetcher opens the segment cache locations cfg describes for prefetching and reads back the copies a
-// previous run placed. It refuses virtual storage (a Historical that loads on demand pulls nothing at load time,
-// so a prefetched copy only takes its disk) and a configuration with druid.sidecar.prefetch.maxBytes or
-// maxSegments at 0.
+// previous run placed. It refuses what PrefetchRefusal refuses (virtual storage, deleteOnRemove=false, a window or
+// maxSegments of 0) and, with an automatic window, a cache none of whose locations can have one; it logs each
+// location's window.
 func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, error) {
-	if err := prefetchSupported(); err != nil {
+	if err := PrefetchRefusal(cfg); err != nil {
 		return nil, err
 	}
 	sc := cfg.SegmentCache
-	if sc.VirtualStorage {
-		return nil, fmt.Errorf("%w: druid.segmentCache.virtualStorage is true, so the Historical loads segments on "+
-			"demand and a prefetched copy would only take its disk; turn one of them off", ErrPrefetchOff)
-	}
-	if cfg.Sidecar.PrefetchMaxBytes <= 0 {
-		return nil, fmt.Errorf("%w: druid.sidecar.prefetch.maxBytes is 0; set it to the bytes the disk can spare "+
-			"beyond the locations' maxSize", ErrPrefetchOff)
-	}
-	if cfg.Sidecar.PrefetchMaxSegments <= 0 {
-		return nil, fmt.Errorf("%w: druid.sidecar.prefetch.maxSegments is 0", ErrPrefetchOff)
-	}
 	confLocs := sc.Locations()
 	if len(confLocs) == 0 {
 		return nil, errors.New("druid.segmentCache.locations is empty: there is no segment cache to prefetch into")
@@ -209,9 +205,10 @@ func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, erro
 	}
 	p := &Prefetcher{
 		log: opts.Logger, now: opts.Now, infoPath: infoPath,
-		maxBytes: int64(cfg.Sidecar.PrefetchMaxBytes), maxSegments: cfg.Sidecar.PrefetchMaxSegments,
+		maxBytes: int64(cfg.Sidecar.PrefetchMaxBytes), auto: cfg.Sidecar.PrefetchMaxBytes == configs.PrefetchWindowAuto,
+		maxSegments: cfg.Sidecar.PrefetchMaxSegments, noWindow: map[*location]error{},
 		staging: map[string]*stagedCopy{}, placed: map[string]*placedCopy{}, own: map[ownKey]time.Time{},
-		busy: map[string]bool{}, inUse: map[ownKey]bool{},
+		busy: map[string]bool{}, inUse: map[ownKey]bool{}, rejected: map[string]string{},
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -235,13 +232,28 @@ func NewPrefetcher(cfg *configs.Config, opts PrefetchOptions) (*Prefetcher, erro
 	if p.layout, err = newLayout(cfg.Sidecar.CacheLayout, reserved...); err != nil {
 		return fail(err)
 	}
+	var problems []error
 	for _, loc := range p.locs {
-		if problem := p.staticFit(loc); problem != nil {
+		if p.auto {
+			if problem := autoProblem(loc); problem != nil {
+				p.noWindow[loc] = problem
+				problems = append(problems, problem)
+				p.log.Warn("no prefetch window in a segment cache location", "location", loc.path, "why", problem)
+			}
+		} else if problem := p.staticFit(loc); problem != nil {
 			p.log.Warn("a segment cache location cannot take prefetched copies", "location", loc.path, "problem", problem)
 		}
 		if err := p.readLedger(loc); err != nil {
 			return fail(err)
 		}
+	}
+	if p.auto {
+		if len(problems) == len(p.locs) {
+			// Copies placed by an earlier run stay; Discard is the only way they go, and it needs a Prefetcher.
+			return fail(fmt.Errorf("%w: no segment cache location can have an automatic prefetch window: %w",
+				ErrPrefetchOff, errors.Join(problems...)))
+		}
+		p.logWindows()
 	}
 	return p, nil
 }
@@ -305,6 +317,7 @@ func (p *Prefetcher) Place(ctx context.Context, seg *segments.DataSegment, pulle
 			return fail(errors.Join(err, rerr))
 		}
 		pl.Outcome = LostRace
+		p.stats.lostRace.Add(1)
 		p.log.Debug("the segment appeared during the prefetch; copy discarded", "segment", name, "dir", pl.Dir)
 		return pl, nil
 	}
@@ -328,11 +341,13 @@ func (p *Prefetcher) Place(ctx context.Context, seg *segments.DataSegment, pulle
 		return fail(errors.Join(err, p.removeStaging(st)))
 	}
 	if pl.Outcome == LostRace {
+		p.stats.lostRace.Add(1)
 		if err := p.removeStaging(st); err != nil {
 			return fail(err)
 		}
 		return pl, nil
 	}
+	p.stats.placed.Add(1)
 	p.log.Info("segment prefetched", "segment", name, "dir", pl.Dir, "bytes", bytes)
 	return pl, nil
 }
@@ -393,6 +408,11 @@ func (p *Prefetcher) rename(st *stagedCopy, seg *segments.DataSegment, rel, name
 	if err != nil {
 		return Placement{}, fmt.Errorf("reading the staging directory: %w", err)
 	}
+	// The baseline against which a Historical's download over the copy (the mount race) shows.
+	filesAt, err := newestFile(loc.root, st.rel)
+	if err != nil {
+		return Placement{}, fmt.Errorf("reading the staging directory: %w", err)
+	}
 	if err := p.writeLedger(loc, ino, seg); err != nil {
 		return Placement{}, err
 	}
@@ -445,7 +465,7 @@ func (p *Prefetcher) rename(st *stagedCopy, seg *segments.DataSegment, rel, name
 	// reported, but the copy is not taken back.
 	serr := to.Sync()
 	p.mu.Lock()
-	p.placed[name] = &placedCopy{seg: seg, loc: loc, rel: rel, dirID: ino, bytes: bytes, placedAt: p.now()}
+	p.placed[name] = &placedCopy{seg: seg, loc: loc, rel: rel, dirID: ino, bytes: bytes, placedAt: p.now(), filesAt: filesAt}
 	p.mu.Unlock()
 	if p.layout.depth() > 1 {
 		p.noteOwnChange(loc, parentDir(rel), to)
@@ -500,38 +520,60 @@ func (p *Prefetcher) removeStaging(st *stagedCopy) error {
 
 // ---- budget ----------------------------------------------------------------------------------------------------
 
-// Budget says whether the segment can be prefetched now, and where not, why: the prefetch window
-// (druid.sidecar.prefetch.maxBytes and maxSegments, less the copies being pulled or placed and not yet claimed)
-// must take it, and some location must have room for it.
+// Budget says whether the segment can be prefetched now, and where not, why: the Historical must not have rejected
+// an earlier copy of it (ErrRejected), the window must take it, and some location must have room for it.
 //
-// A location has room when two things hold. Statically, its maxSize plus the prefetch window plus the free space it
-// keeps (freeSpacePercent) fit the disk: the Historical may fill the location up to maxSize while unclaimed copies
-// take the window beside it, and a Druid 35+ Historical deletes a prefetched copy whose reservation fails. A
-// location without maxSize is bounded by the disk alone, so this part does not apply. Dynamically, the disk's real
-// free space (statfs, less the copies being pulled into it and the space kept free) holds the copy twice: once for
-// its files, and once more for the free-space check the Historical's reservation makes after they landed (Druid
-// compares the free space, which no longer includes the copy, with the space kept free plus the segment's size).
-// Of the locations with room, the one with the most is chosen.
+// The window is druid.sidecar.prefetch.maxBytes and maxSegments, less the copies being pulled or placed and not yet
+// claimed. With maxBytes auto, each location has its own window instead: its disk's free bytes, less what the
+// Historical may still load below maxSize (maxSize less its info_dir segments there), less the free space it keeps;
+// a location without a maxSize below its disk has none.
+//
+// A location has room when three things hold. The Historical's own accounting takes the copy: maxSize less its
+// info_dir segments there less the unclaimed copies there covers the segment's size, or a Druid 35+ Historical's
+// reservation fails and deletes the copy. With an explicit maxBytes, statically, its maxSize plus the window plus
+// the free space it keeps (freeSpacePercent) fit the disk (a location without maxSize is bounded by the disk alone).
+// Dynamically, the disk's real free space (statfs, less the copies being pulled into it and the space kept free)
+// holds the copy twice: once for its files, and once more for the free-space check the Historical's reservation
+// makes after they landed (Druid compares the free space, which no longer includes the copy, with the space kept
+// free plus the segment's size). Of the locations with room, the one with the most is chosen.
 func (p *Prefetcher) Budget(seg *segments.DataSegment) error {
 	if seg.Size <= 0 {
 		return fmt.Errorf("prefetching segment %s: its size is %d, so its bytes cannot be budgeted", seg.ID(), seg.Size)
 	}
+	name, err := idName(seg.ID())
+	if err != nil {
+		return fmt.Errorf("prefetching segment: %w", err)
+	}
 	p.refresh()
+	info, err := p.infoBytes()
+	if err != nil {
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, err := p.chooseLocked(seg.Size)
+	if err := p.rejectedLocked(name); err != nil {
+		return err
+	}
+	_, err = p.chooseLocked(seg.Size, info)
 	return err
 }
 
 // reserve chooses the location for a copy and counts it in the window until unstage.
 func (p *Prefetcher) reserve(seg *segments.DataSegment, name string) (*stagedCopy, error) {
 	p.refresh()
+	info, err := p.infoBytes()
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.staging[name] != nil {
 		return nil, errors.New("it is being prefetched already")
 	}
-	loc, err := p.chooseLocked(seg.Size)
+	if err := p.rejectedLocked(name); err != nil {
+		return nil, err
+	}
+	loc, err := p.chooseLocked(seg.Size, info)
 	if err != nil {
 		return nil, err
 	}
@@ -546,7 +588,8 @@ func (p *Prefetcher) unstage(name string) {
 	p.mu.Unlock()
 }
 
-func (p *Prefetcher) chooseLocked(size int64) (*location, error) {
+// chooseLocked picks the location for a copy of size bytes; info is infoBytes'.
+func (p *Prefetcher) chooseLocked(size int64, info map[int]int64) (*location, error) {
 	var used int64
 	n := len(p.staging) + len(p.placed)
 	for _, s := range p.staging {
@@ -559,7 +602,7 @@ func (p *Prefetcher) chooseLocked(size int64) (*location, error) {
 		return nil, fmt.Errorf("%w: %d segments are being prefetched or wait unclaimed, and "+
 			"druid.sidecar.prefetch.maxSegments is %d", ErrNoRoom, n, p.maxSegments)
 	}
-	if used+size > p.maxBytes {
+	if !p.auto && used+size > p.maxBytes {
 		return nil, fmt.Errorf("%w: its %d bytes do not fit in the prefetch window: %d of "+
 			"druid.sidecar.prefetch.maxBytes=%d are taken by copies being pulled or waiting unclaimed",
 			ErrNoRoom, size, used, p.maxBytes)
@@ -568,7 +611,7 @@ func (p *Prefetcher) chooseLocked(size int64) (*location, error) {
 	var bestRoom int64
 	var refusals []error
 	for _, loc := range p.locs {
-		if err := p.staticFit(loc); err != nil {
+		if err := p.fitsLocked(loc, size, info[loc.index]); err != nil {
 			refusals = append(refusals, err)
 			continue
 		}
@@ -590,6 +633,29 @@ func (p *Prefetcher) chooseLocked(size int64) (*location, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoRoom, errors.Join(refusals...))
 	}
 	return best, nil
+}
+
+// fitsLocked checks a location's window and the Historical's accounting for a copy of size bytes; info is the
+// bytes of the info_dir segments in the location.
+func (p *Prefetcher) fitsLocked(loc *location, size, info int64) error {
+	if p.auto {
+		if err := p.noWindow[loc]; err != nil {
+			return err
+		}
+		w, err := p.autoWindowLocked(loc, info)
+		if err != nil {
+			return err
+		}
+		if w.spare < size {
+			return fmt.Errorf("%s: its prefetch window is %d bytes (%d free, less %d the Historical may still load "+
+				"below maxSize, less %d kept free, with %d of unclaimed copies added back) and %d of it are taken, "+
+				"so the segment's %d do not fit", loc.path, w.window, w.free, max(loc.maxSize-info, 0), w.keep,
+				w.unclaimd, w.window-w.spare, size)
+		}
+	} else if err := p.staticFit(loc); err != nil {
+		return err
+	}
+	return p.accountingFitsLocked(loc, size, info)
 }
 
 // keepFree is the bytes of a disk the location keeps free (freeSpacePercent), rounded up to err on the safe side.
@@ -647,7 +713,10 @@ func (p *Prefetcher) Claimed(id segments.SegmentID) bool {
 		return false
 	}
 	if claimed {
-		p.forget(name)
+		if c, done, err := p.acquire(name); err == nil {
+			p.settle(name, c)
+			done()
+		}
 	}
 	return claimed
 }
@@ -677,28 +746,34 @@ func (p *Prefetcher) forget(name string) {
 	}
 }
 
-// refresh forgets the placed copies that were claimed or are gone (the Historical deleted or replaced them).
+// refresh settles the placed copies that were claimed and records as rejected those that are gone without a
+// claim (the Historical deleted or replaced them).
 func (p *Prefetcher) refresh() {
 	p.mu.Lock()
-	copies := make(map[string]*placedCopy, len(p.placed))
-	for name, c := range p.placed {
+	names := make([]string, 0, len(p.placed))
+	for name := range p.placed {
 		if !p.busy[name] {
-			copies[name] = c
+			names = append(names, name)
 		}
 	}
 	p.mu.Unlock()
-	for name, c := range copies {
+	for _, name := range names {
+		c, done, err := p.acquire(name)
+		if err != nil {
+			continue
+		}
 		if claimed, err := p.claimed(name); claimed || err != nil {
 			if claimed {
-				p.forget(name)
+				p.settle(name, c)
 			}
+			done()
 			continue
 		}
 		id, err := identify(c.loc.root, c.rel)
 		if errors.Is(err, fs.ErrNotExist) || err == nil && id != c.dirID {
-			p.log.Debug("a prefetched copy is gone", "segment", name)
-			p.forget(name)
+			p.reject(name, c)
 		}
+		done()
 	}
 }
 
@@ -733,63 +808,85 @@ func (p *Prefetcher) Discard(seg *segments.DataSegment) error {
 		return fmt.Errorf("discarding a prefetched copy: %w", err)
 	}
 	fail := func(err error) error { return fmt.Errorf("discarding the prefetched copy of %s: %w", name, err) }
-	p.mu.Lock()
-	c := p.placed[name]
-	if c == nil || p.busy[name] {
-		p.mu.Unlock()
-		if c == nil {
-			return fail(ErrNotPlaced)
-		}
-		return fail(errors.New("another Discard of it is running"))
+	c, done, err := p.acquire(name)
+	if err != nil {
+		return fail(err)
 	}
-	p.busy[name] = true
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.busy, name)
-		p.mu.Unlock()
-	}()
-	loc := c.loc
-	dir := filepath.Join(loc.path, rel)
+	defer done()
 	if claimed, err := p.claimed(name); err != nil || claimed {
 		if err != nil {
 			return fail(err)
 		}
-		p.forget(name)
+		p.settle(name, c)
 		return fail(fmt.Errorf("%w: its info file is in %s", ErrClaimed, p.infoPath))
 	}
+	if err := p.removeCopy(c, name, ""); err != nil {
+		return fail(err)
+	}
+	p.log.Info("unclaimed prefetched copy removed", "segment", name, "dir", filepath.Join(c.loc.path, rel))
+	return nil
+}
+
+// acquire marks a placed copy busy, for one Discard or settlement at a time; the function returned ends it.
+func (p *Prefetcher) acquire(name string) (*placedCopy, func(), error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.placed[name]
+	if c == nil {
+		return nil, nil, ErrNotPlaced
+	}
+	if p.busy[name] {
+		return nil, nil, errors.New("another Discard of it is running")
+	}
+	p.busy[name] = true
+	return c, func() {
+		p.mu.Lock()
+		delete(p.busy, name)
+		p.mu.Unlock()
+	}, nil
+}
+
+// removeCopy moves a copy the caller holds busy into the trash and deletes it, unless the Historical holds it. With
+// other == "" the copy must be unclaimed: an info_dir entry appearing meanwhile keeps it. Otherwise other is the
+// Historical's directory of the segment in another location, and the copy leaked beside it: it is kept only if
+// that directory is gone meanwhile (a drop and a reload may then use the copy). Either way a downloadStartMarker in
+// it, or a directory replaced since placement, keeps it. A copy already gone is no error.
+func (p *Prefetcher) removeCopy(c *placedCopy, name, other string) error {
+	rel := c.rel
+	loc := c.loc
+	dir := filepath.Join(loc.path, rel)
 	cur, err := identify(loc.root, rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		p.forget(name)
 		return nil
 	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if cur != c.dirID {
 		p.forget(name)
-		return fail(fmt.Errorf("%w: %s was replaced since it was placed", ErrNotPlaced, dir))
+		return fmt.Errorf("%w: %s was replaced since it was placed", ErrNotPlaced, dir)
 	}
 	if marked, err := hasMarker(loc.root, rel); err != nil || marked {
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		p.forget(name)
-		return fail(fmt.Errorf("%w: %s has a %s (a load is in progress)", ErrClaimed, dir, DownloadStartMarker))
+		return fmt.Errorf("%w: %s has a %s (a load is in progress)", ErrClaimed, dir, DownloadStartMarker)
 	}
 	trash := PrefetchDir + "/" + stagingName("trash-", name)
 	defer p.use(loc, trash)()
 	parent, err := loc.root.Open(parentDir(rel))
 	if err != nil {
-		return fail(fmt.Errorf("opening the parent of %s: %w", dir, err))
+		return fmt.Errorf("opening the parent of %s: %w", dir, err)
 	}
 	defer parent.Close()
 	if err := loc.root.MkdirAll(PrefetchDir, 0o755); err != nil {
-		return fail(err)
+		return err
 	}
 	pf, err := loc.root.Open(PrefetchDir)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer pf.Close()
 	if p.layout.depth() > 1 {
@@ -807,11 +904,17 @@ func (p *Prefetcher) Discard(seg *segments.DataSegment) error {
 			p.forget(name)
 			return nil
 		}
-		return fail(fmt.Errorf("moving %s to %s: %w", dir, PrefetchDir, err))
+		return fmt.Errorf("moving %s to %s: %w", dir, PrefetchDir, err)
 	}
 	// The Historical may have found the directory just before it moved: if it claimed or marked it meanwhile, or
 	// replaced it since the identity check, the directory goes back where the Historical expects it.
-	claimed, cerr := p.claimed(name)
+	var claimed bool
+	var cerr error
+	if other == "" {
+		claimed, cerr = p.claimed(name)
+	} else if _, err := os.Lstat(other); err != nil {
+		claimed = true // the Historical's other directory went: this copy may be the one it loads now
+	}
 	marked, merr := hasMarker(loc.root, trash)
 	moved, ierr := identify(loc.root, trash)
 	if ierr == nil && moved != c.dirID {
@@ -821,7 +924,7 @@ func (p *Prefetcher) Discard(seg *segments.DataSegment) error {
 		merr = errors.Join(merr, ierr)
 		err := renameNoReplace(pf, path.Base(trash), parent, path.Base(rel))
 		if err != nil && !errors.Is(err, fs.ErrExist) {
-			return fail(errors.Join(cerr, merr, fmt.Errorf("moving the copy back into %s: %w", dir, err)))
+			return errors.Join(cerr, merr, fmt.Errorf("moving the copy back into %s: %w", dir, err))
 		}
 		if err != nil { // the Historical made a directory of its own there: ours is just trash now
 			err = loc.root.RemoveAll(trash)
@@ -831,13 +934,12 @@ func (p *Prefetcher) Discard(seg *segments.DataSegment) error {
 		if claimed || marked {
 			why = fmt.Errorf("%w: the Historical claimed it while it was being removed", ErrClaimed)
 		}
-		return fail(errors.Join(why, cerr, merr, err))
+		return errors.Join(why, cerr, merr, err)
 	}
 	if err := errors.Join(parent.Sync(), loc.root.RemoveAll(trash)); err != nil {
-		return fail(fmt.Errorf("deleting %s: %w", filepath.Join(loc.path, trash), err))
+		return fmt.Errorf("deleting %s: %w", filepath.Join(loc.path, trash), err)
 	}
 	p.forget(name)
-	p.log.Info("unclaimed prefetched copy removed", "segment", name, "dir", dir)
 	return nil
 }
 
@@ -1008,7 +1110,9 @@ func (p *Prefetcher) readLedger(loc *location) error {
 			}
 			continue
 		}
-		p.placed[name] = &placedCopy{seg: seg, loc: loc, rel: rel, dirID: ino, bytes: seg.Size, placedAt: fi.ModTime()}
+		// The ledger entry was written after the copy's files, so its time is their baseline.
+		p.placed[name] = &placedCopy{seg: seg, loc: loc, rel: rel, dirID: ino, bytes: seg.Size, placedAt: fi.ModTime(),
+			filesAt: fi.ModTime()}
 	}
 	return nil
 }

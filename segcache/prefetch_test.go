@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 )
@@ -61,18 +64,109 @@ func TestNewPrefetcherRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		sets []string
+		want string
 	}{
-		{"virtual storage", []string{"druid.sidecar.prefetch.maxBytes=1g", "druid.segmentCache.virtualStorage=true"}},
-		{"no window", []string{"druid.sidecar.prefetch.maxBytes=0"}},
-		{"no segments", []string{"druid.sidecar.prefetch.maxBytes=1g", "druid.sidecar.prefetch.maxSegments=0"}},
+		{"virtual storage", []string{"druid.sidecar.prefetch.maxBytes=1g", "druid.segmentCache.virtualStorage=true"},
+			"never a placed copy"},
+		{"deleteOnRemove false", []string{"druid.sidecar.prefetch.maxBytes=1g", "druid.segmentCache.deleteOnRemove=false"},
+			"every later load of that segment fails"},
+		{"no window", []string{"druid.sidecar.prefetch.maxBytes=0"}, "maxBytes is 0"},
+		{"no segments", []string{"druid.sidecar.prefetch.maxBytes=1g", "druid.sidecar.prefetch.maxSegments=0"}, "maxSegments is 0"},
+		{"auto without maxSize", nil, "has no maxSize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewPrefetcher(testConfig(t, []testLoc{{path: loc}}, tc.sets...), PrefetchOptions{})
-			if !errors.Is(err, ErrPrefetchOff) {
-				t.Fatalf("NewPrefetcher = %v, want ErrPrefetchOff", err)
+			cfg := testConfig(t, []testLoc{{path: loc}}, tc.sets...)
+			_, err := NewPrefetcher(cfg, PrefetchOptions{})
+			if !errors.Is(err, ErrPrefetchOff) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewPrefetcher = %v, want ErrPrefetchOff saying %q", err, tc.want)
+			}
+			if tc.sets == nil {
+				return // a refusal of the disk, not of the configuration
+			}
+			if err := PrefetchRefusal(cfg); !errors.Is(err, ErrPrefetchOff) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("PrefetchRefusal = %v, want the same refusal", err)
 			}
 		})
 	}
+	if err := PrefetchRefusal(testConfig(t, []testLoc{{path: loc}})); err != nil {
+		t.Fatalf("PrefetchRefusal of the defaults = %v", err)
+	}
+}
+
+// TestAutoWindow: with no druid.sidecar.prefetch.maxBytes, each location's window is its free bytes less what the
+// Historical may still load below maxSize less the free space it keeps, and a location without a maxSize below its
+// disk gets none.
+func TestAutoWindow(t *testing.T) {
+	good, noMax, tooBig := t.TempDir(), t.TempDir(), t.TempDir()
+	var mu sync.Mutex
+	disks := map[string]diskSpace{
+		good:   {Total: 200_000, Free: 150_000},
+		noMax:  {Total: 200_000, Free: 190_000},
+		tooBig: {Total: 200_000, Free: 190_000},
+	}
+	var opts PrefetchOptions
+	opts.statfs = func(p string) (diskSpace, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return disks[p], nil
+	}
+	var logs syncLog
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	// The Historical holds 30,000 bytes in the good location: it may still load 70,000 there.
+	held := testSegment(t, "wiki", 9, 0, 30_000)
+	writeSegmentDir(t, filepath.Join(good, held.ID().String()), segmentFilesFor(30_000, "h"))
+	writeClaim(t, good, held)
+	cfg := testConfig(t, []testLoc{{path: good, maxSize: 100_000, freePercent: 10}, {path: noMax}, {path: tooBig, maxSize: 200_000}})
+	p, err := NewPrefetcher(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	out := logs.String()
+	for _, want := range []string{"prefetch window: location=" + good + " bytes=60000", noMax + " has no maxSize",
+		tooBig + " has a maxSize of 200000, not below"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log does not say %q:\n%s", want, out)
+		}
+	}
+	if p.MaxBytes() != math.MaxInt64 {
+		t.Errorf("MaxBytes = %d with an automatic window", p.MaxBytes())
+	}
+	// 150,000 free - 70,000 the Historical may still load - 20,000 kept free.
+	if err := p.Budget(testSegment(t, "wiki", 0, 0, 60_001)); !errors.Is(err, ErrNoRoom) || !strings.Contains(err.Error(), "window is 60000") {
+		t.Fatalf("Budget past the window = %v", err)
+	}
+	pl, err := p.Place(context.Background(), testSegment(t, "wiki", 0, 0, 20_000), &fakePuller{})
+	if err != nil || pl.Location != good {
+		t.Fatalf("Place = %+v, %v; want it in %s, the only location with a window", pl, err, good)
+	}
+	mu.Lock()
+	disks[good] = diskSpace{Total: 200_000, Free: 130_000} // the copy's bytes
+	mu.Unlock()
+	if err := p.Budget(testSegment(t, "wiki", 1, 0, 40_001)); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("Budget past what is left of the window = %v", err)
+	}
+	if err := p.Budget(testSegment(t, "wiki", 1, 0, 40_000)); err != nil {
+		t.Fatalf("Budget of what is left of the window = %v", err)
+	}
+}
+
+// syncLog is a log output safe for concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestPlaceFlatThenDiscard(t *testing.T) {

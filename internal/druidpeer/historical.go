@@ -98,6 +98,9 @@ type HistoricalOptions struct {
 	Hook func(step HistoricalStep, id segments.SegmentID)
 	// ScratchDir holds the downloads' temporary files; "" means os.TempDir().
 	ScratchDir string
+	// DiskSpace, when set, replaces the filesystem's total and free bytes (Java's getTotalSpace and getFreeSpace) of
+	// a location, so that a test can give a location a disk of any size.
+	DiskSpace func(path string) (total, free uint64, err error)
 }
 
 // HistoricalMount is one segment mounted by the stand-in.
@@ -144,6 +147,7 @@ type histLocation struct {
 	path    string
 	maxSize int64
 	keep    int64
+	space   func(path string) (total, free uint64, err error)
 
 	mu       sync.Mutex
 	curr     int64
@@ -172,9 +176,12 @@ func NewJavaHistorical(cfg *configs.Config, opts HistoricalOptions) (*JavaHistor
 		if err := os.MkdirAll(l.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("java historical: creating location %s: %w", l.Path, err)
 		}
-		hl := &histLocation{path: filepath.Clean(l.Path), maxSize: int64(l.MaxSize), reserved: map[string]int64{}}
+		hl := &histLocation{path: filepath.Clean(l.Path), maxSize: int64(l.MaxSize), reserved: map[string]int64{}, space: diskSpace}
+		if opts.DiskSpace != nil {
+			hl.space = opts.DiskSpace
+		}
 		if l.FreeSpacePercent > 0 {
-			total, _, err := diskSpace(l.Path)
+			total, _, err := hl.space(hl.path)
 			if err != nil {
 				return nil, fmt.Errorf("java historical: reading the size of %s: %w", l.Path, err)
 			}
@@ -770,7 +777,7 @@ func (l *histLocation) reserve(id string, size int64) bool {
 		return false
 	}
 	if l.keep > 0 {
-		_, bfree, err := diskSpace(l.path)
+		_, bfree, err := l.space(l.path)
 		if err != nil {
 			return false
 		}
