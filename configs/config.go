@@ -432,6 +432,9 @@ type SidecarConfig struct {
 	PrefetchClaimTimeout time.Duration
 	// DriftPeriod is how often `companion` runs its drift watch; 0 turns it off.
 	DriftPeriod time.Duration
+	// RolloutGate turns on the companion's rollout gate (/status/rollout); NativeSidecar says the companion runs
+	// as a Kubernetes native sidecar, which the gate needs under druid.discovery.type=k8s.
+	RolloutGate, NativeSidecar bool
 	// ChangeRequestsMaxRequestBytes bounds one changeRequests body; ChangeRequestsMaxInflightBytes bounds what the
 	// bodies being read or answered take together. 0 means the load queue's defaults.
 	ChangeRequestsMaxRequestBytes  ByteSize
