@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 )
 
 // The discovery and legacy payloads are compared with hand-written files that follow Java's bytes
@@ -30,7 +32,7 @@ func TestNodePayloadsMatchJava(t *testing.T) {
 	}
 
 	got := discoveryNodeJSON(cfg, start, map[string]string{"zone": "b\"1", "app": "x"})
-	n, err := ParseDiscoveryNode(got)
+	n, err := discovery.ParseNode(got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,19 +41,5 @@ func TestNodePayloadsMatchJava(t *testing.T) {
 	}
 	if n.DataNode == nil || n.DataNode.ServerType != "historical" || n.DataNode.MaxSize != 300000000000 || n.Services[0] != "dataNodeService" {
 		t.Errorf("parsed back: %+v", n)
-	}
-}
-
-// A pre-0.23 payload (no serverType) gives the server type from the second "type"; the first stays the service's.
-func TestParseDiscoveryNodeDuplicateType(t *testing.T) {
-	n, err := ParseDiscoveryNode([]byte(`{"druidNode":{"host":"127.0.0.9","plaintextPort":8083},"nodeType":"historical",` +
-		`"services":{"dataNodeService":{"type":"dataNodeService","tier":"hot","maxSize":5,"type":"historical","priority":3},` +
-		`"lookupNodeService":{"type":"lookupNodeService","lookupTier":"__default"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n.DataNode == nil || n.DataNode.ServerType != "historical" || n.DataNode.Tier != "hot" || n.DataNode.Priority != 3 ||
-		len(n.Services) != 2 || n.Services[0] != "dataNodeService" || n.Services[1] != "lookupNodeService" {
-		t.Errorf("parsed: %+v %+v", n, n.DataNode)
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -183,7 +184,7 @@ func (rec *record) id(ds string) segments.SegmentID {
 // server is one data server being audited.
 type server struct {
 	rep  ServerReport
-	node announcer.DiscoveredNode
+	node discovery.Node
 	tier int // index into run.tiers
 	// replicas: a managed replication target (historical or bridge, not a clone), whose replicas count toward load
 	// rules as the Coordinator counts them.
@@ -905,7 +906,7 @@ func (r *run) readServers(ctx context.Context, reader *announcer.ClusterReader) 
 
 // addServers takes the data servers of internal discovery (the nodes announcing a dataNodeService), with what the
 // dynamic configuration says of them, and makes room for their replica counts.
-func (r *run) addServers(nodes []announcer.DiscoveredNode) {
+func (r *run) addServers(nodes []discovery.Node) {
 	seen := map[string]bool{}
 	for _, n := range nodes {
 		if n.DataNode == nil || seen[n.Name] {

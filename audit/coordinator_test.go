@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -28,7 +28,7 @@ type handBuilt struct {
 	defRule  string            // druid.manager.rules.defaultRule; "" for _default
 	dynamic  string            // the coordinator.config row, "" for none
 	rows     []*metadata.SegmentRow
-	nodes    []announcer.DiscoveredNode
+	nodes    []discovery.Node
 	announce map[string]*serverResult
 }
 
@@ -75,8 +75,8 @@ func (h *handBuilt) server(name, role, serverType, tier string, holds []held) {
 	host, port, _ := strings.Cut(name, ":")
 	var p int
 	fmt.Sscan(port, &p)
-	h.nodes = append(h.nodes, announcer.DiscoveredNode{Role: role, Name: name, Host: host, PlaintextPort: p,
-		DataNode: &announcer.DataNodeService{Tier: tier, ServerType: serverType, MaxSize: 1 << 40}})
+	h.nodes = append(h.nodes, discovery.Node{Role: role, Name: name, Host: host, PlaintextPort: p,
+		DataNode: &discovery.DataNodeService{Tier: tier, ServerType: serverType, MaxSize: 1 << 40}})
 	res := &serverResult{source: SourceHTTP}
 	for _, hd := range holds {
 		res.ids = append(res.ids, hd.seg.ID())

@@ -20,6 +20,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -78,7 +79,7 @@ func inventoryURL(u string, timeout time.Duration) (string, error) {
 }
 
 // serverURL is the base URL of a discovered node: plaintext when it has a plaintext port, else TLS.
-func serverURL(n announcer.DiscoveredNode) (string, error) {
+func serverURL(n discovery.Node) (string, error) {
 	switch {
 	case n.PlaintextPort > 0:
 		return "http://" + net.JoinHostPort(n.Host, strconv.Itoa(n.PlaintextPort)), nil

@@ -18,8 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -75,8 +75,8 @@ type Client struct {
 	cfg     *configs.Config
 
 	mu     sync.Mutex
-	leader string // the last leader found; "" until found or after a failure
-	zk     *announcer.ClusterReader
+	leader string              // the last leader found; "" until found or after a failure
+	disc   discovery.Discovery // opened on first use
 	closed bool
 }
 
@@ -132,9 +132,9 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	if c.zk != nil {
-		c.zk.Close()
-		c.zk = nil
+	if c.disc != nil {
+		c.disc.Close()
+		c.disc = nil
 	}
 	return nil
 }
@@ -154,11 +154,11 @@ func (c *Client) zkLeader(ctx context.Context) (string, error) {
 		c.mu.Unlock()
 		return "", errors.New("the Coordinator client is closed")
 	}
-	r := c.zk
+	r := c.disc
 	c.mu.Unlock()
 	if r == nil {
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.ZK.Service.ConnectionTimeout)
-		nr, err := announcer.NewClusterReader(cctx, c.cfg, c.log.Named("zk"))
+		nr, err := discovery.OpenZooKeeper(cctx, c.cfg, c.log)
 		cancel()
 		if err != nil {
 			return "", fmt.Errorf("connecting to ZooKeeper %s to find the Coordinator leader: %w", c.cfg.ZK.Service.Host, err)
@@ -169,12 +169,12 @@ func (c *Client) zkLeader(ctx context.Context) (string, error) {
 			c.mu.Unlock()
 			nr.Close()
 			return "", errors.New("the Coordinator client is closed")
-		case c.zk != nil: // another call connected meanwhile
+		case c.disc != nil: // another call connected meanwhile
 			nr.Close()
 		default:
-			c.zk = nr
+			c.disc = nr
 		}
-		r = c.zk
+		r = c.disc
 		c.mu.Unlock()
 	}
 	l, err := r.CoordinatorLeader(ctx)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/internal/safetext"
 )
 
@@ -74,7 +75,7 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 // columns).
 func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	p := safetext.Printable
-	leader := func(l *announcer.Leader) string {
+	leader := func(l *discovery.Leader) string {
 		if l == nil {
 			return "(none)"
 		}
@@ -86,7 +87,7 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	for _, s := range c.Inventory {
 		inv[s.Server] = s
 	}
-	nodes := append([]announcer.DiscoveredNode(nil), c.Nodes...)
+	nodes := append([]discovery.Node(nil), c.Nodes...)
 	sort.SliceStable(nodes, func(i, j int) bool {
 		if nodes[i].Role != nodes[j].Role {
 			return nodes[i].Role < nodes[j].Role

@@ -31,8 +31,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/mattn/go-isatty"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
@@ -647,10 +647,10 @@ func (sp *child) waitReady(ctx context.Context, u string) error {
 }
 
 // waitDiscovered waits until serve's internal-discovery znode is there, as a Coordinator discovers a Historical.
-func waitDiscovered(ctx context.Context, cfg *configs.Config, sp *child) (announcer.DiscoveredNode, error) {
-	r, err := announcer.NewClusterReader(ctx, cfg, nil)
+func waitDiscovered(ctx context.Context, cfg *configs.Config, sp *child) (discovery.Node, error) {
+	r, err := discovery.OpenZooKeeper(ctx, cfg, nil)
 	if err != nil {
-		return announcer.DiscoveredNode{}, fmt.Errorf("reading ZooKeeper %s: %w", cfg.ZK.Service.Host, err)
+		return discovery.Node{}, fmt.Errorf("reading ZooKeeper %s: %w", cfg.ZK.Service.Host, err)
 	}
 	defer r.Close()
 	name := cfg.Node.HostAndPortToUse()
@@ -663,9 +663,9 @@ func waitDiscovered(ctx context.Context, cfg *configs.Config, sp *child) (announ
 		}
 		select {
 		case <-sp.exited:
-			return announcer.DiscoveredNode{}, fmt.Errorf("serve exited before it announced itself (%v); see its log", sp.exitErr)
+			return discovery.Node{}, fmt.Errorf("serve exited before it announced itself (%v); see its log", sp.exitErr)
 		case <-ctx.Done():
-			return announcer.DiscoveredNode{}, fmt.Errorf("waiting for %s/HISTORICAL/%s in ZooKeeper %s (last read: %v): %w",
+			return discovery.Node{}, fmt.Errorf("waiting for %s/HISTORICAL/%s in ZooKeeper %s (last read: %v): %w",
 				cfg.ZK.Paths.InternalDiscovery, name, cfg.ZK.Service.Host, err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
