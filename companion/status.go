@@ -22,6 +22,7 @@ type snapshot struct {
 	Prefetch    prefetchStatus    `json:"prefetch"`
 	Coordinator coordinatorStatus `json:"coordinator"`
 	Drift       driftStatus       `json:"drift"`
+	Rollout     rolloutStatus     `json:"rollout"`
 	// ConfigurationProblems are the configuration's problems, each with its key and where the value came from;
 	// the companion runs without what they affect (prefetch.off and drift.off say what that is).
 	ConfigurationProblems []string `json:"configurationProblems"`
@@ -108,8 +109,12 @@ func (c *Companion) handler() http.Handler {
 		s.Drift.Findings = slices.Clone(s.Drift.Findings)
 		c.mu.Unlock()
 		s.Uptime = c.now().Sub(c.startTime).Round(time.Millisecond).String()
+		s.Rollout = c.gate.status()
 		lifecycle.WriteJSON(w, http.StatusOK, s)
 	}))
+	if c.cfg.Sidecar.RolloutGate {
+		mux.HandleFunc(RolloutPath, lifecycle.Get(c.gate.serve))
+	}
 	lifecycle.ServeDiagnostics(mux, c.reg, c.cfg.Sidecar.HTTPPprof, func(h http.Handler) http.Handler { return h })
 	return mux
 }
