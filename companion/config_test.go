@@ -68,7 +68,7 @@ func TestFailsOpenOnConfigurationProblems(t *testing.T) {
 		"druid.sidecar.companion.port=" + strconv.Itoa(freePort(t)), "druid.sidecar.http.pprof=maybe"}})
 	rc = (&rig{t: t}).start(cfg)
 	if s := rc.status(t); !s.Drift.Enabled || s.Drift.Off != "" || len(s.ConfigurationProblems) != 1 ||
-		!strings.Contains(s.Prefetch.Off, "maxBytes is 0") {
+		!strings.Contains(s.Prefetch.Off, "has no maxSize") {
 		t.Errorf("a bad druid.sidecar.http.pprof: %+v", s)
 	}
 }

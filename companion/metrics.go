@@ -15,8 +15,10 @@ var leadTimeBuckets = []float64{0.5, 1, 5, 15, 30, 60, 120, 300, 600, 900, 1800,
 //   - druid_sidecar_prefetch_placed_total: segments prefetched and placed in the cache;
 //   - druid_sidecar_prefetch_claimed_total: placed copies the Historical claimed (its info_dir entry appeared);
 //   - druid_sidecar_prefetch_discarded_total{reason}: lost_race (the Historical had begun its own copy first),
-//     unclaimed (out of the queue for longer than the claim timeout, removed) or vanished (the Historical removed
-//     the copy before claiming it: its reservation failed);
+//     unclaimed (out of the queue for longer than the claim timeout, removed), vanished (the Historical removed
+//     the copy before claiming it: its reservation or mount failed) or leaked (the Historical loaded the segment
+//     into another location; the copy was removed);
+//   - druid_sidecar_prefetch_raced_total: placed copies the Historical downloaded over (the mount race);
 //   - druid_sidecar_prefetch_already_present_total: queued segments found already in the cache;
 //   - druid_sidecar_prefetch_failures_total, druid_sidecar_prefetch_canceled_total: failed pulls, and pulls canceled
 //     because the segment left the queue;
@@ -34,7 +36,7 @@ var leadTimeBuckets = []float64{0.5, 1, 5, 15, 30, 60, 120, 300, 600, 900, 1800,
 type metrics struct {
 	placed, claimed, present, failures, canceled prometheus.Counter
 	discardedLostRace, discardedUnclaimed        prometheus.Counter
-	discardedVanished                            prometheus.Counter
+	discardedVanished, discardedLeaked, raced    prometheus.Counter
 	bytes                                        prometheus.Counter
 	leadTime                                     prometheus.Histogram
 	queue, windowSegments, windowBytes, pulling  prometheus.Gauge
@@ -54,7 +56,7 @@ func newMetrics() *metrics {
 		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	}
 	discarded := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "druid_sidecar_prefetch_discarded_total",
-		Help: "Prefetched copies lost: lost_race (the Historical began its own first), unclaimed (out of the queue past the claim timeout, removed) or vanished (removed by the Historical before it claimed them)."},
+		Help: "Prefetched copies lost: lost_race (the Historical began its own first), unclaimed (out of the queue past the claim timeout, removed), vanished (removed by the Historical before it claimed them) or leaked (the Historical loaded the segment into another location; the copy was removed)."},
 		[]string{"reason"})
 	m := &metrics{
 		placed:             counter("druid_sidecar_prefetch_placed_total", "Segments prefetched and placed in the Historical's cache."),
@@ -65,6 +67,8 @@ func newMetrics() *metrics {
 		discardedLostRace:  discarded.WithLabelValues("lost_race"),
 		discardedUnclaimed: discarded.WithLabelValues("unclaimed"),
 		discardedVanished:  discarded.WithLabelValues("vanished"),
+		discardedLeaked:    discarded.WithLabelValues("leaked"),
+		raced:              counter("druid_sidecar_prefetch_raced_total", "Prefetched copies the Historical downloaded over: they landed between its existence check and its own directory (harmless, wasted)."),
 		bytes:              counter("druid_sidecar_prefetch_bytes_total", "Bytes of the segment copies placed."),
 		leadTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "druid_sidecar_prefetch_lead_time_seconds",
 			Help: "Time from placing a prefetched copy to the Historical claiming it.", Buckets: leadTimeBuckets}),
@@ -88,7 +92,7 @@ func newMetrics() *metrics {
 	for _, p := range problemLabels {
 		m.driftFindings.WithLabelValues(p)
 	}
-	m.all = []prometheus.Collector{m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.bytes, m.leadTime,
+	m.all = []prometheus.Collector{m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.raced, m.bytes, m.leadTime,
 		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.serverListed, m.driftFindings, m.driftUp, m.driftLast,
 		m.configProblems, m.enabled}
 	return m

@@ -57,6 +57,7 @@ type loop struct {
 	lastErr string // the last Coordinator error logged, to log each new one once
 	blocked string // why dispatching last stopped, logged once per change
 	totals  totalCounts
+	stats   segcache.PrefetchStats // the prefetcher's counts at the last reconcile, for the metrics' increments
 	// unlistedSince is when the Coordinator's listing was first seen without the server (zero while it is listed);
 	// warned says the warning about it was logged.
 	unlistedSince time.Time
@@ -76,6 +77,8 @@ type totalCounts struct {
 	LostRace  int64 `json:"lostRace"`
 	Unclaimed int64 `json:"discardedUnclaimed"`
 	Vanished  int64 `json:"vanished"`
+	Leaked    int64 `json:"leaked"`
+	Raced     int64 `json:"raced"`
 	Failed    int64 `json:"failed"`
 	Canceled  int64 `json:"canceled"`
 	Bytes     int64 `json:"bytes"`
@@ -211,10 +214,14 @@ func (c *Companion) checkListed(l *loop, q coordinator.ServerQueue) string {
 // discarded, and finished entries out of the queue are forgotten.
 func (c *Companion) reconcile(l *loop, now time.Time) {
 	claimTimeout := c.loadTimeout()
+	defer c.countCopies(l)
 	c.vanished(l)
 	for id, e := range l.entries {
 		// Until the queue is read, an adopted copy is not known to be out of it.
 		queued := l.inQueue[id] || !l.read
+		if !queued {
+			c.pf.LeftQueue(id) // a copy the Historical rejected may be prefetched again once it is queued again
+		}
 		switch e.state {
 		case statePulling:
 			if !queued && !e.left {
@@ -290,10 +297,21 @@ func (c *Companion) vanished(l *loop) {
 		e.state = stateDone
 		l.totals.Vanished++
 		c.metrics.discardedVanished.Inc()
-		c.log.Warn("a prefetched copy disappeared before the Historical claimed it; a Historical deletes a copy whose "+
+		// The prefetcher logged the rejection once, with its reason.
+		c.log.Debug("a prefetched copy disappeared before the Historical claimed it; a Historical deletes a copy whose "+
 			"reservation fails, so check that the locations' maxSize, druid.sidecar.prefetch.maxBytes and the free "+
 			"space kept fit the disk", "segment", id)
 	}
+}
+
+// countCopies adds the copies the prefetcher found leaked (and removed) or raced since the last round to the
+// metrics and the totals: it tells them apart when it settles a claim.
+func (c *Companion) countCopies(l *loop) {
+	st := c.pf.Stats()
+	c.metrics.discardedLeaked.Add(float64(st.Leaked - l.stats.Leaked))
+	c.metrics.raced.Add(float64(st.Raced - l.stats.Raced))
+	l.totals.Leaked, l.totals.Raced = st.Leaked, st.Raced
+	l.stats = st
 }
 
 // window is what the prefetch window holds: pulls in flight and placed copies not yet claimed.
@@ -315,7 +333,8 @@ func (l *loop) window() (segs int, bytes int64, pulling int) {
 // not fit, so that segments are fetched in the order the Historical will load them; entries done, waiting for a
 // retry or already in flight are passed over.
 func (c *Companion) dispatch(ctx context.Context, l *loop, now time.Time) {
-	maxSegs, maxBytes := c.cfg.Sidecar.PrefetchMaxSegments, int64(c.cfg.Sidecar.PrefetchMaxBytes)
+	// With an automatic window MaxBytes is unbounded here: the prefetcher's Budget sizes each location's window.
+	maxSegs, maxBytes := c.cfg.Sidecar.PrefetchMaxSegments, c.pf.MaxBytes()
 	segs, bytes, pulling := l.window()
 	blocked := ""
 	// Each reason to wait is logged when it begins, not at every round.

@@ -230,7 +230,7 @@ func TestPrefetchRejectedCopyIsNotPlacedAgain(t *testing.T) {
 	if err := s.h.Drop(rs.segs[0]); err != nil {
 		t.Fatal(err)
 	}
-	s.p.LeftQueue(rs.segs[1].ID())
+	s.p.LeftQueue(rs.segs[1].ID().String())
 	pl := s.place(t, rs, rs.segs[1])
 	s.mustReuse(t, rs.segs[1], pl.Dir)
 }

@@ -88,15 +88,11 @@ func (p *Prefetcher) MaxBytes() int64 {
 	return p.maxBytes
 }
 
-// LeftQueue tells the prefetcher that the segment left the Historical's load queue: a copy of it that the
+// LeftQueue tells the prefetcher that the segment (its id string, as the load queue lists it) left the Historical's load queue: a copy of it that the
 // Historical rejected no longer stops it from being prefetched when it is queued again.
-func (p *Prefetcher) LeftQueue(id segments.SegmentID) {
-	name, err := idName(id)
-	if err != nil {
-		return
-	}
+func (p *Prefetcher) LeftQueue(id string) {
 	p.mu.Lock()
-	delete(p.rejected, name)
+	delete(p.rejected, id)
 	p.mu.Unlock()
 }
 
