@@ -28,6 +28,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
@@ -112,7 +113,7 @@ func (a *Agent) Addr() net.Addr {
 // parts are what the HTTP handler serves; the stop list holds what shutdown closes.
 type parts struct {
 	cache    *segcache.Cache
-	inv      *announcer.Inventory
+	inv      *inventory.Inventory
 	ann      *announcer.Announcer
 	queue    *loadqueue.Engine
 	upstream *Upstream // nil without druid.sidecar.upstream
@@ -177,7 +178,7 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	if err != nil {
 		return fmt.Errorf("setting up deep storage: %w", err)
 	}
-	p.inv = announcer.NewInventory()
+	p.inv = inventory.New()
 	p.ann, err = announcer.New(cfg, announcer.WithLogger(log), announcer.WithInventory(p.inv),
 		announcer.WithRegisterer(a.reg), announcer.WithStartTime(a.startTime))
 	if err != nil {
@@ -403,7 +404,7 @@ func (a *Agent) httpServer(h http.Handler) *http.Server {
 // deadline: the inventory long-poll and changeRequests (each up to its timeout), the query proxy (a query takes
 // what it takes) and the opt-in profiles (a CPU profile or trace lasts the seconds asked).
 func holdsResponse(path string) bool {
-	return path == announcer.InventoryPath || path == loadqueue.ChangeRequestsPath ||
+	return path == inventory.Path || path == loadqueue.ChangeRequestsPath ||
 		strings.HasPrefix(path, QueryPath) || path == strings.TrimSuffix(QueryPath, "/") ||
 		strings.HasPrefix(path, "/debug/pprof/")
 }

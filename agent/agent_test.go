@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -588,7 +588,7 @@ func TestHTTPWriteDeadlines(t *testing.T) {
 		}
 		io.WriteString(w, "held")
 	}
-	mux.HandleFunc(announcer.InventoryPath, held)
+	mux.HandleFunc(inventory.Path, held)
 	mux.HandleFunc(loadqueue.ChangeRequestsPath, held)
 	mux.HandleFunc(QueryPath, held)
 	srv := a.httpServer(mux)
@@ -611,7 +611,7 @@ func TestHTTPWriteDeadlines(t *testing.T) {
 
 	// One connection: a quick request with a write deadline, then each held response.
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1}}
-	for _, path := range []string{announcer.InventoryPath, loadqueue.ChangeRequestsPath, QueryPath + "?pretty"} {
+	for _, path := range []string{inventory.Path, loadqueue.ChangeRequestsPath, QueryPath + "?pretty"} {
 		resp, err := client.Get(url + HealthPath)
 		if err != nil {
 			t.Fatal(err)

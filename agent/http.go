@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 )
 
@@ -36,7 +36,7 @@ const InternalPath = "/druid-internal/"
 func (a *Agent) handler(p *parts) http.Handler {
 	mux := http.NewServeMux()
 	internal := http.NewServeMux()
-	internal.Handle(announcer.InventoryPath, p.inv)
+	internal.Handle(inventory.Path, p.inv)
 	lq := p.queue.Handler()
 	internal.Handle(loadqueue.ChangeRequestsPath, lq)
 	internal.Handle(loadqueue.LoadCapabilitiesPath, lq)

@@ -165,7 +165,7 @@ func upstreamConfig(t *testing.T, z testenv.ZK, b testenv.S3Bucket, cacheDir, up
 	return loadConfig(t, append(sets, more...)...)
 }
 
-func inventory(t *testing.T, ctx context.Context, url string) map[segments.SegmentID]*segments.DataSegment {
+func syncedInventory(t *testing.T, ctx context.Context, url string) map[segments.SegmentID]*segments.DataSegment {
 	t.Helper()
 	s := druidpeer.New(druidpeer.Config{URL: url, ServerTimeout: time.Second})
 	if resp, err := s.Poll(ctx); err != nil || resp.Kind != druidpeer.FullSync {
@@ -265,7 +265,7 @@ func TestUpstreamHook(t *testing.T) {
 	}
 	waitGone(t, filepath.Join(cacheDir, "info_dir", segs[1].ID().String()))
 	waitGone(t, filepath.Join(cacheDir, segs[1].ID().String()))
-	inv := inventory(t, ctx, r.url)
+	inv := syncedInventory(t, ctx, r.url)
 	if len(inv) != 3 || inv[segs[1].ID()] != nil {
 		t.Errorf("inventory after the loads: %d segments (the refused one: %v), want the 3 others", len(inv), inv[segs[1].ID()] != nil)
 	}
@@ -316,7 +316,7 @@ func TestUpstreamHook(t *testing.T) {
 	if n := len(up2.hookCalls()); n != 3 {
 		t.Errorf("after the restart the upstream got %d hook calls, want 3 (2 loads, 1 drop of the refused one): %+v", n, up2.hookCalls())
 	}
-	inv = inventory(t, ctx, r2.url)
+	inv = syncedInventory(t, ctx, r2.url)
 	if len(inv) != 1 || inv[tomb.ID()] == nil {
 		t.Errorf("inventory after the restart: %d segments, want the tombstone alone", len(inv))
 	}

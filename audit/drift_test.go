@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -30,7 +30,7 @@ func driftSegment(ds string, day int) *segments.DataSegment {
 // serveInventory serves an inventory announcing segs on 127.0.0.1 and returns its base URL.
 func serveInventory(t *testing.T, segs ...*segments.DataSegment) string {
 	t.Helper()
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	if err := inv.Announce(segs); err != nil {
 		t.Fatal(err)
 	}

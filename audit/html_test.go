@@ -26,6 +26,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -330,9 +331,9 @@ func announceHistorical(t *testing.T, c *audittest.Cluster, host string, segs []
 		t.Fatal(err)
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	mux := http.NewServeMux()
-	mux.Handle(announcer.InventoryPath, inv)
+	mux.Handle(inventory.Path, inv)
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
 	srv.Listener = l

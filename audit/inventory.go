@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/discovery"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -64,10 +64,10 @@ func newInventoryClient(cfg *configs.Config, client *http.Client, timeout time.D
 func inventoryURL(u string, timeout time.Duration) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return "", fmt.Errorf("inventory URL %q: expected http://host:port[%s]", u, announcer.InventoryPath)
+		return "", fmt.Errorf("inventory URL %q: expected http://host:port[%s]", u, inventory.Path)
 	}
 	if p.Path == "" || p.Path == "/" {
-		p.Path = announcer.InventoryPath
+		p.Path = inventory.Path
 	}
 	q := p.Query()
 	q.Set("counter", "-1")
@@ -151,66 +151,22 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn announced
 // ("" for a plain load).
 type announced func(id segments.SegmentID, size int64, fingerprint string)
 
-// decodeSnapshot reads a ChangeRequestsSnapshot and calls fn for the segment of every "load" request (a full
+// decodeSnapshot reads a full ChangeRequestsSnapshot and calls fn for the segment of every "load" request (a full
 // snapshot holds nothing else but, from realtime tasks, "schema" requests, which are skipped).
 func decodeSnapshot(r io.Reader, fn announced) error {
-	dec := json.NewDecoder(r)
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return fmt.Errorf("the response is not a segment inventory snapshot (a JSON object): %v", errOr(err, t))
-	}
-	sawRequests := false
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("reading the snapshot: %w", err)
-		}
-		switch key, _ := t.(string); key {
-		case "resetCounter":
-			var reset bool
-			if err := dec.Decode(&reset); err != nil {
-				return fmt.Errorf("reading the snapshot's resetCounter: %w", err)
-			}
-			if reset {
-				return errors.New("the server answered a full-snapshot request with a counter reset")
-			}
-		case "requests":
-			sawRequests = true
-			if err := decodeRequests(dec, fn); err != nil {
-				return err
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("reading the snapshot's %q: %w", key, err)
-			}
-		}
-	}
-	if !sawRequests {
-		return errors.New("the snapshot has no requests")
-	}
-	return nil
-}
-
-func decodeRequests(dec *json.Decoder, fn announced) error {
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return fmt.Errorf("the snapshot's requests are not an array: %v", errOr(err, t))
-	}
-	var raw json.RawMessage
-	for i := 0; dec.More(); i++ {
-		raw = raw[:0]
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("reading request %d of the snapshot: %w", i, err)
-		}
-		var cr segments.ChangeRequest
-		if err := cr.UnmarshalJSON(raw); err != nil {
-			return fmt.Errorf("request %d of the snapshot: %w", i, err)
-		}
+	reply, err := inventory.Decode(r, func(cr *segments.ChangeRequest, raw []byte) error {
 		if cr.Action == segments.ActionLoad && cr.Segment != nil {
 			fn(cr.Segment.ID(), cr.Segment.Size, announcedFingerprint(raw))
 		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("reading the snapshot's requests: %w", err)
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case reply.ResetCounter:
+		return errors.New("the server answered a full-snapshot request with a counter reset")
+	case reply.Requests < 0:
+		return errors.New("the snapshot has no requests")
 	}
 	return nil
 }
@@ -232,11 +188,4 @@ func announcedFingerprint(raw []byte) string {
 		return ""
 	}
 	return *m.Fingerprint
-}
-
-func errOr(err error, t json.Token) any {
-	if err != nil {
-		return err
-	}
-	return fmt.Sprintf("found %v", t)
 }

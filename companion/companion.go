@@ -20,12 +20,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
 
@@ -76,8 +76,7 @@ type Companion struct {
 	ready     chan struct{}
 	startTime time.Time
 
-	srv  *lifecycle.Server // set by Run
-	gate *gate
+	srv *lifecycle.Server // set by Run
 
 	mu     sync.Mutex
 	addr   net.Addr
@@ -102,15 +101,13 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	if err := c.reg.Register(c.metrics); err != nil {
 		return nil, fmt.Errorf("registering the companion's metrics: %w", err)
 	}
-	// The rollout gate is set up last on every return below, once prefetching has its Coordinator client or none.
-	defer func() { c.gate = c.newGate(cfg, c.coord) }()
 	c.configProblems(cfg)
 	c.server = cfg.Node.HostAndPortToUse()
 	scheme := "http"
 	if cfg.Node.EnableTLSPort {
 		scheme = "https"
 	}
-	c.inventoryURL = scheme + "://" + c.server + announcer.InventoryPath + "?counter=-1"
+	c.inventoryURL = scheme + "://" + c.server + inventory.Path + "?counter=-1"
 	port := strconv.Itoa(cfg.Sidecar.CompanionPort)
 	if cfg.Node.BindOnHost && cfg.Node.Host != "" {
 		c.listen = net.JoinHostPort(cfg.Node.Host, port)
@@ -119,11 +116,16 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	}
 	c.drift = c.readDrift
 
-	// The prefetcher says which Druid settings it refuses (virtual storage, deleteOnRemove=false, no window) and why.
-	if c.off == "" {
-		if err := segcache.PrefetchRefusal(cfg); err != nil {
-			c.off = err.Error()
-		}
+	switch {
+	case c.off != "":
+	case cfg.SegmentCache.VirtualStorage:
+		c.off = "druid.segmentCache.virtualStorage=true: the Historical loads segments on demand, so there is nothing " +
+			"to fill ahead of it"
+	case cfg.Sidecar.PrefetchMaxBytes <= 0:
+		c.off = "druid.sidecar.prefetch.maxBytes is 0: prefetching is off until a window is budgeted into the disk " +
+			"(location maxSize + window + free-space margin must fit)"
+	case cfg.Sidecar.PrefetchMaxSegments <= 0:
+		c.off = "druid.sidecar.prefetch.maxSegments is 0: no segment may be prefetched"
 	}
 	if c.off != "" {
 		return c, nil
@@ -131,10 +133,6 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	// What fails below cannot work with this configuration either: prefetching stays off, saying why.
 	var err error
 	c.pf, err = segcache.NewPrefetcher(cfg, segcache.PrefetchOptions{Logger: c.log.Named("prefetch"), Now: c.now})
-	if errors.Is(err, segcache.ErrPrefetchOff) {
-		c.off = err.Error() // a refusal of the disk (no location can have a window), not a failure
-		return c, nil
-	}
 	if err != nil {
 		c.off = fmt.Sprintf("setting up prefetching into %s failed: %v", lifecycle.DescribeLocations(cfg), err)
 		return c, nil
@@ -211,10 +209,10 @@ func (c *Companion) configProblems(cfg *configs.Config) {
 // affected says what a problem with key takes away. Keys that say which Historical and which cache (its
 // host and ports, the cache locations and layout), or a problem with no key (a properties file that cannot be
 // read), leave nothing to fill or watch. The drift watch's own keys turn off only the drift watch, the metadata
-// store's only the fallback to it, and the companion's HTTP and rollout gate keys nothing (their defaults serve).
-// Any other key may be one prefetching reads (discovery, ZooKeeper, the escalator, deep storage, the prefetch
-// window): prefetching, which writes into the Historical's cache, stays off while the configuration is in doubt;
-// the drift watch only reads and goes on.
+// store's only the fallback to it, and the companion's HTTP keys nothing (their defaults serve). Any other key may
+// be one prefetching reads (discovery, ZooKeeper, the escalator, deep storage, the prefetch window): prefetching,
+// which writes into the Historical's cache, stays off while the configuration is in doubt; the drift watch only
+// reads and goes on.
 func affected(key string) (prefetch, drift, metadata bool) {
 	switch {
 	case key == "" || key == "druid.host" || strings.HasPrefix(key, "druid.segmentCache.") || key == "druid.sidecar.cacheLayout" ||
@@ -225,8 +223,7 @@ func affected(key string) (prefetch, drift, metadata bool) {
 		return false, true, false
 	case strings.HasPrefix(key, "druid.metadata."):
 		return false, false, true
-	case key == "druid.sidecar.companion.port" || key == "druid.sidecar.http.pprof" || key == "druid.bindOnHost" ||
-		key == "druid.sidecar.rolloutGate" || key == "druid.sidecar.nativeSidecar":
+	case key == "druid.sidecar.companion.port" || key == "druid.sidecar.http.pprof" || key == "druid.bindOnHost":
 		return false, false, false
 	}
 	return true, false, false
@@ -300,9 +297,6 @@ func (c *Companion) Run(ctx context.Context) error {
 	if fs, ok := c.source.(*fallbackSource); ok {
 		stops.Push("metadata store", func(context.Context) error { fs.close(); return nil })
 	}
-	if c.gate.ownCoord {
-		stops.Push("rollout gate's Coordinator client", func(context.Context) error { c.gate.coord.Close(); return nil })
-	}
 	runErr := c.start(ctx, stops)
 	if runErr == nil {
 		select {
@@ -312,8 +306,6 @@ func (c *Companion) Run(ctx context.Context) error {
 			runErr = fmt.Errorf("the HTTP server on %s stopped: %w", c.listen, c.srv.Err())
 		}
 	}
-	// The gate answers 503 before anything stops, so that a rolling update never counts a stopping pod ready.
-	c.gate.stopping.Store(true)
 	stopCtx, cancel := context.WithTimeout(context.Background(), c.shutdown)
 	defer cancel()
 	err := errors.Join(runErr, stops.Stop(stopCtx))
@@ -346,9 +338,6 @@ func (c *Companion) start(ctx context.Context, stops *lifecycle.Stops) error {
 	}
 	if c.driftOn() {
 		loops.Go(func() { c.driftLoop(loopCtx) })
-	}
-	if c.gate.on() {
-		loops.Go(func() { c.gateLoop(loopCtx) })
 	}
 	// The loops stop before HTTP does, so that /status shows them to the end; a pull that outlives the shutdown
 	// timeout is left to its cancel (Place removes its staging copy when canceled).

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
@@ -27,6 +26,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/metricstest"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -47,7 +47,7 @@ type rig struct {
 	infoDir   string
 	segs      []*segments.DataSegment
 	server    string // the Historical's host:port
-	inv       *announcer.Inventory
+	inv       *inventory.Inventory
 	hist      *druidpeer.JavaHistorical
 	sets      []string
 }
@@ -79,13 +79,13 @@ func newRig(t *testing.T, n, chunk int) *rig {
 		r.segs = append(r.segs, s)
 	}
 	// The Historical's inventory: what the drift watch reads at druid.host:druid.plaintextPort.
-	r.inv = announcer.NewInventory()
+	r.inv = inventory.New()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(announcer.InventoryPath, r.inv)
+	mux.Handle(inventory.Path, r.inv)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	t.Cleanup(func() { r.inv.Stop(); srv.Close() })
@@ -627,7 +627,7 @@ func TestDriftWatch(t *testing.T) {
 	}
 }
 
-// TestWithoutPrefetching: virtual storage, no window or deleteOnRemove=false turns prefetching off with the reason on /status,
+// TestWithoutPrefetching: virtual storage or no window turns prefetching off with the reason on /status,
 // and the companion never asks the Coordinator.
 func TestWithoutPrefetching(t *testing.T) {
 	api, err := druidpeer.NewCoordinatorAPI(druidpeer.CoordinatorAPIOptions{})
@@ -638,7 +638,6 @@ func TestWithoutPrefetching(t *testing.T) {
 	for _, tc := range []struct{ set, why string }{
 		{"druid.segmentCache.virtualStorage=true", "virtualStorage"},
 		{"druid.sidecar.prefetch.maxBytes=0", "druid.sidecar.prefetch.maxBytes is 0"},
-		{"druid.segmentCache.deleteOnRemove=false", "deleteOnRemove is false"},
 	} {
 		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{
 			"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.zk.service.enabled=false",

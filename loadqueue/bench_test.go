@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -41,7 +41,7 @@ func BenchmarkChangeRequests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := New(Options{Cache: cache, Puller: dp, Announcer: &invAnnouncer{inv: announcer.NewInventory()},
+	eng, err := New(Options{Cache: cache, Puller: dp, Announcer: &invAnnouncer{inv: inventory.New()},
 		NumLoadingThreads: 4, NumTurboThreads: 4})
 	if err != nil {
 		b.Fatal(err)

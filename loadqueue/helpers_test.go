@@ -21,13 +21,14 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // invAnnouncer announces into the HTTP inventory only, standing in for the ZooKeeper Announcer.
 type invAnnouncer struct {
-	inv   *announcer.Inventory
+	inv   *inventory.Inventory
 	delay time.Duration
 	fail  atomic.Pointer[error] // when set, AnnounceSegments fails with it
 }
@@ -131,7 +132,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		})
 	}
 	r := &rig{t: t, bucket: b, cache: cache, cfg: cfg, dir: dir, puller: &countPuller{p: inner},
-		ann: &invAnnouncer{inv: announcer.NewInventory()}, reg: prometheus.NewPedanticRegistry()}
+		ann: &invAnnouncer{inv: inventory.New()}, reg: prometheus.NewPedanticRegistry()}
 	threads := o.threads
 	if threads == 0 {
 		threads = 2

@@ -26,6 +26,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -209,7 +210,7 @@ func New(t testing.TB, opts Options) *Cluster {
 			t.Fatal(err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		inv := announcer.NewInventory()
+		inv := inventory.New()
 		if http {
 			mux := newMux(inv)
 			srv := httptest.NewUnstartedServer(mux)
@@ -291,9 +292,9 @@ func tombstone(ds string, day int) *segments.DataSegment {
 	return &s
 }
 
-func newMux(inv *announcer.Inventory) http.Handler {
+func newMux(inv *inventory.Inventory) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(announcer.InventoryPath, inv)
+	mux.Handle(inventory.Path, inv)
 	return mux
 }
 
@@ -397,7 +398,7 @@ func (c *Cluster) serveRaw(t testing.TB, ctx context.Context, host, role, server
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(announcer.InventoryPath, func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(inventory.Path, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(body))
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -77,10 +78,10 @@ func BenchmarkAuditMillion(b *testing.B) {
 	// 20 data servers: segment i on servers i%20 and (i+1)%20, announced over HTTP only (their inventories are
 	// what a Broker reads), discovered through ZooKeeper as Historicals of _default_tier.
 	t0 = time.Now()
-	invs := make([]*announcer.Inventory, servers)
+	invs := make([]*inventory.Inventory, servers)
 	mine := make([][]*segments.DataSegment, servers)
 	for k := range invs {
-		invs[k] = announcer.NewInventory()
+		invs[k] = inventory.New()
 	}
 	for i := range n {
 		rec, _ := allUsed(i)

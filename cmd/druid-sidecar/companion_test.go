@@ -12,27 +12,27 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // companionHistorical is a Historical's cache directory and its inventory, served on 127.0.0.1.
 type companionHistorical struct {
 	cache, port string
-	inv         *announcer.Inventory
+	inv         *inventory.Inventory
 }
 
 func newCompanionHistorical(t *testing.T) *companionHistorical {
 	t.Helper()
-	h := &companionHistorical{cache: t.TempDir(), inv: announcer.NewInventory()}
+	h := &companionHistorical{cache: t.TempDir(), inv: inventory.New()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(announcer.InventoryPath, h.inv)
+	mux.Handle(inventory.Path, h.inv)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	t.Cleanup(func() { h.inv.Stop(); srv.Close() })

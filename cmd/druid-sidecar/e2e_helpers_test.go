@@ -36,6 +36,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/internal/zkproxy"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -762,7 +763,7 @@ func (b *broker) WaitIDs(t testing.TB, timeout time.Duration, want ...*segments.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	wantIDs := idStrings(want)
-	err := b.WaitFor(ctx, func(segs map[segments.SegmentID]*segments.DataSegment, _ *druidpeer.Counter) bool {
+	err := b.WaitFor(ctx, func(segs map[segments.SegmentID]*segments.DataSegment, _ *inventory.Counter) bool {
 		return slices.Equal(replicaIDs(segs), wantIDs)
 	})
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -199,7 +200,7 @@ func BenchmarkServeLoad200(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		go func() { drained <- peon.Drain(ctx) }()
-		err := broker.WaitFor(ctx, func(view map[segments.SegmentID]*segments.DataSegment, _ *druidpeer.Counter) bool {
+		err := broker.WaitFor(ctx, func(view map[segments.SegmentID]*segments.DataSegment, _ *inventory.Counter) bool {
 			return len(view) == len(want)
 		})
 		took := time.Since(start)

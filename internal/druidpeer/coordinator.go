@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -244,7 +245,7 @@ func (c *SandboxCoordinator) Run(ctx context.Context) (*SandboxResult, error) {
 	if res.Plan, err = c.Plan(ctx); err != nil {
 		return res, err
 	}
-	if err := coordView.WaitFor(ctx, func(_ map[segments.SegmentID]*segments.DataSegment, counter *Counter) bool {
+	if err := coordView.WaitFor(ctx, func(_ map[segments.SegmentID]*segments.DataSegment, counter *inventory.Counter) bool {
 		return counter != nil
 	}); err != nil {
 		return res, fmt.Errorf("coordinator stand-in: no inventory from %s (last poll: %s): %w", c.ServerURL, lastPoll(coordView), err)

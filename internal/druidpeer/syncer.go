@@ -19,7 +19,6 @@ package druidpeer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -45,12 +45,6 @@ const (
 	DefaultBaseBackoff   = time.Second       // RetryUtils.BASE_SLEEP_MILLIS
 	retryMaxSleep        = 60 * time.Second  // RetryUtils.MAX_SLEEP_MILLIS
 )
-
-// Counter is ChangeRequestHistory.Counter as it travels.
-type Counter struct {
-	Counter int64 `json:"counter"`
-	Hash    int64 `json:"hash"`
-}
 
 // Kind classifies one poll.
 type Kind int
@@ -76,7 +70,7 @@ type Response struct {
 	Body        []byte // the raw body
 	JSON        []byte // the body as JSON: the body itself, or its Smile decoded by SmileToJSON
 	RequestURL  string
-	Counter     *Counter                 // the counter of a 200 without reset
+	Counter     *inventory.Counter       // the counter of a 200 without reset
 	ResetCause  string                   // the cause of a reset
 	Requests    []segments.ChangeRequest // the requests of a full sync or delta
 	Err         error                    // why a Failure failed
@@ -110,7 +104,7 @@ type Syncer struct {
 	cfg Config
 
 	mu      sync.Mutex
-	counter *Counter
+	counter *inventory.Counter
 	segs    map[segments.SegmentID]*segments.DataSegment
 	stats   Stats
 	last    *Response
@@ -247,41 +241,36 @@ func (s *Syncer) fetch(ctx context.Context, u string, full bool) *Response {
 	} else {
 		resp.JSON = resp.Body
 	}
-	var env struct {
-		ResetCounter bool            `json:"resetCounter"`
-		ResetCause   *string         `json:"resetCause"`
-		Counter      *Counter        `json:"counter"`
-		Requests     json.RawMessage `json:"requests"`
-	}
-	if err := json.Unmarshal(resp.JSON, &env); err != nil {
+	resp.Requests = []segments.ChangeRequest{}
+	reply, err := inventory.Decode(bytes.NewReader(resp.JSON), func(cr *segments.ChangeRequest, _ []byte) error {
+		resp.Requests = append(resp.Requests, *cr)
+		return nil
+	})
+	if err != nil {
+		resp.Requests = nil
 		resp.Err = fmt.Errorf("reading the sync response of %s as a ChangeRequestsSnapshot: %w", u, err)
 		return resp
 	}
-	if env.ResetCounter {
-		if env.ResetCause == nil {
+	if reply.ResetCounter {
+		resp.Requests = nil
+		if reply.ResetCause == nil {
 			resp.Err = errors.New("NULL resetCause when resetCounter is true")
 			return resp
 		}
-		resp.Kind, resp.ResetCause = Reset, *env.ResetCause
+		resp.Kind, resp.ResetCause = Reset, *reply.ResetCause
 		return resp
 	}
-	if env.Counter == nil {
+	if reply.Counter == nil {
+		resp.Requests = nil
 		resp.Err = fmt.Errorf("sync response of %s has no counter", u)
 		return resp
 	}
-	switch t := bytes.TrimSpace(env.Requests); {
-	case len(t) == 0 || string(t) == "null":
+	if reply.Requests < 0 {
+		resp.Requests = nil
 		resp.Err = fmt.Errorf("sync response of %s has no requests list", u)
 		return resp
-	case string(t) == "[]":
-		resp.Requests = []segments.ChangeRequest{}
-	default:
-		if resp.Requests, err = segments.ParseChangeRequests(t); err != nil {
-			resp.Err = fmt.Errorf("sync response of %s: %w", u, err)
-			return resp
-		}
 	}
-	resp.Counter = env.Counter
+	resp.Counter = reply.Counter
 	if full {
 		resp.Kind = FullSync
 	} else {
@@ -320,11 +309,11 @@ func (s *Syncer) Backoff(n int) time.Duration {
 }
 
 // Counter returns the counter the next poll echoes, and false before the first sync or after a reset.
-func (s *Syncer) Counter() (Counter, bool) {
+func (s *Syncer) Counter() (inventory.Counter, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.counter == nil {
-		return Counter{}, false
+		return inventory.Counter{}, false
 	}
 	return *s.counter, true
 }
@@ -356,7 +345,7 @@ func (s *Syncer) Last() *Response {
 
 // WaitFor blocks until cond, evaluated on the replica after each poll (and once at the start), holds, or ctx
 // ends. cond must not keep the map.
-func (s *Syncer) WaitFor(ctx context.Context, cond func(segs map[segments.SegmentID]*segments.DataSegment, counter *Counter) bool) error {
+func (s *Syncer) WaitFor(ctx context.Context, cond func(segs map[segments.SegmentID]*segments.DataSegment, counter *inventory.Counter) bool) error {
 	for {
 		s.mu.Lock()
 		ok := cond(s.segs, s.counter)

@@ -1,4 +1,4 @@
-package announcer
+package inventory
 
 // The HTTP segment inventory: GET /druid-internal/v1/segments?counter=&hash=&timeout=, which every Broker and
 // Coordinator long-polls to keep its view of the segments this server announces (druid-protocol.md 4.1, 10,
@@ -24,12 +24,12 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// InventoryPath is where Druid serves the inventory; mount Inventory there (GET only).
-const InventoryPath = "/druid-internal/v1/segments"
+// Path is where Druid serves the inventory; mount Inventory there (GET only).
+const Path = "/druid-internal/v1/segments"
 
-// InventorySmileType is the media type that selects a Smile response when it is the whole Accept header, as
+// SmileType is the media type that selects a Smile response when it is the whole Accept header, as
 // Brokers and Coordinators send it. Any other Accept header gets JSON.
-const InventorySmileType = "application/x-jackson-smile"
+const SmileType = "application/x-jackson-smile"
 
 // The messages and reset causes of Druid's resource, kept verbatim because operators grep Druid's logs for them.
 const (
@@ -41,7 +41,7 @@ const (
 const inventoryFlushSize = 32 << 10
 
 // Inventory is the set of segments this server announces together with the history of its changes, and serves
-// both to Brokers and Coordinators as Druid's segment inventory (an http.Handler for InventoryPath).
+// both to Brokers and Coordinators as Druid's segment inventory (an http.Handler for Path).
 //
 // The announcer calls Announce and Unannounce for every segment it announces or unannounces, whether or not it
 // writes ZooKeeper (druid-protocol.md 3.1): the HTTP inventory is fed even when ZooKeeper announcement is skipped.
@@ -54,7 +54,7 @@ type Inventory struct {
 	mu      sync.Mutex
 	byID    map[segments.SegmentID]*inventorySegment
 	list    []*inventorySegment // the same segments, unordered, for snapshots
-	history *ChangeHistory
+	history *History
 	changed chan struct{} // closed, and replaced, whenever changes are recorded: wakes the parked polls
 	stopped chan struct{} // closed by Stop
 	stop    sync.Once
@@ -67,15 +67,15 @@ type inventorySegment struct {
 	index   int    // position in Inventory.list
 }
 
-// NewInventory returns an empty inventory whose history counter starts at {0, process start ms}.
-func NewInventory() *Inventory {
+// New returns an empty inventory whose history counter starts at {0, process start ms}.
+func New() *Inventory {
 	return newInventory(historyProcessStart)
 }
 
 func newInventory(zeroHash int64) *Inventory {
 	return &Inventory{
 		byID:    make(map[segments.SegmentID]*inventorySegment),
-		history: NewChangeHistory(zeroHash),
+		history: NewHistory(zeroHash),
 		changed: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -177,23 +177,23 @@ func (inv *Inventory) wakeLocked() {
 	inv.changed = make(chan struct{})
 }
 
-// InventorySnapshot is the announced set at one point of the history.
-type InventorySnapshot struct {
+// Snapshot is the announced set at one point of the history.
+type Snapshot struct {
 	// Counter is the history's last counter: the one a full-sync response carries.
-	Counter HistoryCounter
+	Counter Counter
 	// IDs lists the announced segments, in no particular order.
 	IDs []segments.SegmentID
 }
 
 // Snapshot returns the announced segment ids and the matching counter.
-func (inv *Inventory) Snapshot() InventorySnapshot {
+func (inv *Inventory) Snapshot() Snapshot {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	ids := make([]segments.SegmentID, 0, len(inv.byID))
 	for id := range inv.byID {
 		ids = append(ids, id)
 	}
-	return InventorySnapshot{Counter: inv.history.Last(), IDs: ids}
+	return Snapshot{Counter: inv.history.Last(), IDs: ids}
 }
 
 // Len returns the number of announced segments.
@@ -222,7 +222,7 @@ func (inv *Inventory) isStopped() bool {
 	}
 }
 
-// ServeHTTP answers GET InventoryPath?counter=&hash=&timeout= as Druid's SegmentListerResource.getSegments does:
+// ServeHTTP answers GET Path?counter=&hash=&timeout= as Druid's SegmentListerResource.getSegments does:
 //   - timeout (ms) missing, unparseable or not positive: 400; counter and hash default to 0, unparseable: 400;
 //     another method than GET: 405; after Stop: 500 "Server is shutting down.".
 //   - counter < 0: 200 with a full snapshot, every announced segment as a "load" request, and the last counter.
@@ -232,7 +232,7 @@ func (inv *Inventory) isStopped() bool {
 //   - otherwise: 200 with the changes after counter.
 //
 // The body is Smile (Content-Type application/x-jackson-smile) when the Accept header is exactly
-// InventorySmileType, else JSON (application/json). Snapshots are streamed.
+// SmileType, else JSON (application/json). Snapshots are streamed.
 func (inv *Inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
@@ -248,7 +248,7 @@ func (inv *Inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				err = errors.New(inventoryMsgTimeoutPositive)
 			}
 			if err == nil {
-				inv.serve(w, r, HistoryCounter{Counter: counter, Hash: hash}, timeout)
+				inv.serve(w, r, Counter{Counter: counter, Hash: hash}, timeout)
 				return
 			}
 		}
@@ -268,8 +268,8 @@ func inventoryLongParam(v, name string) (int64, error) {
 	return n, nil
 }
 
-func (inv *Inventory) serve(w http.ResponseWriter, r *http.Request, c HistoryCounter, timeoutMS int64) {
-	smile := r.Header.Get("Accept") == InventorySmileType
+func (inv *Inventory) serve(w http.ResponseWriter, r *http.Request, c Counter, timeoutMS int64) {
+	smile := r.Header.Get("Accept") == SmileType
 	var timer *time.Timer
 	for {
 		if inv.isStopped() {
@@ -323,9 +323,9 @@ func (inv *Inventory) serve(w http.ResponseWriter, r *http.Request, c HistoryCou
 // the n requests request(0) … request(n-1). Key order is Jackson's for ChangeRequestsSnapshot (its @JsonCreator order: resetCounter,
 // resetCause, counter, requests) and for Counter (counter, hash). A write error means the client is gone; the
 // rest of the response is dropped.
-func inventoryWrite(w http.ResponseWriter, smile bool, last HistoryCounter, cause string, n int, request func(int) []byte) {
+func inventoryWrite(w http.ResponseWriter, smile bool, last Counter, cause string, n int, request func(int) []byte) {
 	if smile {
-		w.Header().Set("Content-Type", InventorySmileType)
+		w.Header().Set("Content-Type", SmileType)
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 	}

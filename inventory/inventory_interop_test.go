@@ -1,4 +1,4 @@
-package announcer_test
+package inventory_test
 
 // Interop test of the inventory's responses against the real Jackson (Debian's jackson-databind and
 // jackson-dataformat-smile, plus Joda-Time): testdata/inventory/InventoryInterop.java is compiled into a temporary
@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -77,13 +77,13 @@ func TestInventoryJacksonInterop(t *testing.T) {
 		json, smile []byte
 	}
 	var cases []invCase
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	fetch := func(name, query string) {
 		t.Helper()
 		st1, ct1, js := invGet(t, srv, query, "application/json")
-		st2, ct2, sm := invGet(t, srv, query, announcer.InventorySmileType)
-		if st1 != 200 || st2 != 200 || ct1 != "application/json" || ct2 != announcer.InventorySmileType {
+		st2, ct2, sm := invGet(t, srv, query, inventory.SmileType)
+		if st1 != 200 || st2 != 200 || ct1 != "application/json" || ct2 != inventory.SmileType {
 			t.Fatalf("%s: %d %q / %d %q", name, st1, ct1, st2, ct2)
 		}
 		cases = append(cases, invCase{name, js, sm})
@@ -103,7 +103,7 @@ func TestInventoryJacksonInterop(t *testing.T) {
 	}
 	fetch("delta", fmt.Sprintf("counter=%d&hash=%d&timeout=1000", c.Counter, c.Hash))
 	fetch("reset", fmt.Sprintf("counter=%d&hash=%d&timeout=1000", c.Counter, c.Hash+1))
-	fetch("reset-too-old", fmt.Sprintf("counter=0&hash=%d&timeout=1000", announcer.InventoryProcessStart))
+	fetch("reset-too-old", fmt.Sprintf("counter=0&hash=%d&timeout=1000", inventory.ProcessStart))
 
 	// Negative controls: a JSON body where Smile is due, and a Smile body of another document.
 	controls := []invCase{
@@ -175,7 +175,7 @@ func TestInventoryJacksonInterop(t *testing.T) {
 	}
 	c2 := inv.Snapshot().Counter
 	want := map[string]string{
-		"empty-snapshot": fmt.Sprintf("0 0 %d", announcer.InventoryProcessStart),
+		"empty-snapshot": fmt.Sprintf("0 0 %d", inventory.ProcessStart),
 		"snapshot-2000":  fmt.Sprintf("2000 %d %d", c.Counter, c.Hash),
 		"delta":          fmt.Sprintf("13 %d %d", c2.Counter, c2.Hash),
 	}

@@ -1,4 +1,4 @@
-// Interop check for the HTTP segment inventory (announcer/inventory.go), compiled and run by
+// Interop check for the HTTP segment inventory (inventory/inventory.go), compiled and run by
 // inventory_interop_test.go: one JVM for all cases.
 //
 // Input on stdin, repeated until EOF: three big-endian int32-length-prefixed byte strings per case: the case

@@ -1,4 +1,4 @@
-package announcer
+package inventory
 
 // The segment change history behind the HTTP inventory (druid-protocol.md 4.1, traps 4): Druid's
 // ChangeRequestHistory, a ring of the last 1000 load/drop change requests, each stamped with a (counter, hash)
@@ -14,7 +14,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// HistorySize is the number of changes a ChangeHistory keeps, as Druid's ChangeRequestHistory (MAX_SIZE). A client
+// HistorySize is the number of changes a History keeps, as Druid's ChangeRequestHistory (MAX_SIZE). A client
 // whose counter is HistorySize or more changes behind is told to reset, even if all the changes it misses are
 // still held, because the entry at its own counter is needed to check its hash.
 const HistorySize = 1000
@@ -24,23 +24,23 @@ const HistorySize = 1000
 // restarted process has a different value, so a client still holding counter 0 of the old process is reset.
 var historyProcessStart = time.Now().UnixMilli()
 
-// HistoryCounter is Druid's ChangeRequestHistory.Counter: the position of a change in the history and a hash that
+// Counter is Druid's ChangeRequestHistory.Counter: the position of a change in the history and a hash that
 // ties it to this very history. Its JSON form is {"counter":N,"hash":H}, in that order.
-type HistoryCounter struct {
-	Counter int64
-	Hash    int64
+type Counter struct {
+	Counter int64 `json:"counter"`
+	Hash    int64 `json:"hash"`
 }
 
 // String returns the form Druid's Counter.toString() gives, which Druid puts into reset causes:
 // Counter{counter=N, hash=H}.
-func (c HistoryCounter) String() string {
+func (c Counter) String() string {
 	return fmt.Sprintf("Counter{counter=%d, hash=%d}", c.Counter, c.Hash)
 }
 
-// HistoryChange is one recorded change.
-type HistoryChange struct {
-	// Counter is the position of the change; its hash is the wall clock at recording (see ChangeHistory.Record).
-	Counter HistoryCounter
+// Change is one recorded change.
+type Change struct {
+	// Counter is the position of the change; its hash is the wall clock at recording (see History.Record).
+	Counter Counter
 	// Action is segments.ActionLoad or segments.ActionDrop.
 	Action segments.Action
 	// ID is the segment's id.
@@ -50,7 +50,7 @@ type HistoryChange struct {
 	Request []byte
 }
 
-// ChangeHistory is a ring of the last HistorySize changes. It is not safe for concurrent use; Inventory guards
+// History is a ring of the last HistorySize changes. It is not safe for concurrent use; Inventory guards
 // its own.
 //
 // Hashes: Druid stamps each change with System.currentTimeMillis(), so changes recorded within one millisecond
@@ -60,19 +60,19 @@ type HistoryChange struct {
 // of recording". Clients validate by equality only (they echo what they got), so either scheme is correct; ours
 // costs that a burst (a 100,000-segment bootstrap) runs the hashes ahead of the clock by up to one millisecond
 // per change, which nobody can observe except as a number.
-type ChangeHistory struct {
-	ring  [HistorySize]HistoryChange
+type History struct {
+	ring  [HistorySize]Change
 	head  int // index of the oldest change
 	n     int // changes held, at most HistorySize
-	zero  HistoryCounter
-	last  HistoryCounter
+	zero  Counter
+	last  Counter
 	clock func() int64 // wall-clock milliseconds
 }
 
-// NewChangeHistory returns an empty history whose counter is {0, zeroHash}. Inventory passes the process start
+// NewHistory returns an empty history whose counter is {0, zeroHash}. Inventory passes the process start
 // time, as Druid does; a different zeroHash per history simulates a restarted process.
-func NewChangeHistory(zeroHash int64) *ChangeHistory {
-	h := &ChangeHistory{zero: HistoryCounter{Counter: 0, Hash: zeroHash}, clock: historyWallMillis}
+func NewHistory(zeroHash int64) *History {
+	h := &History{zero: Counter{Counter: 0, Hash: zeroHash}, clock: historyWallMillis}
 	h.last = h.zero
 	return h
 }
@@ -80,32 +80,32 @@ func NewChangeHistory(zeroHash int64) *ChangeHistory {
 func historyWallMillis() int64 { return time.Now().UnixMilli() }
 
 // Last returns the counter of the newest change, or {0, zeroHash} when nothing was recorded yet.
-func (h *ChangeHistory) Last() HistoryCounter { return h.last }
+func (h *History) Last() Counter { return h.last }
 
 // Len returns the number of changes held (at most HistorySize).
-func (h *ChangeHistory) Len() int { return h.n }
+func (h *History) Len() int { return h.n }
 
 // Record appends a change, dropping the oldest one when the ring is full, and returns its counter: the previous
 // counter plus one, with hash = max(wall-clock ms, previous hash + 1).
-func (h *ChangeHistory) Record(action segments.Action, id segments.SegmentID, request []byte) HistoryCounter {
+func (h *History) Record(action segments.Action, id segments.SegmentID, request []byte) Counter {
 	hash := h.clock()
 	if hash <= h.last.Hash {
 		hash = h.last.Hash + 1
 	}
-	c := HistoryCounter{Counter: h.last.Counter + 1, Hash: hash}
+	c := Counter{Counter: h.last.Counter + 1, Hash: hash}
 	i := h.head + h.n
 	if h.n == HistorySize {
 		h.head = (h.head + 1) % HistorySize
 	} else {
 		h.n++
 	}
-	h.ring[i%HistorySize] = HistoryChange{Counter: c, Action: action, ID: id, Request: request}
+	h.ring[i%HistorySize] = Change{Counter: c, Action: action, ID: id, Request: request}
 	h.last = c
 	return c
 }
 
 // at returns the i-th held change, 0 being the oldest.
-func (h *ChangeHistory) at(i int) *HistoryChange { return &h.ring[(h.head+i)%HistorySize] }
+func (h *History) at(i int) *Change { return &h.ring[(h.head+i)%HistorySize] }
 
 // Since returns the changes after c and the counter of the last one, decided as Druid's
 // ChangeRequestHistory.getRequestsSinceWithoutWait decides:
@@ -117,7 +117,7 @@ func (h *ChangeHistory) at(i int) *HistoryChange { return &h.ring[(h.head+i)%His
 //
 // A negative counter asks for a full snapshot, which the history cannot give: it yields a reset cause too.
 // The returned slice is new; the Request bytes in it are shared.
-func (h *ChangeHistory) Since(c HistoryCounter) (changes []HistoryChange, last HistoryCounter, resetCause string) {
+func (h *History) Since(c Counter) (changes []Change, last Counter, resetCause string) {
 	last = h.last
 	switch {
 	case c.Counter < 0:
@@ -134,7 +134,7 @@ func (h *ChangeHistory) Since(c HistoryCounter) (changes []HistoryChange, last H
 	}
 	// c.Counter is in [last-HistorySize+1, last-1], and the ring holds counters last-n+1 .. last.
 	first := int(c.Counter - last.Counter + int64(h.n)) // index of the first change after c
-	var match HistoryCounter
+	var match Counter
 	switch {
 	case first > 0:
 		match = h.at(first - 1).Counter
@@ -147,7 +147,7 @@ func (h *ChangeHistory) Since(c HistoryCounter) (changes []HistoryChange, last H
 	if match != c {
 		return nil, last, fmt.Sprintf("counter[%s] failed to match with [%s]", c, last)
 	}
-	changes = make([]HistoryChange, 0, h.n-first)
+	changes = make([]Change, 0, h.n-first)
 	for i := first; i < h.n; i++ {
 		changes = append(changes, *h.at(i))
 	}

@@ -1,4 +1,4 @@
-package announcer_test
+package inventory_test
 
 // Benchmarks of the inventory, each with a baseline in the same run:
 //   - a full snapshot of 100,000 segments in Smile and in JSON, served to a discarding ResponseWriter; baselines:
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -37,7 +37,7 @@ func (d *invDiscard) Write(p []byte) (int, error) { d.n += int64(len(p)); return
 const invBenchSegments = 100_000
 
 func BenchmarkInventorySnapshot(b *testing.B) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	segs := invSegments(0, invBenchSegments)
 	if err := inv.Announce(segs); err != nil {
 		b.Fatal(err)
@@ -60,7 +60,7 @@ func BenchmarkInventorySnapshot(b *testing.B) {
 		b.Fatal(err)
 	}
 	serve := func(b *testing.B, accept string) {
-		req := httptest.NewRequest(http.MethodGet, announcer.InventoryPath+"?counter=-1&timeout=1000", nil)
+		req := httptest.NewRequest(http.MethodGet, inventory.Path+"?counter=-1&timeout=1000", nil)
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
@@ -77,7 +77,7 @@ func BenchmarkInventorySnapshot(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "bytes/response")
 	}
-	b.Run("smile", func(b *testing.B) { serve(b, announcer.InventorySmileType) })
+	b.Run("smile", func(b *testing.B) { serve(b, inventory.SmileType) })
 	b.Run("json", func(b *testing.B) { serve(b, "") })
 	b.Run("baseline-encoding-json", func(b *testing.B) {
 		var n int
@@ -115,7 +115,7 @@ func invReportPercentiles(b *testing.B, d []time.Duration) {
 
 func BenchmarkInventoryParkedDelay(b *testing.B) {
 	b.Run("announce-to-parked-poll", func(b *testing.B) {
-		inv := announcer.NewInventory()
+		inv := inventory.New()
 		srv := httptest.NewServer(inv)
 		defer srv.Close()
 		client := srv.Client()
@@ -130,8 +130,8 @@ func BenchmarkInventoryParkedDelay(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			c := inv.Snapshot().Counter
 			go func() {
-				req, _ := http.NewRequest(http.MethodGet, srv.URL+announcer.InventoryPath+fmt.Sprintf("?counter=%d&hash=%d&timeout=30000", c.Counter, c.Hash), nil)
-				req.Header.Set("Accept", announcer.InventorySmileType)
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+inventory.Path+fmt.Sprintf("?counter=%d&hash=%d&timeout=30000", c.Counter, c.Hash), nil)
+				req.Header.Set("Accept", inventory.SmileType)
 				resp, err := client.Do(req)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)

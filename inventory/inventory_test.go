@@ -1,4 +1,4 @@
-package announcer_test
+package inventory_test
 
 // Tests of the HTTP segment inventory with internal/druidpeer playing the Broker/Coordinator side of the
 // long-poll (Druid's ChangeRequestHttpSyncer).
@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -53,7 +53,7 @@ func invSegments(from, n int) []*segments.DataSegment {
 }
 
 // invServer serves inv on a loopback test server.
-func invServer(t testing.TB, inv *announcer.Inventory) *httptest.Server {
+func invServer(t testing.TB, inv *inventory.Inventory) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(inv)
 	t.Cleanup(srv.Close)
@@ -63,7 +63,7 @@ func invServer(t testing.TB, inv *announcer.Inventory) *httptest.Server {
 // invGet sends one raw inventory request.
 func invGet(t testing.TB, srv *httptest.Server, query, accept string) (status int, contentType string, body []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+announcer.InventoryPath+"?"+query, nil)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+inventory.Path+"?"+query, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func invGet(t testing.TB, srv *httptest.Server, query, accept string) (status in
 }
 
 // invExpectedJSON builds the JSON body Druid would write for a success with these requests.
-func invExpectedJSON(t testing.TB, c announcer.HistoryCounter, reqs []segments.ChangeRequest) []byte {
+func invExpectedJSON(t testing.TB, c inventory.Counter, reqs []segments.ChangeRequest) []byte {
 	t.Helper()
 	b := fmt.Appendf(nil, `{"resetCounter":false,"resetCause":null,"counter":{"counter":%d,"hash":%d},"requests":`, c.Counter, c.Hash)
 	b, err := segments.AppendChangeRequests(b, reqs)
@@ -102,7 +102,7 @@ func invIDs(segs map[segments.SegmentID]*segments.DataSegment) []string {
 	return out
 }
 
-func invSnapshotIDs(s announcer.InventorySnapshot) []string {
+func invSnapshotIDs(s inventory.Snapshot) []string {
 	out := make([]string, 0, len(s.IDs))
 	for _, id := range s.IDs {
 		out = append(out, id.String())
@@ -118,7 +118,7 @@ func invCtx(t testing.TB) context.Context {
 }
 
 func TestInventorySnapshotAndDelta(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	segs := invSegments(0, 3)
 	if err := inv.Announce(segs); err != nil {
@@ -132,7 +132,7 @@ func TestInventorySnapshotAndDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Kind != druidpeer.FullSync || resp.ContentType != announcer.InventorySmileType || !bytes.HasPrefix(resp.Body, []byte(":)\n\x01")) {
+	if resp.Kind != druidpeer.FullSync || resp.ContentType != inventory.SmileType || !bytes.HasPrefix(resp.Body, []byte(":)\n\x01")) {
 		t.Fatalf("first poll: %v, Content-Type %q, body starts % x", resp.Kind, resp.ContentType, resp.Body[:min(8, len(resp.Body))])
 	}
 	snap := inv.Snapshot()
@@ -183,7 +183,7 @@ func TestInventorySnapshotAndDelta(t *testing.T) {
 }
 
 func TestInventoryIdempotentAndDropCarriesGivenSegment(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	segs := invSegments(0, 4)
 	if err := inv.Announce(append(segs, segs[0])); err != nil { // a duplicate within the call
@@ -231,7 +231,7 @@ func TestInventoryIdempotentAndDropCarriesGivenSegment(t *testing.T) {
 }
 
 func TestInventoryResets(t *testing.T) {
-	inv := announcer.NewInventoryWithZeroHash(1234)
+	inv := inventory.NewWithZeroHash(1234)
 	srv := invServer(t, inv)
 	peer := druidpeer.New(druidpeer.Config{URL: srv.URL, ServerTimeout: 5 * time.Second})
 	if r, err := peer.Poll(invCtx(t)); err != nil || r.Kind != druidpeer.FullSync || r.Counter.Counter != 0 || r.Counter.Hash != 1234 || len(r.Requests) != 0 {
@@ -245,9 +245,9 @@ func TestInventoryResets(t *testing.T) {
 	last := inv.Snapshot().Counter
 	resetOf := func(query string) string {
 		t.Helper()
-		for _, accept := range []string{"application/json", announcer.InventorySmileType} {
+		for _, accept := range []string{"application/json", inventory.SmileType} {
 			status, ct, body := invGet(t, srv, query, accept)
-			if accept == announcer.InventorySmileType {
+			if accept == inventory.SmileType {
 				if ct != accept {
 					t.Fatalf("?%s: Content-Type %q for a Smile request", query, ct)
 				}
@@ -269,7 +269,7 @@ func TestInventoryResets(t *testing.T) {
 				!strings.HasPrefix(string(body), `{"resetCounter":true,"resetCause":"`) || !strings.HasSuffix(string(body), `","counter":null,"requests":null}`) {
 				t.Fatalf("?%s: not a reset: %s", query, body)
 			}
-			if accept == announcer.InventorySmileType {
+			if accept == inventory.SmileType {
 				return *env.ResetCause
 			}
 		}
@@ -295,7 +295,7 @@ func TestInventoryResets(t *testing.T) {
 	if _, ok := peer.Counter(); ok {
 		t.Fatal("the peer kept its counter after a reset")
 	}
-	if r, err = peer.Poll(invCtx(t)); err != nil || r.Kind != druidpeer.FullSync || len(r.Requests) != 1001 || *r.Counter != (druidpeer.Counter{Counter: last.Counter, Hash: last.Hash}) {
+	if r, err = peer.Poll(invCtx(t)); err != nil || r.Kind != druidpeer.FullSync || len(r.Requests) != 1001 || *r.Counter != (inventory.Counter{Counter: last.Counter, Hash: last.Hash}) {
 		t.Fatalf("poll after the reset: %v, %d requests, %v", r.Kind, len(r.Requests), err)
 	}
 	// 999 behind is still served.
@@ -307,7 +307,7 @@ func TestInventoryResets(t *testing.T) {
 		t.Fatalf("poll 999 behind: %v, %d requests, %v", r.Kind, len(r.Requests), err)
 	}
 	// A restarted server (another zero hash) resets a client that holds counter 0 of the old one.
-	inv2 := announcer.NewInventoryWithZeroHash(99)
+	inv2 := inventory.NewWithZeroHash(99)
 	srv2 := invServer(t, inv2)
 	if status, _, body := invGet(t, srv2, q(0, 1234), ""); status != 200 || !strings.Contains(string(body), `"resetCounter":true`) {
 		t.Fatalf("old zero counter on a restarted server: %d %s", status, body)
@@ -315,7 +315,7 @@ func TestInventoryResets(t *testing.T) {
 }
 
 func TestInventoryParkThenDelta(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	peer := druidpeer.New(druidpeer.Config{URL: srv.URL, ServerTimeout: 20 * time.Second})
 	if _, err := peer.Poll(invCtx(t)); err != nil {
@@ -352,7 +352,7 @@ func TestInventoryParkThenDelta(t *testing.T) {
 	}
 }
 
-func invWaitParked(t testing.TB, inv *announcer.Inventory, n int) {
+func invWaitParked(t testing.TB, inv *inventory.Inventory, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for inv.Parked() != n {
@@ -364,7 +364,7 @@ func invWaitParked(t testing.TB, inv *announcer.Inventory, n int) {
 }
 
 func TestInventoryManyParkedPollsWakeTogether(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	if err := inv.Announce(invSegments(0, 2)); err != nil {
 		t.Fatal(err)
@@ -380,8 +380,8 @@ func TestInventoryManyParkedPollsWakeTogether(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+announcer.InventoryPath+fmt.Sprintf("?counter=%d&hash=%d&timeout=20000", c.Counter, c.Hash), nil)
-			req.Header.Set("Accept", announcer.InventorySmileType)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+inventory.Path+fmt.Sprintf("?counter=%d&hash=%d&timeout=20000", c.Counter, c.Hash), nil)
+			req.Header.Set("Accept", inventory.SmileType)
 			resp, err := client.Do(req)
 			if err != nil {
 				errs[i] = err
@@ -397,7 +397,7 @@ func TestInventoryManyParkedPollsWakeTogether(t *testing.T) {
 	}
 	invWaitParked(t, inv, n)
 	// Polls on an older counter are answered at once and never park.
-	if status, _, _ := invGet(t, srv, "counter=0&hash="+strconv.FormatInt(announcer.InventoryProcessStart, 10)+"&timeout=20000", ""); status != 200 {
+	if status, _, _ := invGet(t, srv, "counter=0&hash="+strconv.FormatInt(inventory.ProcessStart, 10)+"&timeout=20000", ""); status != 200 {
 		t.Fatalf("poll on counter 0: %d", status)
 	}
 	if err := inv.Unannounce(invSegments(0, 1)); err != nil {
@@ -426,11 +426,11 @@ func TestInventoryManyParkedPollsWakeTogether(t *testing.T) {
 }
 
 func TestInventoryTimeoutNoContent(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	c := inv.Snapshot().Counter
 	started := time.Now()
-	status, ct, body := invGet(t, srv, fmt.Sprintf("counter=%d&hash=%d&timeout=60", c.Counter, c.Hash), announcer.InventorySmileType)
+	status, ct, body := invGet(t, srv, fmt.Sprintf("counter=%d&hash=%d&timeout=60", c.Counter, c.Hash), inventory.SmileType)
 	if status != http.StatusNoContent || len(body) != 0 || ct != "" {
 		t.Fatalf("timed-out poll: %d %q %q", status, ct, body)
 	}
@@ -451,7 +451,7 @@ func TestInventoryTimeoutNoContent(t *testing.T) {
 }
 
 func TestInventoryBadRequests(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	for _, tc := range []struct{ query, want string }{
 		{"counter=-1", "timeout must be positive."},
@@ -461,12 +461,12 @@ func TestInventoryBadRequests(t *testing.T) {
 		{"counter=x&timeout=100", `counter="x"`},
 		{"counter=0&hash=1.5&timeout=100", `hash="1.5"`},
 	} {
-		status, _, body := invGet(t, srv, tc.query, announcer.InventorySmileType)
+		status, _, body := invGet(t, srv, tc.query, inventory.SmileType)
 		if status != http.StatusBadRequest || !strings.Contains(string(body), tc.want) {
 			t.Errorf("?%s: %d %q, want 400 containing %q", tc.query, status, body, tc.want)
 		}
 	}
-	resp, err := srv.Client().Post(srv.URL+announcer.InventoryPath+"?counter=-1&timeout=100", "application/json", nil)
+	resp, err := srv.Client().Post(srv.URL+inventory.Path+"?counter=-1&timeout=100", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestInventoryBadRequests(t *testing.T) {
 }
 
 func TestInventoryShutdown(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	if err := inv.Announce(invSegments(0, 2)); err != nil {
 		t.Fatal(err)
@@ -506,7 +506,7 @@ func TestInventoryShutdown(t *testing.T) {
 	}
 	c := inv.Snapshot().Counter
 	for _, q := range []string{"counter=-1&timeout=100", fmt.Sprintf("counter=%d&hash=%d&timeout=100", c.Counter, c.Hash), "counter=0&hash=0&timeout=100"} {
-		if status, _, body := invGet(t, srv, q, announcer.InventorySmileType); status != 500 || !strings.Contains(string(body), "Server is shutting down.") {
+		if status, _, body := invGet(t, srv, q, inventory.SmileType); status != 500 || !strings.Contains(string(body), "Server is shutting down.") {
 			t.Errorf("?%s after Stop: %d %q", q, status, body)
 		}
 	}
@@ -517,7 +517,7 @@ func TestInventoryShutdown(t *testing.T) {
 }
 
 func TestInventoryClientGoneLeavesNothingParked(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	c := inv.Snapshot().Counter
 	ctx, cancel := context.WithCancel(context.Background())
@@ -526,7 +526,7 @@ func TestInventoryClientGoneLeavesNothingParked(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+announcer.InventoryPath+fmt.Sprintf("?counter=%d&hash=%d&timeout=60000", c.Counter, c.Hash), nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+inventory.Path+fmt.Sprintf("?counter=%d&hash=%d&timeout=60000", c.Counter, c.Hash), nil)
 			if resp, err := srv.Client().Do(req); err == nil {
 				resp.Body.Close()
 			}
@@ -542,7 +542,7 @@ func TestInventoryClientGoneLeavesNothingParked(t *testing.T) {
 // random changes, some in bursts of more than HistorySize so that the peer is reset, and checks that the replica
 // always ends equal to the server's set.
 func TestInventoryReplicaFollowsRandomChanges(t *testing.T) {
-	inv := announcer.NewInventory()
+	inv := inventory.New()
 	srv := invServer(t, inv)
 	for _, json := range []bool{false, true} {
 		peer := druidpeer.New(druidpeer.Config{URL: srv.URL, ServerTimeout: 2 * time.Second, BaseBackoff: time.Millisecond, JSON: json})
@@ -558,7 +558,7 @@ func TestInventoryReplicaFollowsRandomChanges(t *testing.T) {
 			want := invSnapshotIDs(snap)
 			wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer wcancel()
-			err := peer.WaitFor(wctx, func(segs map[segments.SegmentID]*segments.DataSegment, c *druidpeer.Counter) bool {
+			err := peer.WaitFor(wctx, func(segs map[segments.SegmentID]*segments.DataSegment, c *inventory.Counter) bool {
 				return c != nil && c.Counter >= snap.Counter.Counter && len(segs) == len(want)
 			})
 			if err != nil {

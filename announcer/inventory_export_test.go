@@ -1,8 +1,0 @@
-package announcer
-
-// NewInventoryWithZeroHash returns an inventory whose empty-history counter is {0, zeroHash}, as a process
-// started at zeroHash would have: tests simulate restarts with it.
-func NewInventoryWithZeroHash(zeroHash int64) *Inventory { return newInventory(zeroHash) }
-
-// InventoryProcessStart is the hash of the empty history's counter in this process.
-var InventoryProcessStart = historyProcessStart
