@@ -741,6 +741,9 @@ func checkSidecarContainer(t *testing.T, spec *corev1.PodSpec, c *corev1.Contain
 	if c.StartupProbe == nil || c.LivenessProbe == nil {
 		t.Errorf("%s: want a startup and a liveness probe", c.Name)
 	}
+	if v := envValue(c, "druid_sidecar_nativeSidecar"); v != "true" {
+		t.Errorf("%s: druid_sidecar_nativeSidecar = %q, want true: the rollout gate refuses Kubernetes discovery without it", c.Name, v)
+	}
 	if len(c.Args) == 0 || c.Args[0] != "companion" {
 		t.Errorf("%s: args %q, want the companion command", c.Name, c.Args)
 	}
