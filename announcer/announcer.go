@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
@@ -25,11 +26,14 @@ import (
 var ErrStopped = errors.New("announcer: stopped")
 
 // SegmentHistory receives every segment change, whether or not it goes to ZooKeeper: the HTTP segment inventory
-// (*inventory.Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
+// (*Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
 type SegmentHistory interface {
 	Announce(segs []*segments.DataSegment) error
 	Unannounce(segs []*segments.DataSegment) error
 }
+
+// *Inventory is the history New expects.
+var _ SegmentHistory = (*Inventory)(nil)
 
 // Option configures New.
 type Option func(*options)
@@ -39,6 +43,7 @@ type options struct {
 	history   SegmentHistory
 	labels    map[string]string
 	startTime time.Time
+	node      discovery.Announcer
 	reg       prometheus.Registerer
 }
 
@@ -59,6 +64,10 @@ func WithLabels(labels map[string]string) Option {
 // druid_sidecar_zk_session_expiries_total (see zookeeper.Stats). They are read from the Announcer at scrape time. Without
 // it (or with a nil r) nothing is registered; New fails if r refuses them (one Announcer per registry).
 func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
+
+// WithNodeAnnouncer announces the node through n instead of ZooKeeper's internal discovery (the default with
+// ZooKeeper enabled): the seam for another discovery backend. WithLabels and WithStartTime then do not apply.
+func WithNodeAnnouncer(n discovery.Announcer) Option { return func(o *options) { o.node = n } }
 
 // WithStartTime sets the announced startTime (the time New is called by default).
 func WithStartTime(t time.Time) Option { return func(o *options) { o.startTime = t } }
@@ -93,8 +102,9 @@ type Announcer struct {
 	xformDM  bool // druid.announcer.skipDimensionsAndMetrics
 	xformLS  bool // druid.announcer.skipLoadSpec
 
-	discoveryPath, serverPath, batchDir, servedDir string
-	nodeData, serverData                           []byte
+	serverPath, batchDir, servedDir string
+	serverData                      []byte
+	node                            discovery.Announcer // nil: the node is not announced (ZooKeeper disabled)
 
 	zk *zookeeper.Conn // nil when druid.zk.service.enabled=false
 
@@ -157,30 +167,28 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 		return nil, errors.New("announcer: the node has no host:port to announce: set druid.host and enable druid.plaintextPort or druid.enableTlsPort")
 	}
 	a := &Announcer{
-		log:           o.log.Named("announcer"),
-		history:       o.history,
-		segsOnZK:      cfg.ZK.Enabled && !cfg.Announcer.SkipSegmentAnnouncementOnZK,
-		xformDM:       cfg.Announcer.SkipDimensionsAndMetrics,
-		xformLS:       cfg.Announcer.SkipLoadSpec,
-		discoveryPath: path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, name),
-		serverPath:    path.Join(cfg.ZK.Paths.Announcements, name),
-		batchDir:      path.Join(cfg.ZK.Paths.LiveSegments, name),
-		servedDir:     path.Join(cfg.ZK.Paths.ServedSegments, name),
-		nodeData:      discoveryNodeJSON(cfg, o.startTime, o.labels),
-		serverData:    serverMetadataJSON(cfg),
-		kick:          make(chan struct{}, 1),
-		sessionKick:   make(chan struct{}, 1),
-		stop:          make(chan struct{}),
-		segs:          map[segments.SegmentID]*announced{},
-		desired:       map[string]*znode{},
-		byDir:         map[string]map[string]struct{}{},
-		watching:      map[string]bool{},
-		applied:       map[string]appliedNode{},
-		dirty:         map[string]struct{}{},
-		doneCh:        make(chan struct{}),
+		log:         o.log.Named("announcer"),
+		history:     o.history,
+		segsOnZK:    cfg.ZK.Enabled && !cfg.Announcer.SkipSegmentAnnouncementOnZK,
+		xformDM:     cfg.Announcer.SkipDimensionsAndMetrics,
+		xformLS:     cfg.Announcer.SkipLoadSpec,
+		serverPath:  path.Join(cfg.ZK.Paths.Announcements, name),
+		batchDir:    path.Join(cfg.ZK.Paths.LiveSegments, name),
+		servedDir:   path.Join(cfg.ZK.Paths.ServedSegments, name),
+		serverData:  serverMetadataJSON(cfg),
+		kick:        make(chan struct{}, 1),
+		sessionKick: make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		segs:        map[segments.SegmentID]*announced{},
+		desired:     map[string]*znode{},
+		byDir:       map[string]map[string]struct{}{},
+		watching:    map[string]bool{},
+		applied:     map[string]appliedNode{},
+		dirty:       map[string]struct{}{},
+		doneCh:      make(chan struct{}),
 	}
 	a.served = a.segsOnZK && cfg.Sidecar.AnnounceServedSegments
-	a.pack = newPacker(cfg.Node.HostAndPort(), historicalServerType, cfg.Server.Tier,
+	a.pack = newPacker(cfg.Node.HostAndPort(), discovery.ServerTypeHistorical, cfg.Server.Tier,
 		cfg.Announcer.SegmentsPerNode, cfg.Announcer.MaxBytesPerNode, time.Now)
 	if cfg.ZK.Enabled {
 		c, err := zookeeper.Dial(cfg.ZK.Service, a.log.Named("zk"), func(zk.State) { signal(a.sessionKick) })
@@ -188,6 +196,14 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 			return nil, fmt.Errorf("announcer: %w", err)
 		}
 		a.zk = c
+	}
+	// The node's discovery znode is kept by this Announcer, in the session of its segments, as Java keeps both.
+	switch {
+	case o.node != nil:
+		a.node = o.node
+	case a.zk != nil:
+		a.node = discovery.NewZooKeeperAnnouncer(a, cfg, discovery.RoleHistorical,
+			discovery.HistoricalNodeJSON(cfg, o.startTime, o.labels))
 	}
 	if o.reg != nil {
 		if err := o.reg.Register(collector{a}); err != nil {
@@ -212,28 +228,51 @@ func (a *Announcer) ZKStats() zookeeper.Stats {
 	return a.zk.Stats()
 }
 
-// AnnounceNode writes the legacy server announcement, then the internal-discovery node (the one that makes Brokers
-// and Coordinators find this server), and returns once both are in ZooKeeper. Call it when the HTTP endpoints serve
-// and the inventory is complete. With ZooKeeper disabled it does nothing.
+// AnnounceNode writes the legacy server announcement (with ZooKeeper), then announces the node through discovery
+// (the announcement that makes Brokers and Coordinators find this server), and returns once both are done. Call it
+// when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node announcer it does
+// nothing.
 func (a *Announcer) AnnounceNode(ctx context.Context) error {
-	if a.zk == nil {
+	if a.zk != nil {
+		if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
+			return err
+		}
+	}
+	if a.node == nil {
 		return a.checkStopped()
 	}
-	if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
-		return err
-	}
-	return a.change(ctx, func() { a.setDesired(a.discoveryPath, a.nodeData) })
+	return a.node.Announce(ctx)
 }
 
-// UnannounceNode removes the internal-discovery node, then the legacy server announcement.
+// UnannounceNode withdraws the node from discovery, then removes the legacy server announcement.
 func (a *Announcer) UnannounceNode(ctx context.Context) error {
+	if a.node != nil {
+		if err := a.node.Unannounce(ctx); err != nil {
+			return err
+		}
+	}
 	if a.zk == nil {
 		return a.checkStopped()
 	}
-	if err := a.change(ctx, func() { a.setDesired(a.discoveryPath, nil) }); err != nil {
-		return err
-	}
 	return a.change(ctx, func() { a.setDesired(a.serverPath, nil) })
+}
+
+// KeepZNode keeps an ephemeral znode at the Druid path p holding data in this Announcer's session, re-created
+// through session losses like every znode it announces, and returns once ZooKeeper holds it
+// (discovery.ZNodeKeeper).
+func (a *Announcer) KeepZNode(ctx context.Context, p string, data []byte) error {
+	if a.zk == nil {
+		return errors.New("announcer: ZooKeeper is disabled (druid.zk.service.enabled=false)")
+	}
+	return a.change(ctx, func() { a.setDesired(p, data) })
+}
+
+// DropZNode deletes the znode KeepZNode keeps at p.
+func (a *Announcer) DropZNode(ctx context.Context, p string) error {
+	if a.zk == nil {
+		return a.checkStopped()
+	}
+	return a.change(ctx, func() { a.setDesired(p, nil) })
 }
 
 // AnnounceSegments announces segments not announced yet (others, and repeats within the call, are skipped) and
@@ -410,7 +449,7 @@ func (a *Announcer) UnannounceSegments(ctx context.Context, segs ...*segments.Da
 // at once) and stops the background work. Later calls return ErrStopped.
 func (a *Announcer) Stop(ctx context.Context) error {
 	var err error
-	if a.zk != nil {
+	if a.zk != nil || a.node != nil {
 		err = a.UnannounceNode(ctx)
 	}
 	a.mu.Lock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
@@ -48,7 +49,7 @@ func TestAnnouncerZooKeeper(t *testing.T) {
 			if err := other.WaitSession(ctx); err != nil {
 				t.Fatal(err)
 			}
-			discPath := path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, cfg.Node.HostAndPortToUse())
+			discPath := path.Join(cfg.ZK.Paths.InternalDiscovery, discovery.RoleHistorical, cfg.Node.HostAndPortToUse())
 			disc := z.Path(discPath)
 			if err := other.EnsurePath(path.Dir(discPath)); err != nil {
 				t.Fatal(err)
@@ -165,7 +166,7 @@ func TestAnnouncerACL(t *testing.T) {
 	}
 	want := zk.DigestACL(zk.PermAll, "druid", "secret")[0]
 	for _, p := range []string{
-		path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, cfg.Node.HostAndPortToUse()),
+		path.Join(cfg.ZK.Paths.InternalDiscovery, discovery.RoleHistorical, cfg.Node.HostAndPortToUse()),
 		path.Join(cfg.ZK.Paths.LiveSegments, cfg.Node.HostAndPortToUse()),
 	} {
 		if _, _, err := check.Get(z.Path(p)); !errors.Is(err, zk.ErrNoAuth) {
@@ -176,7 +177,7 @@ func TestAnnouncerACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{
-		path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole, cfg.Node.HostAndPortToUse()),
+		path.Join(cfg.ZK.Paths.InternalDiscovery, discovery.RoleHistorical, cfg.Node.HostAndPortToUse()),
 		path.Join(cfg.ZK.Paths.LiveSegments, cfg.Node.HostAndPortToUse()),
 	} {
 		acl, _, err := check.GetACL(z.Path(p))

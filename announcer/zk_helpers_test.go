@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
@@ -135,7 +136,7 @@ func (s zktState) check(node bool, want []*segments.DataSegment) error {
 		path string
 		raw  []byte
 	}{
-		{path.Join(s.cfg.ZK.Paths.InternalDiscovery, historicalRole, name), s.a.nodeData},
+		{path.Join(s.cfg.ZK.Paths.InternalDiscovery, discovery.RoleHistorical, name), s.a.node.(*discovery.ZooKeeperAnnouncer).Data()},
 		{path.Join(s.cfg.ZK.Paths.Announcements, name), s.a.serverData},
 	} {
 		data, stat, err := s.conn.Get(s.abs(n.path))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 )
 
@@ -57,7 +58,7 @@ func TestJavaPeerInterop(t *testing.T) {
 	coordLatch := path.Join(cfg.ZK.Paths.Coordinator, "_COORDINATOR")
 	overlordLatch := path.Join(cfg.ZK.Paths.Overlord, "_OVERLORD")
 	cmd := exec.CommandContext(ctx, "java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", classes+":"+cp, "ZKPeer",
-		z.ConnectString, path.Join(cfg.ZK.Paths.InternalDiscovery, historicalRole), path.Join(cfg.ZK.Paths.LiveSegments, name),
+		z.ConnectString, path.Join(cfg.ZK.Paths.InternalDiscovery, discovery.RoleHistorical), path.Join(cfg.ZK.Paths.LiveSegments, name),
 		coordLatch, overlordLatch)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
