@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
@@ -631,11 +632,11 @@ func (q *ZKQueue) trouble(what string, err error) {
 //     as the Coordinator saw it);
 //   - druid_sidecar_zk_load_queue_in_flight: entries submitted to the engine and not finished.
 type zkQueueMetrics struct {
+	promx.Collector
 	byOutcome map[segments.Action][2]prometheus.Counter // [failure, success]
 	malformed prometheus.Counter
 	depth     prometheus.Gauge
 	inFlight  prometheus.Gauge
-	all       []prometheus.Collector
 }
 
 func newZKQueueMetrics() *zkQueueMetrics {
@@ -658,21 +659,8 @@ func newZKQueueMetrics() *zkQueueMetrics {
 	for _, a := range []segments.Action{segments.ActionLoad, segments.ActionDrop, segments.ActionNoop} {
 		m.byOutcome[a] = [2]prometheus.Counter{reqs.WithLabelValues(string(a), "failure"), reqs.WithLabelValues(string(a), "success")}
 	}
-	m.all = []prometheus.Collector{reqs, m.malformed, m.depth, m.inFlight}
+	m.Collector = promx.New(reqs, m.malformed, m.depth, m.inFlight)
 	return m
-}
-
-// Describe and Collect make zkQueueMetrics one prometheus.Collector, so that registering it is all or nothing.
-func (m *zkQueueMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.all {
-		c.Describe(ch)
-	}
-}
-
-func (m *zkQueueMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.all {
-		c.Collect(ch)
-	}
 }
 
 func (m *zkQueueMetrics) requests(a segments.Action, ok bool) {
