@@ -125,8 +125,9 @@ type Puller struct {
 	partSize      int64
 	concurrency   int
 	buffers       *bufferPool
-	listPageSize  int   // tests: the objects of a listing's page (0: the store's default)
-	progressReset int64 // bytes a transfer receives between two failures to start its count of attempts afresh
+	metrics       *metrics // processMetrics; tests give a Puller its own
+	listPageSize  int      // tests: the objects of a listing's page (0: the store's default)
+	progressReset int64    // bytes a transfer receives between two failures to start its count of attempts afresh
 }
 
 // New makes a Puller. Nothing is contacted yet: a wrong endpoint or credentials show in the first pull's error.
@@ -151,6 +152,7 @@ func New(opts Options) (*Puller, error) {
 		partSize:      opts.Download.PartSize,
 		concurrency:   opts.Download.Concurrency,
 		progressReset: 1 << 20,
+		metrics:       processMetrics,
 	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
@@ -221,6 +223,7 @@ func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes
 	if spec == nil || dir == nil {
 		return Result{}, errors.New("deepstorage: Pull needs a load spec and a directory")
 	}
+	caller := ctx // a pull that runs out of its own time failed; only the caller's end makes it canceled
 	if p.pullTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, p.pullTimeout, timeoutError{p.pullTimeout})
@@ -233,9 +236,33 @@ func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes
 		}
 	}
 	start := time.Now()
+	res, err := pl.runAll(spec)
+	if backend := specBackend(spec); backend != "" {
+		p.metrics.duration.WithLabelValues(backend, outcome(caller, err)).Observe(time.Since(start).Seconds())
+		if backend == backendLocal {
+			// A local pull is its one request; the file system answered unless reading it failed below the
+			// segment's own problems (not found, an unusable archive, too large).
+			var ke *kindError
+			p.metrics.request(caller, backend, err, err == nil || errors.As(err, &ke))
+			p.metrics.bytes[backend].Add(float64(res.Bytes))
+		}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	d := time.Since(start)
+	p.log.Debug("pulled segment", "from", spec.String(), "files", len(res.Files), "bytes", res.Bytes,
+		"downloaded", res.Downloaded, "duration", d, "MBps", float64(res.Downloaded)/1e6/max(d.Seconds(), 1e-9))
+	return res, nil
+}
+
+// runAll runs the pull, again from the start as often as the object changes under it (within the attempts).
+func (pl *pull) runAll(spec LoadSpec) (Result, error) {
+	p, ctx := pl.p, pl.ctx
 	err := pl.run(spec)
 	for attempt := 1; err != nil && attempt < p.attempts && shouldRestart(err) && ctx.Err() == nil; attempt++ {
 		p.log.Warn("pulling again from the start", "segment", spec.String(), "cause", err)
+		p.metrics.retries.WithLabelValues(specBackend(spec)).Inc()
 		if rerr := pl.sink.removeAll(); rerr != nil {
 			return Result{}, errors.Join(err, fmt.Errorf("emptying the segment directory for a retry: %w", rerr))
 		}
@@ -252,10 +279,13 @@ func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes
 	}
 	res := pl.sink.result()
 	res.Downloaded = pl.downloaded.Load()
-	d := time.Since(start)
-	p.log.Debug("pulled segment", "from", spec.String(), "files", len(res.Files), "bytes", res.Bytes,
-		"downloaded", res.Downloaded, "duration", d, "MBps", float64(res.Downloaded)/1e6/max(d.Seconds(), 1e-9))
 	return res, nil
+}
+
+// received counts bytes of a body read from loc.
+func (pl *pull) received(loc location, n int64) {
+	pl.downloaded.Add(n)
+	pl.p.metrics.bytes[backendOf(loc)].Add(float64(n))
 }
 
 // shouldRestart says whether a failed pull starts over: when the object changed under it.

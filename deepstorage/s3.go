@@ -204,6 +204,14 @@ func innermost(err error) error {
 	}
 }
 
+// answered says whether a failed request got an answer from its store: a refusal (not found, access denied, a
+// changed or empty object) proves the store works; a connection error, a stall, throttling or a server error does not.
+func answered(se *storeError) bool { return se.status != 0 && !se.retryable }
+
+func (p *Puller) answered(loc location, err error) bool {
+	return answered(classify(loc, err, p.stallTimeout))
+}
+
 // gaveUp is the error of a request that failed every attempt.
 func gaveUp(loc location, attempts int, last *storeError) *storeError {
 	return &storeError{
@@ -232,6 +240,10 @@ func (r *retrier) failed(ctx context.Context, err error) error {
 		return ctxError(ctx, r.loc.String())
 	}
 	se := classify(r.loc, err, r.p.stallTimeout)
+	if !answered(se) {
+		// A body broken or stalled after a good answer, or a store that cannot be made: no answer either.
+		r.p.metrics.setUp(backendOf(r.loc), false)
+	}
 	if !se.retryable {
 		return se
 	}
@@ -246,6 +258,7 @@ func (r *retrier) failed(ctx context.Context, err error) error {
 		}
 		return gaveUp(r.loc, r.fails, se)
 	}
+	r.p.metrics.retries.WithLabelValues(backendOf(r.loc)).Inc()
 	d := r.p.backoff(r.fails)
 	r.p.log.Warn("retrying "+r.loc.service()+" request", "object", r.loc.String(), "attempt", r.fails, "attempts", r.p.attempts,
 		"wait", d, "cause", se.short)
@@ -372,8 +385,10 @@ func (p *Puller) get(ctx context.Context, loc location, start, end int64, etag s
 			err = fmt.Errorf("waiting for the response: %w", errStalled)
 		}
 		cancel(nil)
+		p.metrics.request(ctx, backendOf(loc), err, p.answered(loc, err))
 		return nil, object{}, err
 	}
+	p.metrics.request(ctx, backendOf(loc), nil, true)
 	b := &body{rc: rep.body, ctx: rctx, parent: ctx, cancel: cancel, timer: timer, stall: p.stallTimeout}
 	obj := object{etag: rep.etag, size: -1}
 	ranged := start > 0 || end >= 0

@@ -94,6 +94,7 @@ func (p *Puller) listPages(ctx context.Context, loc location, fn func([]listed) 
 		r := retrier{p: p, loc: loc}
 		for {
 			objs, next, err = st.list(ctx, loc, token, p.listPageSize)
+			p.metrics.request(ctx, backendOf(loc), err, err == nil || p.answered(loc, err))
 			if err == nil {
 				break
 			}

@@ -95,7 +95,7 @@ func (s *streamReader) Read(b []byte) (int, error) {
 		n, err := s.body.Read(b)
 		s.off += int64(n)
 		s.r.moved(int64(n))
-		s.pl.downloaded.Add(int64(n))
+		s.pl.received(s.loc, int64(n))
 		if err == nil {
 			return n, nil
 		}
@@ -143,7 +143,7 @@ func (pl *pull) fetchRange(ctx context.Context, loc location, etag string, start
 			body.Close()
 			got += m
 			r.moved(m)
-			pl.downloaded.Add(m)
+			pl.received(loc, m)
 			if werr != nil {
 				return werr
 			}

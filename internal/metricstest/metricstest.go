@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -33,5 +34,32 @@ func NoSegmentLabels(t testing.TB, g prometheus.Gatherer, segs []*segments.DataS
 				}
 			}
 		}
+	}
+}
+
+// Registers fails the test unless c registers in a pedantic registry (every metric described, each once) and
+// gathers there.
+func Registers(t testing.TB, c prometheus.Collector) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// Gauge fails the test unless g's gauge name, described by help, has exactly the series given in the text
+// exposition format ("name{label=\"value\"} 1\n" lines); no series means the gauge must be absent.
+func Gauge(t testing.TB, g prometheus.Gatherer, name, help, series string) {
+	t.Helper()
+	want := ""
+	if series != "" {
+		want = "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n" + series
+	}
+	if err := testutil.GatherAndCompare(g, strings.NewReader(want), name); err != nil {
+		t.Error(err)
 	}
 }
