@@ -15,6 +15,8 @@ import (
 // one runs. The callback of StreamSegments must therefore not call the Store.
 type Store struct {
 	db       database
+	typ      string  // druid.metadata.storage.type: postgresql or mysql
+	health   *health // processHealth; tests give a Store its own
 	tables   configs.MetadataTables
 	where    string // "PostgreSQL at host:port, database db", for error messages
 	password string // to keep it out of error messages
@@ -80,6 +82,10 @@ func (s *Store) Notes() []string { return s.notes }
 // JDBC URI and credentials translated by configs.MetadataConfig.PgxConfig) or mysql (MySQLConfigs, with
 // druid.metadata.mysql.ssl.*). Another type is a configs.Problem naming druid.metadata.storage.type.
 func Open(ctx context.Context, cfg *configs.Config) (*Store, error) {
+	return open(ctx, cfg, processHealth)
+}
+
+func open(ctx context.Context, cfg *configs.Config, h *health) (*Store, error) {
 	var (
 		db       database
 		where    string
@@ -98,6 +104,8 @@ func Open(ctx context.Context, cfg *configs.Config) (*Store, error) {
 	}
 	s := &Store{
 		db:       db,
+		typ:      cfg.Metadata.Type,
+		health:   h,
 		tables:   cfg.Metadata.Tables,
 		where:    where,
 		password: password,
@@ -170,14 +178,24 @@ func (s *Store) acquire(ctx context.Context) error {
 	}
 	c, err := s.db.connect(ctx)
 	if err != nil {
+		if ctx.Err() == nil { // a caller that gave up says nothing about the store
+			s.health.set(s.typ, false)
+		}
 		s.release()
 		return s.wrap("connecting", err)
 	}
 	s.conn = c
+	s.health.set(s.typ, true)
 	return nil
 }
 
-func (s *Store) release() { <-s.sem }
+// release gives the connection back, and the up gauge whether it broke during the operation.
+func (s *Store) release() {
+	if s.conn != nil && s.conn.broken() {
+		s.health.set(s.typ, false)
+	}
+	<-s.sem
+}
 
 // wrap makes err a sentence naming the server, the database and what was being done, with the password (should a
 // driver ever quote it) blanked out.
