@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/deepstorage"
+	"github.com/druid-sidecar/druid-sidecar/metadata"
 )
 
 // DefaultShutdownTimeout bounds the whole shutdown; work still running when it passes is canceled.
@@ -27,7 +29,8 @@ type Options struct {
 	// Logger; nil discards.
 	Logger hclog.Logger
 	// Registerer receives every metric and is served on /metrics. nil means a fresh registry with the Go runtime
-	// and process collectors.
+	// and process collectors, and deep storage's and the metadata store's (deepstorage.Collector,
+	// metadata.Collector).
 	Registerer Registry
 	// Version is the build's version, shown by /status; "" means "unknown".
 	Version string
@@ -42,7 +45,10 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Registerer == nil {
 		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// Deep storage's and the metadata store's series are the process's, as the runtime's are: every puller
+		// and store of the process counts into them.
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			deepstorage.Collector(), metadata.Collector())
 		o.Registerer = r
 	}
 	if o.Version == "" {
