@@ -116,16 +116,11 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	}
 	c.drift = c.readDrift
 
-	switch {
-	case c.off != "":
-	case cfg.SegmentCache.VirtualStorage:
-		c.off = "druid.segmentCache.virtualStorage=true: the Historical loads segments on demand, so there is nothing " +
-			"to fill ahead of it"
-	case cfg.Sidecar.PrefetchMaxBytes <= 0:
-		c.off = "druid.sidecar.prefetch.maxBytes is 0: prefetching is off until a window is budgeted into the disk " +
-			"(location maxSize + window + free-space margin must fit)"
-	case cfg.Sidecar.PrefetchMaxSegments <= 0:
-		c.off = "druid.sidecar.prefetch.maxSegments is 0: no segment may be prefetched"
+	// The prefetcher says which Druid settings it refuses (virtual storage, deleteOnRemove=false, no window) and why.
+	if c.off == "" {
+		if err := segcache.PrefetchRefusal(cfg); err != nil {
+			c.off = err.Error()
+		}
 	}
 	if c.off != "" {
 		return c, nil
@@ -133,6 +128,10 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	// What fails below cannot work with this configuration either: prefetching stays off, saying why.
 	var err error
 	c.pf, err = segcache.NewPrefetcher(cfg, segcache.PrefetchOptions{Logger: c.log.Named("prefetch"), Now: c.now})
+	if errors.Is(err, segcache.ErrPrefetchOff) {
+		c.off = err.Error() // a refusal of the disk (no location can have a window), not a failure
+		return c, nil
+	}
 	if err != nil {
 		c.off = fmt.Sprintf("setting up prefetching into %s failed: %v", lifecycle.DescribeLocations(cfg), err)
 		return c, nil

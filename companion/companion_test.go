@@ -627,7 +627,7 @@ func TestDriftWatch(t *testing.T) {
 	}
 }
 
-// TestWithoutPrefetching: virtual storage or no window turns prefetching off with the reason on /status,
+// TestWithoutPrefetching: virtual storage, no window or deleteOnRemove=false turns prefetching off with the reason on /status,
 // and the companion never asks the Coordinator.
 func TestWithoutPrefetching(t *testing.T) {
 	api, err := druidpeer.NewCoordinatorAPI(druidpeer.CoordinatorAPIOptions{})
@@ -638,6 +638,7 @@ func TestWithoutPrefetching(t *testing.T) {
 	for _, tc := range []struct{ set, why string }{
 		{"druid.segmentCache.virtualStorage=true", "virtualStorage"},
 		{"druid.sidecar.prefetch.maxBytes=0", "druid.sidecar.prefetch.maxBytes is 0"},
+		{"druid.segmentCache.deleteOnRemove=false", "deleteOnRemove is false"},
 	} {
 		cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{
 			"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.zk.service.enabled=false",
