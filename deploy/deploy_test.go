@@ -170,6 +170,14 @@ func TestHelmOptions(t *testing.T) {
 		}
 		checkServices(t, objs)
 	})
+	t.Run("rolloutGate", func(t *testing.T) {
+		t.Parallel()
+		objs := decodeRendered(t, "helm template", helmTemplate(t, "--set", "sidecar.rolloutGate=true"))
+		sts := checkCompanion(t, objs, "druid-sidecar", "historical")
+		if c := container(t, &sts.Spec.Template.Spec, "druid-sidecar"); c.ReadinessProbe == nil {
+			t.Error("sidecar.rolloutGate=true: no readiness probe on the companion")
+		}
+	})
 	t.Run("existingConfigMap", func(t *testing.T) {
 		t.Parallel()
 		objs := decodeRendered(t, "helm template", helmTemplate(t, "--set", "properties.existingConfigMap=druid-historical-config"))
@@ -735,7 +743,14 @@ func checkSidecarContainer(t *testing.T, spec *corev1.PodSpec, c *corev1.Contain
 	if restartPolicy(c) != string(corev1.ContainerRestartPolicyAlways) {
 		t.Errorf("%s: restartPolicy %q, want Always (a native sidecar; otherwise the Historical never starts)", c.Name, restartPolicy(c))
 	}
-	if c.ReadinessProbe != nil {
+	switch {
+	case envValue(c, "druid_sidecar_rolloutGate") == "true":
+		// The rollout gate is the one readiness probe a companion may have: it latches once ready.
+		if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/status/rollout" ||
+			probePort(t, c, p) != containerPort(t, c, "sidecar-http") {
+			t.Errorf("%s: the rollout gate is on, readiness probe %+v; want a GET of /status/rollout on sidecar-http", c.Name, p)
+		}
+	case c.ReadinessProbe != nil:
 		t.Errorf("%s: a readiness probe; a sidecar's readiness would take the Historical out of service", c.Name)
 	}
 	if c.StartupProbe == nil || c.LivenessProbe == nil {
