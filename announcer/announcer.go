@@ -26,14 +26,11 @@ import (
 var ErrStopped = errors.New("announcer: stopped")
 
 // SegmentHistory receives every segment change, whether or not it goes to ZooKeeper: the HTTP segment inventory
-// (*Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
+// (*inventory.Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
 type SegmentHistory interface {
 	Announce(segs []*segments.DataSegment) error
 	Unannounce(segs []*segments.DataSegment) error
 }
-
-// *Inventory is the history New expects.
-var _ SegmentHistory = (*Inventory)(nil)
 
 // Option configures New.
 type Option func(*options)
