@@ -76,7 +76,8 @@ type Companion struct {
 	ready     chan struct{}
 	startTime time.Time
 
-	srv *lifecycle.Server // set by Run
+	srv  *lifecycle.Server // set by Run
+	gate *gate
 
 	mu     sync.Mutex
 	addr   net.Addr
@@ -101,6 +102,8 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	if err := c.reg.Register(c.metrics); err != nil {
 		return nil, fmt.Errorf("registering the companion's metrics: %w", err)
 	}
+	// The rollout gate is set up last on every return below, once prefetching has its Coordinator client or none.
+	defer func() { c.gate = c.newGate(cfg, c.coord) }()
 	c.configProblems(cfg)
 	c.server = cfg.Node.HostAndPortToUse()
 	scheme := "http"
@@ -208,10 +211,10 @@ func (c *Companion) configProblems(cfg *configs.Config) {
 // affected says what a problem with key takes away. Keys that say which Historical and which cache (its
 // host and ports, the cache locations and layout), or a problem with no key (a properties file that cannot be
 // read), leave nothing to fill or watch. The drift watch's own keys turn off only the drift watch, the metadata
-// store's only the fallback to it, and the companion's HTTP keys nothing (their defaults serve). Any other key may
-// be one prefetching reads (discovery, ZooKeeper, the escalator, deep storage, the prefetch window): prefetching,
-// which writes into the Historical's cache, stays off while the configuration is in doubt; the drift watch only
-// reads and goes on.
+// store's only the fallback to it, and the companion's HTTP and rollout gate keys nothing (their defaults serve).
+// Any other key may be one prefetching reads (discovery, ZooKeeper, the escalator, deep storage, the prefetch
+// window): prefetching, which writes into the Historical's cache, stays off while the configuration is in doubt;
+// the drift watch only reads and goes on.
 func affected(key string) (prefetch, drift, metadata bool) {
 	switch {
 	case key == "" || key == "druid.host" || strings.HasPrefix(key, "druid.segmentCache.") || key == "druid.sidecar.cacheLayout" ||
@@ -222,7 +225,8 @@ func affected(key string) (prefetch, drift, metadata bool) {
 		return false, true, false
 	case strings.HasPrefix(key, "druid.metadata."):
 		return false, false, true
-	case key == "druid.sidecar.companion.port" || key == "druid.sidecar.http.pprof" || key == "druid.bindOnHost":
+	case key == "druid.sidecar.companion.port" || key == "druid.sidecar.http.pprof" || key == "druid.bindOnHost" ||
+		key == "druid.sidecar.rolloutGate" || key == "druid.sidecar.nativeSidecar":
 		return false, false, false
 	}
 	return true, false, false
@@ -296,6 +300,9 @@ func (c *Companion) Run(ctx context.Context) error {
 	if fs, ok := c.source.(*fallbackSource); ok {
 		stops.Push("metadata store", func(context.Context) error { fs.close(); return nil })
 	}
+	if c.gate.ownCoord {
+		stops.Push("rollout gate's Coordinator client", func(context.Context) error { c.gate.coord.Close(); return nil })
+	}
 	runErr := c.start(ctx, stops)
 	if runErr == nil {
 		select {
@@ -305,6 +312,8 @@ func (c *Companion) Run(ctx context.Context) error {
 			runErr = fmt.Errorf("the HTTP server on %s stopped: %w", c.listen, c.srv.Err())
 		}
 	}
+	// The gate answers 503 before anything stops, so that a rolling update never counts a stopping pod ready.
+	c.gate.stopping.Store(true)
 	stopCtx, cancel := context.WithTimeout(context.Background(), c.shutdown)
 	defer cancel()
 	err := errors.Join(runErr, stops.Stop(stopCtx))
@@ -337,6 +346,9 @@ func (c *Companion) start(ctx context.Context, stops *lifecycle.Stops) error {
 	}
 	if c.driftOn() {
 		loops.Go(func() { c.driftLoop(loopCtx) })
+	}
+	if c.gate.on() {
+		loops.Go(func() { c.gateLoop(loopCtx) })
 	}
 	// The loops stop before HTTP does, so that /status shows them to the end; a pull that outlives the shutdown
 	// timeout is left to its cancel (Place removes its staging copy when canceled).
