@@ -62,7 +62,7 @@ func (c *countPuller) PullSegment(ctx context.Context, seg *segments.DataSegment
 
 type rig struct {
 	t      *testing.T
-	bucket testenv.S3Bucket
+	bucket testBucket
 	eng    *Engine
 	ann    *invAnnouncer
 	puller *countPuller
@@ -74,7 +74,7 @@ type rig struct {
 }
 
 type rigOpts struct {
-	endpoint  string // S3 endpoint override (a fault proxy)
+	endpoint  string // S3 endpoint override (a fault proxy); the rig then needs the S3 server even under -short
 	threads   int
 	hook      Hook
 	statusMax int
@@ -85,9 +85,10 @@ type rigOpts struct {
 	maxRequest, maxInflight int64 // the changeRequests body limits
 }
 
+// newRig runs the engine on a fresh cache. Its deep storage is a bucket of the local S3 server, or, under -short,
+// one in memory: what the engine does with a puller and an announcer needs no S3 to be tested.
 func newRig(t *testing.T, o rigOpts) *rig {
 	t.Helper()
-	b := testenv.S3(t)
 	dir := t.TempDir()
 	sets := append([]string{
 		fmt.Sprintf(`druid.segmentCache.locations=[{"path":%q}]`, dir),
@@ -105,18 +106,13 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if _, _, err := cache.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	endpoint := b.Endpoint
-	if o.endpoint != "" {
-		endpoint = o.endpoint
+	var b testBucket
+	var inner segcache.Puller
+	if testing.Short() && o.endpoint == "" {
+		b, inner = newMemBucket(t)
+	} else {
+		b, inner = s3Bucket(t, o.endpoint)
 	}
-	dp, err := deepstorage.New(deepstorage.Options{
-		S3:      deepstorage.S3Options{Endpoint: endpoint, Region: b.Region, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: true},
-		Retries: -1, StallTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inner segcache.Puller = dp
 	if o.delay > 0 || o.block != nil {
 		p, wait := inner, afterChan(o.delay)
 		if o.block != nil {
@@ -153,6 +149,23 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		r.srv.Close()
 	})
 	return r
+}
+
+// s3Bucket is a fresh bucket of the local S3 server and a puller of it, through endpoint when it is set.
+func s3Bucket(t *testing.T, endpoint string) (testBucket, segcache.Puller) {
+	t.Helper()
+	b := testenv.S3(t)
+	if endpoint == "" {
+		endpoint = b.Endpoint
+	}
+	dp, err := deepstorage.New(deepstorage.Options{
+		S3:      deepstorage.S3Options{Endpoint: endpoint, Region: b.Region, AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: true},
+		Retries: -1, StallTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testBucket{Bucket: b.Bucket, Endpoint: b.Endpoint, s3: &b}, dp
 }
 
 // afterChan returns a function giving, on each call, a channel closed d from then.
