@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 	"io/fs"
 	"os"
@@ -865,9 +866,15 @@ func checkSegmentShape(seg *segments.DataSegment, f segmentFiles) (int64, error)
 	return total, nil
 }
 
-// isTombstoneLoadSpec reports whether a loadSpec's type is "tombstone", without a full parse.
+// isTombstoneLoadSpec reports whether a loadSpec is a tombstone as deep storage parses it (its top-level "type"),
+// the authority on load specs. Only a spec that holds the word at all is parsed, so other segments cost a byte search.
 func isTombstoneLoadSpec(raw []byte) bool {
-	return bytes.Contains(raw, []byte(`"tombstone"`)) && strings.Contains(strings.ReplaceAll(string(raw), " ", ""), `"type":"tombstone"`)
+	if !bytes.Contains(raw, []byte(`"tombstone"`)) {
+		return false
+	}
+	spec, err := deepstorage.ParseLoadSpec(raw)
+	_, ok := spec.(deepstorage.Tombstone)
+	return err == nil && ok
 }
 
 // Inspect lists the complete segments on disk without changing anything, with the report of what else was found:
