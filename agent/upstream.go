@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -477,11 +478,11 @@ func bootstrapUpstream(ctx context.Context, up *Upstream, cache *segcache.Cache,
 // upstreamMetrics are the upstream's collectors, registered as one Collector. No label is a segment: action is
 // "load" or "drop".
 type upstreamMetrics struct {
+	promx.Collector
 	up           prometheus.Gauge
 	hookDuration *prometheus.HistogramVec
 	hookFailures *prometheus.CounterVec
 	proxyErrors  prometheus.Counter
-	all          []prometheus.Collector
 }
 
 func newUpstreamMetrics() *upstreamMetrics {
@@ -509,27 +510,8 @@ func newUpstreamMetrics() *upstreamMetrics {
 		m.hookDuration.WithLabelValues(string(a))
 		m.hookFailures.WithLabelValues(string(a))
 	}
-	m.all = []prometheus.Collector{m.up, m.hookDuration, m.hookFailures, m.proxyErrors}
+	m.Collector = promx.New(m.up, m.hookDuration, m.hookFailures, m.proxyErrors)
 	return m
 }
 
-func (m *upstreamMetrics) setUp(up bool) {
-	if up {
-		m.up.Set(1)
-	} else {
-		m.up.Set(0)
-	}
-}
-
-// Describe and Collect make upstreamMetrics one prometheus.Collector, so that registering it is all or nothing.
-func (m *upstreamMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.all {
-		c.Describe(ch)
-	}
-}
-
-func (m *upstreamMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.all {
-		c.Collect(ch)
-	}
-}
+func (m *upstreamMetrics) setUp(up bool) { m.up.Set(promx.Bool(up)) }

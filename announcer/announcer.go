@@ -203,7 +203,7 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 			discovery.HistoricalNodeJSON(cfg, o.startTime, o.labels))
 	}
 	if o.reg != nil {
-		if err := o.reg.Register(collector{a}); err != nil {
+		if err := o.reg.Register(collector(a)); err != nil {
 			if a.zk != nil {
 				a.zk.Close()
 			}
@@ -230,6 +230,9 @@ func (a *Announcer) ZKStats() zookeeper.Stats {
 // when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node announcer it does
 // nothing.
 func (a *Announcer) AnnounceNode(ctx context.Context) error {
+	if err := a.checkStopped(); err != nil {
+		return err
+	}
 	if a.zk != nil {
 		if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
 			return err
@@ -243,6 +246,9 @@ func (a *Announcer) AnnounceNode(ctx context.Context) error {
 
 // UnannounceNode withdraws the node from discovery, then removes the legacy server announcement.
 func (a *Announcer) UnannounceNode(ctx context.Context) error {
+	if err := a.checkStopped(); err != nil {
+		return err
+	}
 	if a.node != nil {
 		if err := a.node.Unannounce(ctx); err != nil {
 			return err

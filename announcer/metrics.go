@@ -3,6 +3,7 @@ package announcer
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
@@ -21,32 +22,23 @@ var (
 
 // collector reads the Announcer's state at scrape time; it keeps no copy of it. The ZooKeeper series are absent
 // when ZooKeeper is disabled (druid.zk.service.enabled=false): a zk_connected of 0 would page someone for nothing.
-type collector struct{ a *Announcer }
-
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- announcedSegmentsDesc
-	ch <- zkConnectedDesc
-	ch <- zkReconnectsDesc
-	ch <- zkReconnectSecondsDesc
-	ch <- zkExpiriesDesc
+func collector(a *Announcer) promx.Collector {
+	return promx.Collector{Descs: []*prometheus.Desc{announcedSegmentsDesc, zkConnectedDesc, zkReconnectsDesc,
+		zkReconnectSecondsDesc, zkExpiriesDesc}, Scrape: a.scrapeMetrics}
 }
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	c.a.mu.Lock()
-	n := len(c.a.segs)
-	c.a.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(announcedSegmentsDesc, prometheus.GaugeValue, float64(n))
-	if c.a.zk == nil {
+func (a *Announcer) scrapeMetrics(ch chan<- prometheus.Metric) {
+	a.mu.Lock()
+	n := len(a.segs)
+	a.mu.Unlock()
+	promx.Gauge(ch, announcedSegmentsDesc, float64(n))
+	if a.zk == nil {
 		return
 	}
-	s := c.a.zk.Stats()
-	up := 0.0
-	if s.Connected {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(zkConnectedDesc, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(zkReconnectsDesc, prometheus.CounterValue, float64(s.Reconnects))
-	ch <- prometheus.MustNewConstMetric(zkExpiriesDesc, prometheus.CounterValue, float64(s.Expiries))
+	s := a.zk.Stats()
+	promx.Gauge(ch, zkConnectedDesc, promx.Bool(s.Connected))
+	promx.Counter(ch, zkReconnectsDesc, float64(s.Reconnects))
+	promx.Counter(ch, zkExpiriesDesc, float64(s.Expiries))
 	buckets := make(map[float64]uint64, len(zookeeper.ReconnectBuckets))
 	for i, b := range zookeeper.ReconnectBuckets {
 		buckets[b] = s.ReconnectSeconds[i]
