@@ -28,6 +28,10 @@
 // on, naming the object, and match ErrNotFound, ErrAccessDenied, ErrInvalidArchive, ErrTooLarge or
 // ErrUnsupportedLoadSpec.
 //
+// Every Puller of the process counts into Collector's metrics, by backend (s3, google, azure, local): requests and
+// pull durations by outcome, retries, bytes read, and druid_sidecar_deep_storage_up, whether the latest request got
+// an answer (metrics.go).
+//
 // The package knows nothing of the segment cache around it (reservations, info_dir, the download marker): the
 // caller creates the segment's directory and hands it over as an *os.Root.
 package deepstorage

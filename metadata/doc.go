@@ -12,6 +12,9 @@
 //   - Overshadowing (Overshadowed): which used segments Druid's segment timeline considers overshadowed, including
 //     incomplete core partition sets (which overshadow nothing) and segment-lock atomic update groups.
 //
+// Every Store of the process sets druid_sidecar_metadata_store_up{type} (Collector): 1 after a connection is made,
+// 0 when one cannot be made or breaks.
+//
 // ddl.go writes Druid's own DDL and rows (CreateTables, InsertSegment, CopySegments, InsertRules) for tests and for
 // seeding a sandbox; mysql_ddl.go does the same on MySQL (CreateMySQLTables, InsertMySQLSegments,
 // LoadMySQLSegments, InsertMySQLRules).
