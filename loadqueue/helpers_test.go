@@ -75,6 +75,7 @@ type rig struct {
 
 type rigOpts struct {
 	endpoint  string // S3 endpoint override (a fault proxy); the rig then needs the S3 server even under -short
+	noStorage bool   // no deep storage at all: S3 at a port nothing listens on, and no bucket
 	threads   int
 	hook      Hook
 	statusMax int
@@ -108,9 +109,12 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	}
 	var b testBucket
 	var inner segcache.Puller
-	if testing.Short() && o.endpoint == "" {
+	switch {
+	case o.noStorage:
+		b, inner = noBucket(t)
+	case testing.Short() && o.endpoint == "":
 		b, inner = newMemBucket(t)
-	} else {
+	default:
 		b, inner = s3Bucket(t, o.endpoint)
 	}
 	if o.delay > 0 || o.block != nil {
@@ -166,6 +170,18 @@ func s3Bucket(t *testing.T, endpoint string) (testBucket, segcache.Puller) {
 		t.Fatal(err)
 	}
 	return testBucket{Bucket: b.Bucket, Endpoint: b.Endpoint, s3: &b}, dp
+}
+
+// noBucket is no deep storage: a puller of an S3 endpoint nothing listens on, and a bucket that takes no object.
+func noBucket(t *testing.T) (testBucket, segcache.Puller) {
+	t.Helper()
+	const nowhere = "http://127.0.0.1:1"
+	dp, err := deepstorage.New(deepstorage.Options{S3: deepstorage.S3Options{Endpoint: nowhere, Region: "us-east-1",
+		AccessKey: "none", SecretKey: "none", PathStyle: true}, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testBucket{Bucket: "none", Endpoint: nowhere}, dp
 }
 
 // afterChan returns a function giving, on each call, a channel closed d from then.

@@ -197,7 +197,7 @@ func TestLoadDropLoadWithinDropDelay(t *testing.T) {
 
 func TestTombstone(t *testing.T) {
 	// No deep storage at all: a tombstone must not need it.
-	r := newRig(t, rigOpts{endpoint: "http://127.0.0.1:1"})
+	r := newRig(t, rigOpts{noStorage: true})
 	s := tombstone(t, "tomb", 3)
 	p := r.peon(1)
 	p.Load(s)

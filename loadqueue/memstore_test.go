@@ -30,11 +30,14 @@ type testBucket struct {
 // Put stores an object under key.
 func (b testBucket) Put(t testing.TB, key string, body []byte) {
 	t.Helper()
-	if b.s3 != nil {
+	switch {
+	case b.s3 != nil:
 		b.s3.Put(t, key, body)
-		return
+	case b.mem != nil:
+		b.mem.put(b.Bucket, key, body)
+	default:
+		t.Fatalf("putting %s: the rig has no deep storage", key)
 	}
-	b.mem.put(b.Bucket, key, body)
 }
 
 // memStore is deep storage in memory, and the puller that reads it as deepstorage's does for the engine: load
