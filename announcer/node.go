@@ -9,7 +9,9 @@ import (
 )
 
 // serverMetadataJSON is the DruidServerMetadata of the legacy announcement at <announcementsPath>/<host:port>
-// (druid-protocol.md 2.1).
+// (druid-protocol.md 2.1). storageSize comes after maxSize as Druid 37+ writes it (its creator's order): the sum of
+// the segment cache locations' maxSize, which a 37+ reader takes as maxSize when missing; older readers ignore it.
+// deploymentGroup is left out, as Java leaves it out when unset.
 func serverMetadataJSON(cfg *configs.Config) []byte {
 	b := make([]byte, 0, 192)
 	b = append(b, `{"name":`...)
@@ -20,6 +22,8 @@ func serverMetadataJSON(cfg *configs.Config) []byte {
 	b = appendNullableString(b, cfg.Node.HostAndTLSPort())
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
+	b = append(b, `,"storageSize":`...)
+	b = strconv.AppendInt(b, int64(cfg.SegmentCache.CombinedMaxSize()), 10)
 	b = append(b, `,"type":"`+discovery.ServerTypeHistorical+`","tier":`...)
 	b = jackson.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"priority":`...)

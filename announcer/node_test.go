@@ -12,13 +12,16 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/discovery"
 )
 
-// The legacy announcement is compared with a hand-written file that follows Java's bytes (druid-protocol.md 2.1).
+// The legacy announcement is compared with a hand-written file that follows Java's bytes (druid-protocol.md 2.1),
+// with Druid 37's storageSize: the locations' 100 GB and 150 GB, not druid.server.maxSize.
 func TestServerMetadataMatchesJava(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join("testdata", "announcement_historical.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := serverMetadataJSON(zktConfig(t, "127.0.0.1:2181")); string(got) != string(want) {
+	cfg := zktConfig(t, "127.0.0.1:2181", `druid.segmentCache.locations=[{"path":"/mnt/a","maxSize":100000000000},`+
+		`{"path":"/mnt/b","maxSize":150000000000}]`)
+	if got := serverMetadataJSON(cfg); string(got) != string(want) {
 		t.Errorf("announcement_historical.json:\n got %s\nwant %s", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -239,6 +240,20 @@ type SegmentCacheConfig struct {
 
 // Locations returns a copy of druid.segmentCache.locations, in configuration order.
 func (s SegmentCacheConfig) Locations() []StorageLocation { return slices.Clone(s.locations) }
+
+// CombinedMaxSize is the sum of the locations' maxSize (SegmentLoaderConfig.getCombinedMaxSize): the default of
+// druid.server.maxSize, and the storageSize a Druid 37+ data server announces. Java's sum overflows; this one
+// saturates at math.MaxInt64 instead.
+func (s SegmentCacheConfig) CombinedMaxSize() ByteSize {
+	var sum int64
+	for _, loc := range s.locations {
+		if int64(loc.MaxSize) > math.MaxInt64-sum {
+			return math.MaxInt64
+		}
+		sum += int64(loc.MaxSize)
+	}
+	return ByteSize(sum)
+}
 
 // AnnouncerConfig is druid.announcer.* (BatchDataSegmentAnnouncerConfig).
 type AnnouncerConfig struct {

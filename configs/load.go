@@ -306,15 +306,7 @@ func (l *loader) finish(c *Config) {
 
 	l.checkCachePaths(c)
 	if c.Server.MaxSize == 0 {
-		var sum int64
-		for _, loc := range c.SegmentCache.locations {
-			if int64(loc.MaxSize) > math.MaxInt64-sum {
-				sum = math.MaxInt64 // Java's sum overflows; saturate instead
-				break
-			}
-			sum += int64(loc.MaxSize)
-		}
-		c.Server.MaxSize = ByteSize(sum)
+		c.Server.MaxSize = c.SegmentCache.CombinedMaxSize()
 	}
 
 	if c.Escalator.Type == "basic" && c.Escalator.InternalClientUsername == "" {

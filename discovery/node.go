@@ -28,8 +28,10 @@ const (
 // ignores an unknown member (FAIL_ON_UNKNOWN_PROPERTIES=false), so one form serves every version.
 //
 // services holds only dataNodeService, with Java's duplicate "type" (the subtype id first, then the server type,
-// which pre-0.23 readers need). lookupNodeService is left out: announcing it would make the Coordinator push
-// lookups to /druid/listen/v1/lookups, which druid-sidecar does not serve.
+// which pre-0.23 readers need; Druid 37 no longer writes it). storageSize follows maxSize, where Druid 37+ writes it
+// (its creator's order): the sum of the segment cache locations' maxSize (DruidServerConfig.getStorageSize),
+// whatever druid.server.maxSize says; older readers ignore it. lookupNodeService is left out: announcing it would
+// make the Coordinator push lookups to /druid/listen/v1/lookups, which druid-sidecar does not serve.
 func HistoricalNodeJSON(cfg *configs.Config, startTime time.Time, labels map[string]string) []byte {
 	plain, tls := cfg.Node.AnnouncedPorts()
 	b := make([]byte, 0, 512)
@@ -73,6 +75,8 @@ func HistoricalNodeJSON(cfg *configs.Config, startTime time.Time, labels map[str
 	b = jackson.AppendJSONString(b, cfg.Server.Tier)
 	b = append(b, `,"maxSize":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.MaxSize), 10)
+	b = append(b, `,"storageSize":`...)
+	b = strconv.AppendInt(b, int64(cfg.SegmentCache.CombinedMaxSize()), 10)
 	b = append(b, `,"type":"`+ServerTypeHistorical+`","serverType":"`+ServerTypeHistorical+`","priority":`...)
 	b = strconv.AppendInt(b, int64(cfg.Server.Priority), 10)
 	b = append(b, `}},"startTime":"`...)

@@ -11,11 +11,13 @@ import (
 )
 
 // The discovery payload is compared with a hand-written file that follows Java's bytes (druid-protocol.md 2.2):
-// key order, the duplicate "type", labels before version; and a Broker's reading of it gives back what was written.
+// key order, the duplicate "type", labels before version, Druid 37's storageSize (the locations' sum, not
+// druid.server.maxSize) after maxSize; and a Broker's reading of it gives back what was written.
 func TestHistoricalNodeJSONMatchesJava(t *testing.T) {
 	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, NumCPU: 2, Sets: []string{"druid.host=127.0.0.7",
 		"druid.plaintextPort=8083", "druid.zk.service.host=127.0.0.1:2181", "druid.server.maxSize=300000000000",
-		"druid.sidecar.version=36.0.0"}})
+		"druid.sidecar.version=36.0.0",
+		`druid.segmentCache.locations=[{"path":"/mnt/a","maxSize":100000000000},{"path":"/mnt/b","maxSize":150000000000}]`}})
 	if err != nil {
 		t.Fatal(err)
 	}
