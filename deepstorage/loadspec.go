@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // LoadSpec is where a segment's files are in deep storage: a DataSegment's "loadSpec", parsed by ParseLoadSpec.
@@ -120,7 +122,18 @@ func (e *UnsupportedTypeError) Is(target error) bool { return target == ErrUnsup
 
 // ParseLoadSpec reads a DataSegment's "loadSpec" JSON object. Unknown fields are ignored (as Druid does); missing
 // required fields and unsupported types are errors, the latter an *UnsupportedTypeError.
-func ParseLoadSpec(raw json.RawMessage) (LoadSpec, error) {
+//
+// A partial-load wrapper (Druid 38+: a "type" starting with "partial", a string "fingerprint" and an object
+// "delegate"; see segments.ParsePartialLoadSpec) parses as its delegate: druid-sidecar loads a segment in full, as
+// a Java Historical does when it falls back from a partial load, whatever part the wrapper asks for. A wrapper
+// without both fields is an error, as Druid cannot build one either.
+func ParseLoadSpec(raw json.RawMessage) (LoadSpec, error) { return parseLoadSpec(raw, 0) }
+
+// maxPartialNesting bounds wrappers inside wrappers, which Druid's Coordinator never sends: each level re-reads the
+// rest of the spec, and a hostile request must not make that quadratic.
+const maxPartialNesting = 4
+
+func parseLoadSpec(raw json.RawMessage, nesting int) (LoadSpec, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("load spec %s is not a JSON object", quoteShort(raw))
@@ -132,6 +145,16 @@ func ParseLoadSpec(raw json.RawMessage) (LoadSpec, error) {
 	typ, err := stringField(fields, "type")
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(typ, segments.PartialLoadTypePrefix) {
+		p, _, err := segments.ParsePartialLoadSpec(raw)
+		if err != nil {
+			return nil, err
+		}
+		if nesting >= maxPartialNesting {
+			return nil, fmt.Errorf("partial-load wrapper %q nests more than %d wrappers", typ, maxPartialNesting)
+		}
+		return parseLoadSpec(p.Delegate, nesting+1)
 	}
 	switch typ {
 	case "":

@@ -27,6 +27,16 @@ func TestParseLoadSpec(t *testing.T) {
 		{`{"type":"azure","containerName":"c","blobPath":"druid/wiki/20250101T000000.000Z_20250102T000000.000Z/2025-01-02T03_04_05.678Z/0/index.zip"}`,
 			Azure{Container: "c", BlobPath: "druid/wiki/20250101T000000.000Z_20250102T000000.000Z/2025-01-02T03_04_05.678Z/0/index.zip"}},
 		{`{"type":"azure","containerName":"c","blobPath":"druid/wiki/x/0/","rangeable":true}`, Azure{Container: "c", BlobPath: "druid/wiki/x/0/"}},
+		// A Druid 38+ Coordinator under a partial-load rule wraps the load spec; druid-sidecar loads the delegate in
+		// full, whatever the wrapper's type (Druid recognizes wrappers by their shape, not by a list of subtypes).
+		{`{"type":"partialFullSegment","fingerprint":"v1:abcdef0123456789","delegate":{"type":"s3_zip","bucket":"b","key":"ds/x/0/index.zip","S3Schema":"s3n","rangeable":true}}`,
+			S3Zip{Bucket: "b", Key: "ds/x/0/index.zip", Schema: "s3n"}},
+		{`{"delegate":{"type":"local","path":"/var/druid/segments/foo/index.zip"},"projections":["revenue"],"fingerprint":"v1:1","type":"partialProjection"}`,
+			Local{Path: "/var/druid/segments/foo/index.zip"}},
+		{`{"type":"partialFutureScheme","fingerprint":"f","delegate":{"type":"google","bucket":"g","path":"p/index.zip"},"whatever":{"x":1}}`,
+			Google{Bucket: "g", Path: "p/index.zip"}},
+		{`{"type":"partialComposite","fingerprint":"outer","delegate":{"type":"partialBaseTable","fingerprint":"inner","delegate":{"path":null,"type":"tombstone"}}}`,
+			Tombstone{}},
 	}
 	for _, c := range cases {
 		got, err := ParseLoadSpec(json.RawMessage(c.json))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 )
@@ -35,6 +36,12 @@ type ChangeRequest struct {
 	Action Action
 	// Segment is the segment of a load or drop request, and nil for the other actions.
 	Segment *DataSegment
+	// Fingerprint and LoadedBytes are the optional members of a load request (Druid 38+): a data server's load
+	// announcement carries the fingerprint of the partial-load rule it satisfies and the bytes it holds (see
+	// LoadAnnouncement); the Coordinator's requests leave both out. nil omits the member, as Java's NON_NULL does.
+	// They are ignored for other actions.
+	Fingerprint *string
+	LoadedBytes *int64
 
 	// schema holds a schema request's members other than "action", comma-separated, as received.
 	schema []byte
@@ -52,8 +59,10 @@ func (r *ChangeRequest) SchemaPayload() json.RawMessage {
 	return append(out, '}')
 }
 
-// MarshalJSON writes the request as Jackson writes it: the "action" type id first, then for load and drop the 10
-// members of the segment in DataSegment order (11 members in all, unknown segment members aside).
+// MarshalJSON writes the request as Jackson writes it: the "action" type id first, then for a load its
+// "fingerprint" and "loadedBytes" when set (SegmentChangeRequestLoad's creator properties, which Jackson writes
+// before the unwrapped segment), then for load and drop the 10 members of the segment in DataSegment order (11
+// members in all, unknown segment members and the two optional ones aside).
 func (r ChangeRequest) MarshalJSON() ([]byte, error) {
 	n := 32
 	if r.Segment != nil {
@@ -72,7 +81,15 @@ func (r *ChangeRequest) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, `{"action":"`...)
 		dst = append(dst, r.Action...)
 		dst = append(dst, '"')
-		dst, err := r.Segment.appendMembers(dst, true)
+		if r.Action == ActionLoad {
+			if r.Fingerprint != nil {
+				dst = jackson.AppendJSONString(append(dst, `,"fingerprint":`...), *r.Fingerprint)
+			}
+			if r.LoadedBytes != nil {
+				dst = strconv.AppendInt(append(dst, `,"loadedBytes":`...), *r.LoadedBytes, 10)
+			}
+		}
+		dst, err := r.Segment.appendMembers(dst, true, r.Action == ActionLoad && (r.Fingerprint != nil || r.LoadedBytes != nil))
 		if err != nil {
 			return nil, fmt.Errorf("%s change request: %w", r.Action, err)
 		}
@@ -118,6 +135,11 @@ func (r *ChangeRequest) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("%s change request: %w", name, fieldErr)
 		}
 		*r = ChangeRequest{Action: name, Segment: &seg}
+		if name == ActionLoad {
+			if err := r.takeLoadMembers(); err != nil {
+				return fmt.Errorf("load change request: %w", err)
+			}
+		}
 	case ActionNoop:
 		*r = ChangeRequest{Action: name}
 	case ActionSchema:
@@ -125,6 +147,48 @@ func (r *ChangeRequest) UnmarshalJSON(data []byte) error {
 	default:
 		return fmt.Errorf("change request action %s is unknown; Druid sends load, drop, noop and schema", QuoteShort(string(name)))
 	}
+	return nil
+}
+
+// takeLoadMembers moves a load request's "fingerprint" and "loadedBytes" from the segment's unknown members into
+// the request, as Jackson binds them to SegmentChangeRequestLoad and not to the unwrapped DataSegment; the last of
+// a repeated member counts, as in Jackson. null leaves the field nil.
+func (r *ChangeRequest) takeLoadMembers() error {
+	seg := r.Segment
+	kept := seg.extra[:0]
+	for _, e := range seg.extra {
+		var value []byte
+		switch e.name {
+		case "fingerprint", "loadedBytes":
+			value = bytes.TrimSpace(e.raw[bytes.IndexByte(e.raw[1:], '"')+3:])
+		default:
+			kept = append(kept, e)
+			continue
+		}
+		if isJSONNull(value) {
+			if e.name == "fingerprint" {
+				r.Fingerprint = nil
+			} else {
+				r.LoadedBytes = nil
+			}
+			continue
+		}
+		if e.name == "fingerprint" {
+			if value[0] != '"' {
+				return fmt.Errorf("fingerprint %s: it must be a JSON string or null", shorten(string(value)))
+			}
+			fp := jackson.DecodeString(value, bytes.IndexByte(value, '\\') >= 0)
+			r.Fingerprint = &fp
+			continue
+		}
+		n, ok := integerValue(value)
+		if !ok {
+			return fmt.Errorf("loadedBytes %s: it must be an integer that fits a Java long, or null", shorten(string(value)))
+		}
+		r.LoadedBytes = &n
+	}
+	clear(seg.extra[len(kept):])
+	seg.extra = kept
 	return nil
 }
 

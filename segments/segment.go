@@ -119,7 +119,7 @@ func (s DataSegment) MarshalJSON() ([]byte, error) {
 // a caller-supplied LoadSpec or LastCompactionState is not a JSON object (or null).
 func (s *DataSegment) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '{')
-	dst, err := s.appendMembers(dst, false)
+	dst, err := s.appendMembers(dst, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +142,9 @@ func (s *DataSegment) sizeHint() int {
 
 // appendMembers writes the members without the braces. In a change request (inChangeRequest) the caller has already
 // written the "action" member, so the first member needs a comma too, and unknown members named "action", which
-// would collide with it, are left out.
-func (s *DataSegment) appendMembers(dst []byte, inChangeRequest bool) ([]byte, error) {
+// would collide with it, are left out; so are unknown "fingerprint" and "loadedBytes" members when the caller has
+// written the load request's own (loadFields).
+func (s *DataSegment) appendMembers(dst []byte, inChangeRequest, loadFields bool) ([]byte, error) {
 	needComma := inChangeRequest
 	key := func(dst []byte, k string) []byte {
 		if needComma {
@@ -156,7 +157,8 @@ func (s *DataSegment) appendMembers(dst []byte, inChangeRequest bool) ([]byte, e
 	}
 	extras := func(dst []byte, slot int) []byte {
 		for i := range s.extra {
-			if e := &s.extra[i]; e.after == slot && !(inChangeRequest && e.name == "action") {
+			e := &s.extra[i]
+			if e.after == slot && !(inChangeRequest && e.name == "action") && !(loadFields && (e.name == "fingerprint" || e.name == "loadedBytes")) {
 				if needComma {
 					dst = append(dst, ',')
 				}
