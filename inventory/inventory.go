@@ -162,6 +162,12 @@ func inventoryRequests(action segments.Action, segs []*segments.DataSegment) ([]
 			return nil, fmt.Errorf("cannot %s segment %d of %d: it is nil", action, i, len(segs))
 		}
 		r := segments.ChangeRequest{Action: action, Segment: s}
+		if action == segments.ActionLoad {
+			// A load is announced as Druid's SegmentChangeRequestLoad.forAnnouncement builds it: a segment loaded
+			// through a partial-load wrapper carries the wrapper's fingerprint and loadedBytes, or the Coordinator
+			// would count the replica as stale and load it again.
+			r = segments.LoadAnnouncement(s)
+		}
 		b, err := r.AppendJSON(nil)
 		if err != nil {
 			return nil, fmt.Errorf("cannot record the %s of segment %s in the inventory: %w", action, s.ID(), err)
