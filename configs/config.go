@@ -30,6 +30,7 @@ type Config struct {
 	Discovery    DiscoveryConfig
 	Lookup       LookupConfig
 	Escalator    EscalatorConfig
+	TLS          TLSConfig // druid.server.https.* and druid.client.https.*
 	Sidecar      SidecarConfig
 
 	hostPort int // a port given in druid.host, 0 if none

@@ -38,6 +38,17 @@ var registry = []keyDef{
 	{name: "druid.enablePlaintextPort", def: "true", kind: boolean(func(c *Config) *bool { return &c.Node.EnablePlaintextPort }), doc: "Serve and announce the plaintext port."},
 	{name: "druid.enableTlsPort", def: "false", kind: boolean(func(c *Config) *bool { return &c.Node.EnableTLSPort }), doc: "Serve and announce the TLS port; the TLS host:port then is the node's identity."},
 
+	// TLS (TLSServerConfig; the simple-client-sslcontext extension's SSLClientConfig).
+	{name: KeyTLSKeyStorePath, kind: str(func(c *Config) *string { return &c.TLS.Server.KeyStorePath }), doc: "Key store (JKS or PKCS12) holding the key and certificate chain the TLS port (`druid.enableTlsPort`) presents; required with it."},
+	{name: KeyTLSKeyStoreType, kind: str(func(c *Config) *string { return &c.TLS.Server.KeyStoreType }), doc: "`JKS` or `PKCS12`; empty means Java's default, PKCS12. As in Java, a JKS store declared PKCS12 (or the reverse) is read too."},
+	{name: KeyTLSKeyStorePassword, kind: password(func(c *Config) *Secret { return &c.TLS.Server.KeyStorePassword }), secret: true, doc: "Password of the key store, or a password provider."},
+	{name: KeyTLSCertAlias, kind: str(func(c *Config) *string { return &c.TLS.Server.CertAlias }), doc: "Alias of the key entry to present; empty takes the store's only key entry (an error when it has several)."},
+	{name: KeyTLSKeyManagerPassword, kind: password(func(c *Config) *Secret { return &c.TLS.Server.KeyManagerPassword }), secret: true, doc: "Password of the key entry of a JKS store, or a password provider; empty means the key store's password. A PKCS12 store keeps its keys under the store's password, as keytool writes them."},
+	{name: KeyTLSTrustStorePath, kind: str(func(c *Config) *string { return &c.TLS.Client.TrustStorePath }), doc: "Trust store (JKS or PKCS12 of trusted certificates) that every outbound HTTPS call (Coordinator, inventories, upstream) checks servers against; empty trusts the system's roots."},
+	{name: KeyTLSTrustStoreType, kind: str(func(c *Config) *string { return &c.TLS.Client.TrustStoreType }), doc: "`JKS` or `PKCS12`; empty means Java's default, PKCS12."},
+	{name: KeyTLSTrustStorePassword, kind: password(func(c *Config) *Secret { return &c.TLS.Client.TrustStorePassword }), secret: true, doc: "Password of the trust store, or a password provider."},
+	{name: "druid.client.https.validateHostnames", def: "true", kind: boolean(func(c *Config) *bool { return &c.TLS.Client.ValidateHostnames }), doc: "Check that an HTTPS server's certificate names the host called."},
+
 	// ZooKeeper (CuratorConfig, ZkEnablementConfig, ZkPathsConfig).
 	{name: "druid.zk.service.enabled", def: "true", kind: boolean(func(c *Config) *bool { return &c.ZK.Enabled }), doc: "Use ZooKeeper at all. When false, segment announcements skip ZooKeeper and discovery must be another type."},
 	{name: "druid.zk.service.host", def: "localhost", kind: zkConnect(func(c *Config) *string { return &c.ZK.Service.Host }), doc: "ZooKeeper connect string: `host:port[,host:port…][/chroot]`."},
