@@ -25,6 +25,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 )
@@ -283,8 +284,8 @@ func (c *Companion) Run(ctx context.Context) error {
 	case c.cfg.Sidecar.DriftPeriod <= 0:
 		c.log.Info("the drift watch is off (druid.sidecar.drift.period is empty)")
 	}
-	c.metrics.enabled.WithLabelValues("prefetch").Set(b2f(c.off == ""))
-	c.metrics.enabled.WithLabelValues("drift").Set(b2f(c.driftOn()))
+	c.metrics.enabled.WithLabelValues("prefetch").Set(promx.Bool(c.off == ""))
+	c.metrics.enabled.WithLabelValues("drift").Set(promx.Bool(c.driftOn()))
 	c.publish(func(s *snapshot) {})
 
 	// What New opened is closed last, in the reverse order of its opening.
@@ -371,13 +372,6 @@ func (c *Companion) threads() int { return max(1, c.cfg.Sidecar.PrefetchThreads)
 
 // driftOn says whether the drift watch runs: it has a period and no configuration problem turned it off.
 func (c *Companion) driftOn() bool { return c.cfg.Sidecar.DriftPeriod > 0 && c.driftOff == "" }
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 func (c *Companion) pollPeriod() time.Duration {
 	if d := c.cfg.Sidecar.PrefetchPollPeriod; d > 0 {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/audit"
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 )
 
 // Metrics. No label carries a segment id or a dataSource.
@@ -45,7 +46,8 @@ type metrics struct {
 	driftUp, driftLast                           prometheus.Gauge
 	configProblems                               prometheus.Gauge
 	enabled                                      *prometheus.GaugeVec
-	all                                          []prometheus.Collector
+	// Collector registers every metric above as one collector.
+	promx.Collector
 }
 
 func newMetrics() *metrics {
@@ -92,9 +94,9 @@ func newMetrics() *metrics {
 	for _, p := range problemLabels {
 		m.driftFindings.WithLabelValues(p)
 	}
-	m.all = []prometheus.Collector{m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.raced, m.bytes, m.leadTime,
+	m.Collector = promx.New(m.placed, m.claimed, m.present, m.failures, m.canceled, discarded, m.raced, m.bytes, m.leadTime,
 		m.queue, m.windowSegments, m.windowBytes, m.pulling, m.coordinatorUp, m.serverListed, m.driftFindings, m.driftUp, m.driftLast,
-		m.configProblems, m.enabled}
+		m.configProblems, m.enabled)
 	return m
 }
 
@@ -105,19 +107,5 @@ func (m *metrics) setDrift(findings []audit.Finding) {
 	}
 	for _, p := range problemLabels {
 		m.driftFindings.WithLabelValues(p).Set(float64(counts[p]))
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.all {
-		c.Describe(ch)
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.all {
-		c.Collect(ch)
 	}
 }

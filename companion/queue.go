@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/coordinator"
+	"github.com/druid-sidecar/druid-sidecar/internal/promx"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -183,7 +184,7 @@ func (c *Companion) pollQueue(ctx context.Context, l *loop) {
 // than the Historical announces (a pod IP beside a host name), which would otherwise go unnoticed. It returns what
 // /status says about the absence, "" while the server is listed.
 func (c *Companion) checkListed(l *loop, q coordinator.ServerQueue) string {
-	c.metrics.serverListed.Set(b2f(q.Listed))
+	c.metrics.serverListed.Set(promx.Bool(q.Listed))
 	if q.Listed {
 		if !l.unlistedSince.IsZero() {
 			c.log.Info("the Coordinator lists the Historical now", "server", c.server)
