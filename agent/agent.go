@@ -52,10 +52,11 @@ type Agent struct {
 	listen    string
 	startTime time.Time
 
-	ran            atomic.Bool
-	cacheReady     atomic.Bool // bootstrap read the cache: /druid/historical/v1/loadstatus
-	bootstrapped   atomic.Bool // the cached segments are announced: /druid/historical/v1/readiness
-	selfDiscovered atomic.Bool // AnnounceNode succeeded
+	ran atomic.Bool
+	// bootstrapped: the cached segments are announced; /druid/historical/v1/loadstatus and readiness both answer
+	// it, as Druid 37's HistoricalResource answers both from SegmentCacheBootstrapper.isBootstrappingComplete.
+	bootstrapped   atomic.Bool
+	selfDiscovered atomic.Bool // AnnounceNode succeeded: /status/ready and /status/selfDiscovered
 	discovered     bool        // selfDiscovered when the shutdown began
 	ready          chan struct{}
 	readyOnce      sync.Once
@@ -169,7 +170,6 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	if err != nil {
 		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
 	}
-	a.cacheReady.Store(true)
 	log.Info("segment cache read", "segments", len(cached), "layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
 
 	dsOpts := deepstorage.OptionsFromConfig(cfg)

@@ -20,6 +20,7 @@ const (
 	PropertiesPath          = "/status/properties"
 	SelfDiscoveredPath      = "/status/selfDiscovered"
 	SelfDiscoveredStatePath = "/status/selfDiscovered/status"
+	ReadyPath               = "/status/ready"
 	LoadStatusPath          = "/druid/historical/v1/loadstatus"
 	ReadinessPath           = "/druid/historical/v1/readiness"
 	MetricsPath             = lifecycle.MetricsPath
@@ -31,8 +32,8 @@ const InternalPath = "/druid-internal/"
 
 // handler is the data server's HTTP surface. /druid-internal/*, the status endpoints Java secures and the profiles
 // check the escalator's basic-auth credentials when druid.sidecar.internalAuth is set (trap 25; otherwise keep
-// them on a trusted network); /status/health and /druid/historical/v1/readiness are always open, as in Java, and
-// so is /metrics. /druid/v2/* goes to the local segment server, or answers 503 when there is none.
+// them on a trusted network); /status/health, /status/ready and /druid/historical/v1/readiness are always open, as
+// in Java, and so is /metrics. /druid/v2/* goes to the local segment server, or answers 503 when there is none.
 func (a *Agent) handler(p *parts) http.Handler {
 	mux := http.NewServeMux()
 	internal := http.NewServeMux()
@@ -71,8 +72,19 @@ func (a *Agent) handler(p *parts) http.Handler {
 	mux.Handle(SelfDiscoveredStatePath, secured(func(w http.ResponseWriter, r *http.Request) {
 		lifecycle.WriteJSON(w, http.StatusOK, map[string]bool{"selfDiscovered": a.selfDiscovered.Load()})
 	}))
+	// /status/ready (Druid 37+, StatusResource) answers the announcement state (ServiceAnnouncementState): true
+	// once the node is announced, false before and from the start of shutdown, with 503. It is open, as
+	// /status/health is, since it is the readiness probe of Druid's Kubernetes docs.
+	mux.HandleFunc(ReadyPath, lifecycle.Get(func(w http.ResponseWriter, r *http.Request) {
+		ready := a.selfDiscovered.Load()
+		code := http.StatusOK
+		if !ready {
+			code = http.StatusServiceUnavailable
+		}
+		lifecycle.WriteJSON(w, code, ready)
+	}))
 	mux.Handle(LoadStatusPath, secured(func(w http.ResponseWriter, r *http.Request) {
-		lifecycle.WriteJSON(w, http.StatusOK, map[string]bool{"cacheInitialized": a.cacheReady.Load()})
+		lifecycle.WriteJSON(w, http.StatusOK, map[string]bool{"cacheInitialized": a.bootstrapped.Load()})
 	}))
 	mux.HandleFunc(ReadinessPath, lifecycle.Get(func(w http.ResponseWriter, r *http.Request) {
 		code := http.StatusOK
@@ -83,7 +95,8 @@ func (a *Agent) handler(p *parts) http.Handler {
 	}))
 	// The profiles take the credentials too: /debug/pprof/cmdline shows the command line, --set passwords included.
 	lifecycle.ServeDiagnostics(mux, a.reg, a.cfg.Sidecar.HTTPPprof, a.requireInternalAuth)
-	return mux
+	// Every answer goes through the gzip handler, as every Druid resource goes through Jetty's.
+	return gzipHandler(mux)
 }
 
 // requireInternalAuth lets through only requests with HTTP Basic credentials equal to the escalator's

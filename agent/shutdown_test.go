@@ -95,12 +95,22 @@ func TestServeShutdownLetsBrokersStopRouting(t *testing.T) {
 	}
 	// A readiness probe sees the node not ready while HTTP still answers: readiness turns false before anything
 	// else stops, so a Kubernetes Service drops the pod while Brokers finish routing to it.
-	if resp, err := client.Get(r.url + ReadinessPath); err != nil {
-		t.Errorf("readiness during the propagation delay: %v", err)
-	} else {
+	// Druid 37's /status/ready follows the announcement: 503 and false once the node is withdrawn; loadstatus
+	// follows readiness, as both answer one state in Druid 37's HistoricalResource.
+	for _, probe := range []struct {
+		path string
+		code int
+		body string
+	}{{ReadinessPath, 503, ""}, {ReadyPath, 503, "false"}, {LoadStatusPath, 200, `{"cacheInitialized":false}`}} {
+		resp, err := client.Get(r.url + probe.path)
+		if err != nil {
+			t.Errorf("%s during the propagation delay: %v", probe.path, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("readiness answered %d during the shutdown, want 503", resp.StatusCode)
+		if resp.StatusCode != probe.code || strings.TrimSpace(string(b)) != probe.body {
+			t.Errorf("%s answered %d %q during the shutdown, want %d %q", probe.path, resp.StatusCode, b, probe.code, probe.body)
 		}
 	}
 	var ok int

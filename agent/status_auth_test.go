@@ -53,7 +53,7 @@ func TestStatusEndpointsAsJavaSecuresThem(t *testing.T) {
 			t.Errorf("GET %s with the internal credentials: 401", path)
 		}
 	}
-	for _, path := range []string{HealthPath, ReadinessPath, MetricsPath} {
+	for _, path := range []string{HealthPath, ReadyPath, ReadinessPath, MetricsPath} {
 		if code, _ := get(path, "", ""); code != http.StatusOK {
 			t.Errorf("GET %s without credentials: %d, want 200", path, code)
 		}
