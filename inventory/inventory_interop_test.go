@@ -5,8 +5,8 @@ package inventory_test
 // directory and run once for every case. Jackson's Smile mapper must read our Smile responses (snapshot of 2000
 // segments, delta, reset, empty snapshot) into the same trees its JSON mapper reads from our JSON responses, and
 // bind them to mirrors of Druid's ChangeRequestsSnapshot/Counter. Jackson's own Smile encoding of the same
-// documents (default features, and shared string values on) is decoded by internal/druidpeer's decoder, which
-// must give back our JSON byte for byte: that cross-checks the test-support decoder against Jackson.
+// documents (default features, and shared string values on) is decoded by jackson.SmileToJSON, which must give
+// back our JSON byte for byte: that cross-checks the project's Smile decoder against Jackson.
 //
 // Policy (docs/CONTRIBUTING.md): a missing java, javac or jar FAILS the test; only `go test -short` skips it.
 

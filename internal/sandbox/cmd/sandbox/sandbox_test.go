@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -162,7 +162,7 @@ func checkServed(t *testing.T, s *session) {
 	if !s.result.Progress.Done {
 		t.Errorf("loading not done: %+v", s.result.Progress)
 	}
-	inv := inventory(t, s.serveURL)
+	inv := servedSegments(t, s.serveURL)
 	for _, seg := range s.seeded {
 		if s.result.Broker[seg.ID()] == nil {
 			t.Errorf("%s is not in the Broker's view", seg.ID())
@@ -179,8 +179,8 @@ func checkServed(t *testing.T, s *session) {
 	}
 }
 
-// inventory reads serve's segment inventory as JSON, a full snapshot.
-func inventory(t *testing.T, serveURL string) map[segments.SegmentID]bool {
+// servedSegments reads serve's segment inventory as JSON, a full snapshot.
+func servedSegments(t *testing.T, serveURL string) map[segments.SegmentID]bool {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, serveURL+"/druid-internal/v1/segments?counter=-1&timeout=1000", nil)
 	if err != nil {
@@ -196,21 +196,14 @@ func inventory(t *testing.T, serveURL string) map[segments.SegmentID]bool {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("inventory: HTTP %d %s", resp.StatusCode, body)
 	}
-	var snap struct {
-		Requests json.RawMessage `json:"requests"`
-	}
-	if err := json.Unmarshal(body, &snap); err != nil {
-		t.Fatalf("inventory: %v\n%s", err, body)
-	}
-	reqs, err := segments.ParseChangeRequests(snap.Requests)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[segments.SegmentID]bool{}
-	for _, r := range reqs {
+	if _, err := inventory.Decode(bytes.NewReader(body), func(r *segments.ChangeRequest, _ []byte) error {
 		if r.Action == segments.ActionLoad {
 			out[r.Segment.ID()] = true
 		}
+		return nil
+	}); err != nil {
+		t.Fatalf("inventory: %v\n%s", err, body)
 	}
 	return out
 }
