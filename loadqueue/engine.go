@@ -385,6 +385,7 @@ func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st seg
 	e.mu.Lock()
 	wasServed := e.served[id]
 	e.mu.Unlock()
+	prev := e.cache.Segment(id)
 	dir, err := e.cache.Load(ctx, o.seg, countingPuller{e.puller, e.metrics})
 	if err != nil {
 		err = e.explain(ctx, err)
@@ -394,6 +395,14 @@ func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st seg
 	if e.hook != nil {
 		if err = e.hook(ctx, segments.ActionLoad, o.seg, dir); err != nil {
 			err = fmt.Errorf("the local segment server did not take segment %s: %w", id, err)
+		}
+	}
+	if err == nil && prev != nil && !segments.SameAnnouncedFingerprint(prev, o.seg) {
+		// A loaded segment asked for under another partial-load rule (Druid 38+'s additive reload): the Coordinator
+		// counts this replica as stale until it is announced with the new fingerprint, and an announced segment is
+		// not announced twice, so the old announcement is withdrawn first.
+		if err = e.announcer.UnannounceSegments(ctx, prev); err != nil {
+			err = fmt.Errorf("withdrawing the announcement of segment %s under its former load spec: %w", id, e.explain(ctx, err))
 		}
 	}
 	if err == nil {

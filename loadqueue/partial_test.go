@@ -141,3 +141,47 @@ func TestPartialLoadRequest(t *testing.T) {
 		t.Errorf("after a restart the announcement is\n%s\nbefore it was\n%s", after, raw)
 	}
 }
+
+// The Coordinator's partial-load reconciliation asks a server whose replica is stale (a plain one, or one of
+// another rule's fingerprint) to load the segment again with the new wrapper ("additive reload"). The files are
+// reused; the announcement and info_dir take the new wrapper, or the Coordinator would ask again and again.
+func TestPartialLoadRuleChange(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	plain := r.s3Segment("wiki", 2, 3000)
+	wrap := func(fp string) *segments.DataSegment {
+		return segment(t, "wiki", 2, `{"type":"partialProjection","delegate":`+string(plain.LoadSpec)+`,"projections":["p"],"fingerprint":"`+fp+`"}`, plain.Size)
+	}
+	for i, step := range []struct {
+		seg         *segments.DataSegment
+		fingerprint string // "" for a plain announcement
+	}{
+		{plain, ""},
+		{wrap("v1:aaaa"), "v1:aaaa"},
+		{wrap("v1:aaaa"), "v1:aaaa"},
+		{wrap("v1:bbbb"), "v1:bbbb"},
+		{plain, ""},
+	} {
+		p := r.peon(1)
+		p.Load(step.seg)
+		drain(t, p)
+		if st := result(t, p, segments.ActionLoad, step.seg); st.State != "SUCCESS" {
+			t.Fatalf("step %d: %s (%s)", i, st.State, cause(st))
+		}
+		got, _ := announcedLoad(t, r.ann.inv, step.seg.ID())
+		if fp, _ := segments.AnnouncedFingerprint(step.seg); (got.Fingerprint == nil) != (step.fingerprint == "") ||
+			(got.Fingerprint != nil && *got.Fingerprint != fp) || string(got.Segment.LoadSpec) != string(step.seg.LoadSpec) {
+			t.Fatalf("step %d: announced fingerprint %v with load spec %s; want %q with %s", i, got.Fingerprint, got.Segment.LoadSpec, step.fingerprint, step.seg.LoadSpec)
+		}
+		info, err := os.ReadFile(filepath.Join(r.cfg.SegmentCache.InfoDir, step.seg.ID().String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored segments.DataSegment
+		if err := stored.UnmarshalJSON(info); err != nil || string(stored.LoadSpec) != string(step.seg.LoadSpec) {
+			t.Fatalf("step %d: info_dir holds load spec %s (%v), want %s", i, stored.LoadSpec, err, step.seg.LoadSpec)
+		}
+	}
+	if n := r.puller.pulls.Load(); n != 1 {
+		t.Errorf("%d pulls, want 1: a change of rule reuses the files", n)
+	}
+}

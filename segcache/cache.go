@@ -319,6 +319,10 @@ func (c *Cache) Load(ctx context.Context, seg *segments.DataSegment, p Puller) (
 			return dir, err
 		case e.state == stateLoaded:
 			dir := filepath.Join(e.loc.path, e.rel)
+			if !segments.SameAnnouncedFingerprint(e.seg, seg) {
+				c.mu.Unlock()
+				return dir, c.relabel(e, seg)
+			}
 			c.mu.Unlock()
 			return dir, nil
 		case e.state == stateDropping:
@@ -570,6 +574,44 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 	}
 	loc.settle(seg.Size, actual)
 	e.loc, e.bytes = loc, actual
+	return nil
+}
+
+// relabel keeps seg as the loaded entry's segment, its info file included, when the Coordinator asks for a
+// loaded segment under another partial-load rule (Druid 38+'s additive reload: a stale replica is asked to load
+// again with the new wrapper): the files are the same, and the info file must hold the new wrapper so that a
+// restart announces the new fingerprint.
+func (c *Cache) relabel(e *entry, seg *segments.DataSegment) error {
+	c.disk.RLock()
+	defer c.disk.RUnlock()
+	e.op.Lock()
+	defer e.op.Unlock()
+	c.mu.Lock()
+	loaded := e.state == stateLoaded && c.entries[e.name] == e
+	c.mu.Unlock()
+	if !loaded {
+		return fmt.Errorf("loading segment %s: it was dropped while being loaded", e.name)
+	}
+	if err := c.info.write(e.name, seg); err != nil {
+		return fmt.Errorf("loading segment %s: %w", e.name, err)
+	}
+	c.mu.Lock()
+	e.seg = seg
+	c.mu.Unlock()
+	return nil
+}
+
+// Segment returns the segment the cache holds loaded under id (as its info file has it), or nil.
+func (c *Cache) Segment(id segments.SegmentID) *segments.DataSegment {
+	_, name, err := c.layout.rel(id)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[name]; e != nil && e.state == stateLoaded && e.seg.ID() == id {
+		return e.seg
+	}
 	return nil
 }
 

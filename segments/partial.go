@@ -78,12 +78,27 @@ func orMissing(v json.RawMessage) string {
 // it; any other segment, a malformed wrapper included, gives a plain load request without either field.
 func LoadAnnouncement(seg *DataSegment) ChangeRequest {
 	r := ChangeRequest{Action: ActionLoad, Segment: seg}
-	if seg == nil {
-		return r
-	}
-	if p, partial, err := ParsePartialLoadSpec(seg.LoadSpec); partial && err == nil {
-		fp, size := p.Fingerprint, seg.Size
+	if fp, ok := AnnouncedFingerprint(seg); ok {
+		size := seg.Size
 		r.Fingerprint, r.LoadedBytes = &fp, &size
 	}
 	return r
+}
+
+// AnnouncedFingerprint is the fingerprint LoadAnnouncement gives seg: its load spec's when that is a well-formed
+// partial-load wrapper, and false otherwise (nil included).
+func AnnouncedFingerprint(seg *DataSegment) (string, bool) {
+	if seg == nil {
+		return "", false
+	}
+	p, partial, err := ParsePartialLoadSpec(seg.LoadSpec)
+	return p.Fingerprint, partial && err == nil
+}
+
+// SameAnnouncedFingerprint reports whether two copies of a segment are announced with the same partial-load
+// fingerprint (or both with none).
+func SameAnnouncedFingerprint(a, b *DataSegment) bool {
+	fa, oka := AnnouncedFingerprint(a)
+	fb, okb := AnnouncedFingerprint(b)
+	return oka == okb && fa == fb
 }
