@@ -2,12 +2,14 @@ package loadqueue
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"sync"
 
+	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -322,3 +324,27 @@ func (d *listDecoder) syntaxError(c byte, what string) error {
 	}
 	return fmt.Errorf("change request list: malformed JSON at offset %d: expected %s, found %s", d.off-1, what, strconv.Quote(string(found)))
 }
+
+// smileList reads a Smile change request list whole (its encoding has no element boundaries to stream on: names
+// and values may refer back to any earlier one) and returns its JSON, which the list decoder then reads as it reads
+// a JSON body. The JSON is taken from the budget too, beside the Smile bytes the body reader took. What goes wrong
+// (the body's own error, malformed Smile, the budget) is what the returned reader's first Read returns.
+func smileList(body io.Reader, share *hold) io.Reader {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return errReader{err}
+	}
+	js, err := jackson.SmileToJSON(data)
+	if err != nil {
+		return errReader{fmt.Errorf("change request list: malformed Smile: %w", err)}
+	}
+	if err := share.grow(int64(len(js))); err != nil {
+		return errReader{err}
+	}
+	return bytes.NewReader(js)
+}
+
+// errReader is a reader that fails with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

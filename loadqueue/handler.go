@@ -128,21 +128,22 @@ func (h *handler) changeRequests(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	// Coordinators send JSON (HttpLoadQueuePeon); Smile request bodies are not read (see the package notes).
+	// Coordinators send JSON (HttpLoadQueuePeon); Java's resource consumes Smile too, and so does this one.
+	smileBody := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		switch {
 		case err == nil && mt == smileType:
-			httpError(w, http.StatusUnsupportedMediaType, "changeRequests reads JSON bodies only (Content-Type application/json), as Druid Coordinators send them; a Smile body is not supported")
-			return
+			smileBody = true
 		case err != nil || (mt != "application/json" && mt != "text/plain"):
-			httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("changeRequests reads a JSON body (Content-Type application/json), not %q", ct))
+			httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("changeRequests reads a JSON or Smile body "+
+				"(Content-Type application/json or %s), not %q", smileType, ct))
 			return
 		}
 	}
 	share := &hold{b: h.budget} // held until the response is written
 	defer share.release()
-	batch, keys, status, err := h.readBatch(w, r, share)
+	batch, keys, status, err := h.readBatch(w, r, share, smileBody)
 	if err != nil {
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
@@ -153,6 +154,7 @@ func (h *handler) changeRequests(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, err.Error())
 		return
 	}
+	// The answer's format is the Accept header's, whatever the body's, as SegmentListerResource picks it.
 	smile := r.Header.Get("Accept") == smileType
 
 	// One deadline for the whole request: every wait below shares it, so the answer comes at the timeout whatever
@@ -191,8 +193,9 @@ hold:
 // readBatch decodes the body as it arrives, within the request's maximum and the handler's budget, and returns
 // the batch with its duplicates collapsed (the first occurrence of each action and segment kept), or an error with
 // the status to answer: 413 for a body over the maximum, 503 when the budget is taken, 400 for anything else.
-// What is read and decoded is taken from the budget as share.
-func (h *handler) readBatch(w http.ResponseWriter, r *http.Request, share *hold) ([]*segments.ChangeRequest, []key, int, error) {
+// What is read and decoded is taken from the budget as share. A Smile body (smileBody) is read whole and decoded
+// as its JSON.
+func (h *handler) readBatch(w http.ResponseWriter, r *http.Request, share *hold, smileBody bool) ([]*segments.ChangeRequest, []key, int, error) {
 	tooLarge := fmt.Errorf("the change request list is larger than %d bytes (druid.sidecar.http.changeRequests.maxRequestBytes)", h.maxRequest)
 	if r.ContentLength > h.maxRequest {
 		return nil, nil, http.StatusRequestEntityTooLarge, tooLarge
@@ -210,7 +213,11 @@ func (h *handler) readBatch(w http.ResponseWriter, r *http.Request, share *hold)
 	var batch []*segments.ChangeRequest
 	var keys []key
 	seen := map[key]bool{}
-	err := newListDecoder(body).decode(func(i int, req segments.ChangeRequest) error {
+	var list io.Reader = body
+	if smileBody {
+		list = smileList(body, share)
+	}
+	err := newListDecoder(list).decode(func(i int, req segments.ChangeRequest) error {
 		if err := checkRequest(req); err != nil {
 			return fmt.Errorf("change request %d of the list: %v; nothing in the list was started", i, err)
 		}

@@ -336,7 +336,7 @@ func TestBadRequests(t *testing.T) {
 		{"noop", "?timeout=100", `[{"action":"noop"}]`, "", 400, "noop"},
 		{"schema", "?timeout=100", `[{"action":"schema","segmentSchemas":{}}]`, "", 400, "schema"},
 		{"no interval", "?timeout=100", `[{"action":"load","dataSource":"x","version":"v","loadSpec":{"type":"tombstone"}}]`, "", 400, "interval"},
-		{"smile body", "?timeout=100", ":)\n", "application/x-jackson-smile", 415, "Smile"},
+		{"malformed smile body", "?timeout=100", ":)\n", "application/x-jackson-smile", 400, "malformed Smile"},
 		{"xml body", "?timeout=100", "<x/>", "application/xml", 415, "JSON"},
 	}
 	for _, c := range cases {
