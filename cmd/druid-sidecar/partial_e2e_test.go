@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/druid-sidecar/druid-sidecar/inventory"
+	"github.com/druid-sidecar/druid-sidecar/jackson"
+	"github.com/druid-sidecar/druid-sidecar/segments"
+)
+
+// e2eAnnouncedLoad reads the node's segment inventory as a Druid 38 Coordinator does (a full snapshot, in Smile)
+// and returns the load request announced for id, with its JSON.
+func e2eAnnouncedLoad(t *testing.T, n *e2eNode, id segments.SegmentID) (segments.ChangeRequest, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, n.URL+inventory.Path+"?counter=-1&timeout=1000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", inventory.SmileType)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	smile, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jackson.SmileToJSON(smile)
+	if err != nil {
+		t.Fatalf("the inventory's Smile: %v", err)
+	}
+	var found segments.ChangeRequest
+	var raw []byte
+	if _, err := inventory.Decode(bytes.NewReader(js), func(r *segments.ChangeRequest, doc []byte) error {
+		if r.Action == segments.ActionLoad && r.Segment.ID() == id {
+			found, raw = *r, bytes.Clone(doc)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("reading the inventory: %v", err)
+	}
+	if raw == nil {
+		t.Fatalf("segment %s is not announced", id)
+	}
+	return found, raw
+}
+
+// TestServeE2EPartialLoad: serve takes a Druid 38+ Coordinator's wrapped (partial-load) request, pulls the
+// delegate once, and announces the wrapper's fingerprint with loadedBytes = size, in the inventory and again after
+// a restart, without pulling again. Its ZooKeeper batch znodes carry the segment as Java's announcer writes a
+// DataSegment: the wrapper as its loadSpec, and no fingerprint or loadedBytes (DataSegment has neither).
+func TestServeE2EPartialLoad(t *testing.T) {
+	n := newE2ENode(t, nodeOpts{})
+	s := n.PutSegment("partial", 0, 32<<10)
+	const fingerprint = "v1:e2e0123456789ab"
+	w := *s
+	w.LoadSpec = json.RawMessage(`{"type":"partialFullSegment","delegate":` + string(s.LoadSpec) + `,"fingerprint":"` + fingerprint + `"}`)
+	p := n.StartReady()
+	peon, _ := n.coordinator(2, 5*time.Second)
+	peon.Load(&w)
+	drain(t, peon, 20*time.Second)
+	if st := mustResult(t, peon, segments.ActionLoad, &w); st.State != "SUCCESS" {
+		t.Fatalf("wrapped load: %s %s", st.State, causeOf(st))
+	}
+	got, before := e2eAnnouncedLoad(t, n, w.ID())
+	if got.Fingerprint == nil || *got.Fingerprint != fingerprint || got.LoadedBytes == nil || *got.LoadedBytes != w.Size {
+		t.Fatalf("announced fingerprint %v, loadedBytes %v; want %q, %d", got.Fingerprint, got.LoadedBytes, fingerprint, w.Size)
+	}
+	gets := n.S3Gets(e2eS3Key(s))
+	if gets < 1 {
+		t.Fatalf("the delegate was not read from S3 (%d GETs)", gets)
+	}
+	batches, err := n.Batches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	znodes := 0
+	for name, b := range batches {
+		data, err := decodeZNode(b.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		znodes++
+		if !bytes.Contains(data, []byte(`"loadSpec":`+string(w.LoadSpec))) || bytes.Contains(data, []byte(`"loadedBytes"`)) {
+			t.Errorf("batch znode %s: %.400s; want the segment with the wrapper as its loadSpec and no loadedBytes", name, data)
+		}
+	}
+	if znodes == 0 {
+		t.Error("no batch znode announces the segment")
+	}
+
+	p.Stop()
+	n.StartReady()
+	if _, after := e2eAnnouncedLoad(t, n, w.ID()); !bytes.Equal(after, before) {
+		t.Errorf("after a restart the announcement is\n%s\nbefore it was\n%s", after, before)
+	}
+	if ids := n.fullSync(t); strings.Join(ids, ",") != w.ID().String() {
+		t.Errorf("a Broker's full sync lists %v after the restart", ids)
+	}
+	if got := n.S3Gets(e2eS3Key(s)); got != gets {
+		t.Errorf("the restart read S3 again (%d GETs, %d before)", got, gets)
+	}
+}
