@@ -10,6 +10,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
@@ -51,6 +53,10 @@ type Agent struct {
 	shutdown  time.Duration
 	listen    string
 	startTime time.Time
+
+	tls         *tls.Config // the TLS port's (druid.enableTlsPort), nil without TLS
+	clientTLS   *tls.Config // outbound calls' (druid.client.https.*), nil for Go's defaults
+	plainListen string      // the plaintext port beside the TLS one, "" when there is none
 
 	ran atomic.Bool
 	// bootstrapped: the cached segments are announced; /druid/historical/v1/loadstatus and readiness both answer
@@ -80,10 +86,19 @@ func New(cfg *configs.Config, opts Options) (*Agent, error) {
 	if len(cfg.SegmentCache.Locations()) == 0 {
 		errs = append(errs, errors.New("druid.segmentCache.locations is empty: a data server needs a segment cache"))
 	}
+	var tlsCfg *tls.Config
 	if cfg.Node.EnableTLSPort {
-		errs = append(errs, errors.New("druid.enableTlsPort=true: druid-sidecar serves plaintext HTTP only; set druid.enableTlsPort=false and druid.enablePlaintextPort=true"))
+		// The key store is read now, so that a wrong password or alias is a configuration error naming its key.
+		var err error
+		if tlsCfg, err = tlsconf.Server(cfg.TLS.Server); err != nil {
+			errs = append(errs, err)
+		}
 	} else if !cfg.Node.EnablePlaintextPort {
-		errs = append(errs, errors.New("druid.enablePlaintextPort=false: the node would have no port to serve and announce"))
+		errs = append(errs, errors.New("druid.enablePlaintextPort=false and druid.enableTlsPort=false: the node would have no port to serve and announce"))
+	}
+	clientTLS, err := tlsconf.Client(cfg.TLS.Client)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -92,11 +107,15 @@ func New(cfg *configs.Config, opts Options) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: opts.Logger, reg: opts.Registerer, version: opts.Version, shutdown: opts.ShutdownTimeout,
 		ready: make(chan struct{})}
 	a.probePeriod = upstreamProbePeriod
-	port := strconv.Itoa(cfg.Node.PortToUse())
+	bindHost := ""
 	if cfg.Node.BindOnHost {
-		a.listen = net.JoinHostPort(cfg.Node.Host, port)
-	} else {
-		a.listen = net.JoinHostPort("", port)
+		bindHost = cfg.Node.Host
+	}
+	a.listen = net.JoinHostPort(bindHost, strconv.Itoa(cfg.Node.PortToUse()))
+	// With TLS, a.listen is the TLS port (the node's identity); the plaintext port is served beside it when enabled.
+	a.tls, a.clientTLS = tlsCfg, clientTLS
+	if tlsCfg != nil && cfg.Node.EnablePlaintextPort {
+		a.plainListen = net.JoinHostPort(bindHost, strconv.Itoa(cfg.Node.PlaintextPort))
 	}
 	return a, nil
 }
@@ -191,7 +210,7 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	// then end in the cache.
 	var hook loadqueue.Hook
 	if cfg.Sidecar.Upstream != "" {
-		p.upstream, err = NewUpstream(cfg.Sidecar.Upstream, UpstreamOptions{HookTimeout: cfg.Sidecar.UpstreamHookTimeout,
+		p.upstream, err = NewUpstream(cfg.Sidecar.Upstream, UpstreamOptions{HookTimeout: cfg.Sidecar.UpstreamHookTimeout, TLS: a.clientTLS,
 			Logger: log.Named("upstream"), Registerer: a.reg})
 		if err != nil {
 			return fmt.Errorf("setting up the local segment server: %w", err)
@@ -247,16 +266,20 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	}
 
 	// SERVER: every endpoint is live before anything is announced (trap 16).
-	p.srv, err = lifecycle.Listen(a.listen, a.httpServer(a.handler(p)))
+	if a.tls != nil {
+		p.srv, err = lifecycle.ListenTLS(a.listen, a.tls, a.plainListen, a.httpServer(a.handler(p)))
+	} else {
+		p.srv, err = lifecycle.Listen(a.listen, a.httpServer(a.handler(p)))
+	}
 	if err != nil {
 		p.queue.Stop(context.Background())
-		return fmt.Errorf("%w (druid.plaintextPort, druid.bindOnHost)", err)
+		return fmt.Errorf("%w (druid.plaintextPort, druid.tlsPort, druid.bindOnHost)", err)
 	}
 	a.mu.Lock()
 	a.addr = p.srv.Addr()
 	a.mu.Unlock()
 	stops.Push("HTTP server", a.stopHTTP(p))
-	log.Info("serving HTTP", "addr", p.srv.Addr().String())
+	log.Info("serving HTTP", "addr", p.srv.Addr().String(), "tls", a.tls != nil, "plaintextBesideTLS", a.plainListen)
 	// The inventory and the load queue answer over HTTP, and their held requests (inventory long-polls,
 	// changeRequests) would keep the server from draining: they stop before it. Parked inventory polls get 500
 	// "Server is shutting down."

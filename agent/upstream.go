@@ -7,6 +7,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/druid-sidecar/druid-sidecar/internal/promx"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
 	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -97,6 +99,8 @@ type UpstreamOptions struct {
 	// druid_sidecar_upstream_hook_duration_seconds{action}, druid_sidecar_upstream_hook_failures_total{action}
 	// and druid_sidecar_upstream_proxy_errors_total. nil registers nothing.
 	Registerer prometheus.Registerer
+	// TLS is the client configuration of an https:// upstream (druid.client.https.*, tlsconf.Client); nil means Go's.
+	TLS *tls.Config
 }
 
 // Upstream is the client side of the local segment server: the load/drop hook, the health probe and the query
@@ -120,7 +124,7 @@ func NewUpstream(rawURL string, opts UpstreamOptions) (*Upstream, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	up := &Upstream{base: u, name: u.Redacted(), transport: newUpstreamTransport(), timeout: opts.HookTimeout,
+	up := &Upstream{base: u, name: u.Redacted(), transport: tlsconf.Transport(newUpstreamTransport(), opts.TLS), timeout: opts.HookTimeout,
 		log: opts.Logger, m: newUpstreamMetrics()}
 	up.client = &http.Client{Transport: up.transport}
 	if up.timeout <= 0 {

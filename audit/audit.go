@@ -46,6 +46,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/discovery"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -878,6 +879,17 @@ func (r *run) readServers(ctx context.Context, reader *announcer.ClusterReader) 
 	}
 	r.addServers(nodes)
 	client := newInventoryClient(r.cfg, r.opts.HTTPClient, r.opts.ServerTimeout)
+	if t, ok := client.http.Transport.(*http.Transport); ok && r.opts.HTTPClient == nil {
+		// The inventories of TLS-only servers are read trusting druid.client.https.*, as Druid's own clients do;
+		// the transport is the client's own, made just above.
+		tc, err := tlsconf.Client(r.cfg.TLS.Client)
+		if err != nil {
+			return err
+		}
+		if tc != nil {
+			t.TLSClientConfig = tc
+		}
+	}
 	conc := r.opts.ServerConcurrency
 	if conc <= 0 {
 		conc = 8

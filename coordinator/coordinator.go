@@ -20,6 +20,7 @@ import (
 
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/discovery"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
@@ -106,6 +107,11 @@ func New(cfg *configs.Config, opts Options) (*Client, error) {
 	client := &http.Client{}
 	if opts.HTTPClient != nil {
 		*client = *opts.HTTPClient
+	} else if tc, err := tlsconf.Client(cfg.TLS.Client); err != nil {
+		return nil, err
+	} else {
+		// An https:// Coordinator is checked against druid.client.https.*, as Druid's own clients are.
+		client.Transport = tlsconf.Transport(http.DefaultTransport.(*http.Transport), tc)
 	}
 	// A non-leader Coordinator redirects leader-only calls to the leader; Go would drop the Authorization header on
 	// the way to another host, so the redirect is taken here as the news of a new leader and followed with it.

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,12 +23,48 @@ func Listen(addr string, srv *http.Server) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for HTTP on %s: %w", addr, err)
 	}
-	s := &Server{srv: srv, addr: ln.Addr(), done: make(chan struct{})}
+	return serve(srv, ln), nil
+}
+
+// ListenTLS listens on addr with TLS (cfg) and, when plainAddr is not empty, on plainAddr in plaintext, and serves
+// srv on both: Druid's Jetty has a connector per enabled port and one handler behind them. Addr is the TLS one.
+func ListenTLS(addr string, cfg *tls.Config, plainAddr string, srv *http.Server) (*Server, error) {
+	ln, err := tls.Listen("tcp", addr, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listening for HTTPS on %s: %w", addr, err)
+	}
+	lns := []net.Listener{ln}
+	if plainAddr != "" {
+		pl, err := net.Listen("tcp", plainAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listening for HTTP on %s: %w", plainAddr, err)
+		}
+		lns = append(lns, pl)
+	}
+	return serve(srv, lns...), nil
+}
+
+// serve serves srv on every listener; the first to fail closes the others, so that the server stops as one.
+func serve(srv *http.Server, lns ...net.Listener) *Server {
+	s := &Server{srv: srv, addr: lns[0].Addr(), done: make(chan struct{})}
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errs <- srv.Serve(ln) }()
+	}
 	go func() {
 		defer close(s.done)
-		s.err = srv.Serve(ln)
+		for range lns {
+			err := <-errs
+			if s.err == nil || errors.Is(s.err, http.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+				s.err = err
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				srv.Close()
+			}
+		}
 	}()
-	return s, nil
+	return s
 }
 
 // Addr is the address the server listens on.

@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,9 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
 )
 
 // Keytool is the JDK's keytool; a test without it skips, and fails under CI=true, where the JDK is expected.
@@ -103,4 +108,20 @@ func NewGoPKI(t testing.TB, dir, password string) GoPKI {
 		}
 	}
 	return p
+}
+
+// StartServer serves h over TLS on 127.0.0.1 with the leaf of a Go-made PKI until the test ends, and returns its
+// https:// URL and the druid.client.https.* configuration that trusts it.
+func StartServer(t testing.TB, h http.Handler) (string, configs.TLSClientConfig) {
+	t.Helper()
+	pki := NewGoPKI(t, t.TempDir(), "trustpass")
+	cfg, err := tlsconf.Server(configs.TLSServerConfig{KeyStorePath: pki.KeyStore, KeyStorePassword: configs.NewSecret("trustpass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL, configs.TLSClientConfig{TrustStorePath: pki.TrustStore, TrustStorePassword: configs.NewSecret("trustpass"), ValidateHostnames: true}
 }
