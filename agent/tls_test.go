@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,6 +61,11 @@ func TestServeOverTLS(t *testing.T) {
 			body, org := getTLS(t, client, "https://127.0.0.1:"+strconv.Itoa(tlsPort)+HealthPath)
 			if strings.TrimSpace(body) != "true" || org != "druid-sidecar test server" {
 				t.Errorf("%s over TLS: %q from the certificate of %q, want true from certAlias server's", HealthPath, body, org)
+			}
+			// Java's own TLS stack, set up as Druid's clients are (TLSv1.2 only), completes the handshake too.
+			healthURL := "https://127.0.0.1:" + strconv.Itoa(tlsPort) + HealthPath
+			if out := javaTLSHealth(t, healthURL, ts, tc.typ, "trustpass1"); !strings.HasPrefix(out, "200 true TLS_") {
+				t.Errorf("Java's GET %s: %q, want 200 true over TLS", healthURL, out)
 			}
 			plainURL := "http://127.0.0.1:" + strconv.Itoa(plainPort) + HealthPath
 			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(plainURL)
@@ -181,4 +188,24 @@ func TestUpstreamOverTLS(t *testing.T) {
 			t.Errorf("the probe without the trust store: %v, want a certificate error", err)
 		}
 	}
+}
+
+// javaTLSHealth runs testdata/TLSHealth.java, a JSSE client of url trusting the trust store, and returns what it
+// printed: status, body and cipher suite. Without java the test skips, and fails under CI=true.
+func javaTLSHealth(t *testing.T, url, trustStore, typ, pass string) string {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("java is not on PATH: %v", err)
+		}
+		t.Skipf("java is not on PATH: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, java, filepath.Join("testdata", "TLSHealth.java"), url, trustStore, typ, pass).CombinedOutput()
+	if err != nil {
+		t.Fatalf("java TLSHealth.java %s: %v\n%s", url, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
