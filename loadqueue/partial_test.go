@@ -3,8 +3,6 @@ package loadqueue
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,50 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/inventory"
-	"github.com/druid-sidecar/druid-sidecar/jackson"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// announcedLoad reads the inventory as a Druid 38 Coordinator's HttpServerInventoryView does (a full snapshot, in
-// Smile) and returns the load request announced for id, with its JSON.
+// announcedLoad is the load request the inventory announces for id, and its JSON, as a Coordinator reads them.
 func announcedLoad(t *testing.T, inv *inventory.Inventory, id segments.SegmentID) (segments.ChangeRequest, []byte) {
 	t.Helper()
 	srv := httptest.NewServer(inv)
 	defer srv.Close()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+inventory.Path+"?counter=-1&timeout=1000", nil)
+	loads, err := druidpeer.AnnouncedLoads(context.Background(), srv.Client(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Accept", inventory.SmileType)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	smile, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jackson.SmileToJSON(smile)
-	if err != nil {
-		t.Fatalf("the inventory's Smile: %v", err)
-	}
-	var found segments.ChangeRequest
-	var raw []byte
-	if _, err := inventory.Decode(bytes.NewReader(js), func(r *segments.ChangeRequest, doc []byte) error {
-		if r.Action == segments.ActionLoad && r.Segment.ID() == id {
-			found, raw = *r, bytes.Clone(doc)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("reading the inventory: %v", err)
-	}
-	if raw == nil {
+	a, ok := loads[id]
+	if !ok {
 		t.Fatalf("segment %s is not announced", id)
 	}
-	return found, raw
+	return a.Request, a.JSON
 }
 
 // A Druid 38+ Coordinator under a partial-load rule sends the segment's load spec wrapped. The server loads the

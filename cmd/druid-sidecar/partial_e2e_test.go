@@ -2,54 +2,31 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/inventory"
-	"github.com/druid-sidecar/druid-sidecar/jackson"
+	"github.com/druid-sidecar/druid-sidecar/internal/druidpeer"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
-// e2eAnnouncedLoad reads the node's segment inventory as a Druid 38 Coordinator does (a full snapshot, in Smile)
-// and returns the load request announced for id, with its JSON.
+// e2eAnnouncedLoad is the load request the node announces for id, and its JSON, as a Coordinator reads them.
 func e2eAnnouncedLoad(t *testing.T, n *e2eNode, id segments.SegmentID) (segments.ChangeRequest, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, n.URL+inventory.Path+"?counter=-1&timeout=1000", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	loads, err := druidpeer.AnnouncedLoads(ctx, &http.Client{}, n.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Accept", inventory.SmileType)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	smile, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jackson.SmileToJSON(smile)
-	if err != nil {
-		t.Fatalf("the inventory's Smile: %v", err)
-	}
-	var found segments.ChangeRequest
-	var raw []byte
-	if _, err := inventory.Decode(bytes.NewReader(js), func(r *segments.ChangeRequest, doc []byte) error {
-		if r.Action == segments.ActionLoad && r.Segment.ID() == id {
-			found, raw = *r, bytes.Clone(doc)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("reading the inventory: %v", err)
-	}
-	if raw == nil {
+	a, ok := loads[id]
+	if !ok {
 		t.Fatalf("segment %s is not announced", id)
 	}
-	return found, raw
+	return a.Request, a.JSON
 }
 
 // TestServeE2EPartialLoad: serve takes a Druid 38+ Coordinator's wrapped (partial-load) request, pulls the
