@@ -144,6 +144,8 @@ func FuzzDataSegmentJSON(f *testing.F) {
 func FuzzChangeRequest(f *testing.F) {
 	addGoldenSeeds(f, "changerequests/load.json", "changerequests/noop.json", "changerequests/schema.json")
 	f.Add([]byte(`{"dataSource":"d","action":"drop","interval":"2025-01-01/2025-01-02","version":"v","action":"x"}`))
+	// A load announcement of a partial-load wrapper, its two request members around the segment's.
+	f.Add([]byte(`{"action":"load","loadedBytes":7,"dataSource":"d","interval":"2025-01-01/2025-01-02","version":"v","loadSpec":{"type":"partialX","fingerprint":"f","delegate":{}},"fingerprint":"f","size":7}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r ChangeRequest
 		if err := r.UnmarshalJSON(data); err != nil {
