@@ -9,6 +9,7 @@ package audittest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/internal/sandbox"
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
+	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf/tlsconftest"
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/metadata"
 	"github.com/druid-sidecar/druid-sidecar/segments"
@@ -77,6 +80,9 @@ type Options struct {
 	// rule and a server announcing fingerprints, a tier alias over two tiers, a clone Historical and an ingestion
 	// task, read from the Coordinator's dynamic configuration in the config table.
 	Druid38 bool
+	// TLS makes HostHTTP a TLS-only server (druid.enableTlsPort, druid.enablePlaintextPort=false) whose certificate
+	// a test CA signed, and Config trusts that CA through druid.client.https.*.
+	TLS bool
 }
 
 // The hosts Druid38 adds.
@@ -115,6 +121,11 @@ func New(t testing.TB, opts Options) *Cluster {
 	}
 	if c.PG.Password != "" {
 		c.Sets = append(c.Sets, "druid.metadata.storage.connector.password="+c.PG.Password)
+	}
+	var pki tlsconftest.GoPKI
+	if opts.TLS {
+		pki = tlsconftest.NewGoPKI(t, t.TempDir(), "trustpass", HostHTTP)
+		c.Sets = append(c.Sets, "druid.client.https.trustStorePath="+pki.TrustStore, "druid.client.https.trustStorePassword=trustpass")
 	}
 	c.Config = load(t, c.Sets)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -216,7 +227,13 @@ func New(t testing.TB, opts Options) *Cluster {
 			srv := httptest.NewUnstartedServer(mux)
 			srv.Listener.Close()
 			srv.Listener = l
-			srv.Start()
+			if opts.TLS && host == HostHTTP {
+				srv.TLS = serverTLS(t, pki)
+				srv.StartTLS()
+				sets = append(sets, "druid.enableTlsPort=true", "druid.tlsPort="+strconv.Itoa(port), "druid.enablePlaintextPort=false")
+			} else {
+				srv.Start()
+			}
 			t.Cleanup(srv.Close)
 		} else {
 			l.Close() // nothing answers on the port
@@ -426,4 +443,14 @@ func (c *Cluster) serveRaw(t testing.TB, ctx context.Context, host, role, server
 	}
 	c.Servers[host] = name
 	return name
+}
+
+// serverTLS is the TLS configuration of a server presenting pki's leaf.
+func serverTLS(t testing.TB, pki tlsconftest.GoPKI) *tls.Config {
+	t.Helper()
+	cfg, err := tlsconf.Server(configs.TLSServerConfig{KeyStorePath: pki.KeyStore, KeyStorePassword: configs.NewSecret("trustpass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -71,8 +71,9 @@ type GoPKI struct {
 	KeyStore, TrustStore string
 }
 
-// NewGoPKI makes the CA, the leaf and both stores in dir, each under password.
-func NewGoPKI(t testing.TB, dir, password string) GoPKI {
+// NewGoPKI makes the CA, the leaf and both stores in dir, each under password. The leaf names 127.0.0.1,
+// localhost and the extra addresses given.
+func NewGoPKI(t testing.TB, dir, password string, extraIPs ...string) GoPKI {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -85,8 +86,12 @@ func NewGoPKI(t testing.TB, dir, password string) GoPKI {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	for _, ip := range extraIPs {
+		ips = append(ips, net.ParseIP(ip))
+	}
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: ips,
 		DNSNames: []string{"localhost"}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
 	if err != nil {
