@@ -68,6 +68,9 @@ type keyEntry struct {
 	alias string
 	key   crypto.PrivateKey
 	chain []*x509.Certificate // the leaf first
+	// anyAlias marks the one key of a PKCS12 store whose aliases could not be read (see readPKCS12Keys): being the
+	// store's only key, it is the one any certAlias can name.
+	anyAlias bool
 }
 
 // Server is the TLS port's configuration: the key store's certificate chain and key, the entry certAlias names.
@@ -96,7 +99,7 @@ func Server(c configs.TLSServerConfig) (*tls.Config, error) {
 func pickEntry(entries []keyEntry, alias, path string) (keyEntry, error) {
 	var aliases []string
 	for _, e := range entries {
-		if alias != "" && strings.EqualFold(e.alias, alias) {
+		if alias != "" && (strings.EqualFold(e.alias, alias) || e.anyAlias) {
 			return e, nil
 		}
 		aliases = append(aliases, e.alias)
@@ -172,6 +175,11 @@ func readPKCS12Keys(b []byte, path, pass string) ([]keyEntry, error) {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			return nil, fmt.Errorf("%s does not open the PKCS12 key store %s: wrong password", configs.KeyTLSKeyStorePassword, path)
 		}
+		// ToPEM refuses bags with attributes it does not know, such as Java's trusted-certificate mark on a CA
+		// imported beside the key (keytool -importcert); DecodeChain reads such a store when it has one key.
+		if e, cerr := readPKCS12Chain(b, pass); cerr == nil {
+			return []keyEntry{e}, nil
+		}
 		return nil, fmt.Errorf("%s: reading the PKCS12 key store %s: %w", configs.KeyTLSKeyStorePath, path, err)
 	}
 	type keyBag struct {
@@ -216,6 +224,29 @@ func readPKCS12Keys(b []byte, path, pass string) ([]keyEntry, error) {
 		out = append(out, keyEntry{alias: k.alias, key: k.key, chain: buildChain(leaf, certs)})
 	}
 	return out, nil
+}
+
+// readPKCS12Chain reads a PKCS12 store of one key with DecodeChain, whose certificates come in file order: the
+// leaf is the one whose public key is the key's.
+func readPKCS12Chain(b []byte, pass string) (keyEntry, error) {
+	key, first, rest, err := pkcs12.DecodeChain(b, pass)
+	if err != nil {
+		return keyEntry{}, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return keyEntry{}, fmt.Errorf("unsupported private key type %T", key)
+	}
+	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok {
+		return keyEntry{}, fmt.Errorf("unsupported private key type %T", key)
+	}
+	certs := append([]*x509.Certificate{first}, rest...)
+	i := slices.IndexFunc(certs, func(c *x509.Certificate) bool { return pub.Equal(c.PublicKey) })
+	if i < 0 {
+		return keyEntry{}, errors.New("no certificate of the key")
+	}
+	return keyEntry{key: key, chain: buildChain(certs[i], certs), anyAlias: true}, nil
 }
 
 // parseRawKey reads a key as ToPEM writes it: PKCS#1 for RSA, SEC 1 for EC (PKCS#8 is tried too).

@@ -201,3 +201,22 @@ func TestGoMadeChain(t *testing.T) {
 		t.Error("validateHostnames=false accepted a certificate no trusted root signed")
 	}
 }
+
+// TestPKCS12KeyStoreWithTrustedCA: a PKCS12 key store into which keytool imported a CA as a trusted certificate
+// entry beside the key (a common operator step) still serves the key's certificate, named by certAlias.
+func TestPKCS12KeyStoreWithTrustedCA(t *testing.T) {
+	dir := t.TempDir()
+	ks, other := filepath.Join(dir, "server.p12"), filepath.Join(dir, "ca.p12")
+	tlsconftest.GenKeyPair(t, ks, "PKCS12", "storepass1", "server", "storepass1")
+	tlsconftest.GenKeyPair(t, other, "PKCS12", "storepass1", "ca", "storepass1")
+	tlsconftest.TrustCert(t, other, "PKCS12", "storepass1", "ca", ks, "PKCS12", "storepass1")
+	cfg, err := tlsconf.Server(configs.TLSServerConfig{KeyStorePath: ks, CertAlias: "server", KeyStorePassword: configs.NewSecret("storepass1")})
+	if err != nil {
+		t.Fatalf("tlsconf.Server: %v", err)
+	}
+	if org := cfg.Certificates[0].Leaf.Subject.Organization; len(org) != 1 || org[0] != "druid-sidecar test server" {
+		t.Errorf("presents %v, want the key's certificate", org)
+	}
+	_, err = tlsconf.Server(configs.TLSServerConfig{KeyStorePath: ks, KeyStorePassword: configs.NewSecret("wrongpass")})
+	checkNames(t, err, configs.KeyTLSKeyStorePassword, ks)
+}
