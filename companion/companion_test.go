@@ -831,3 +831,22 @@ func TestRunsOnWhenItCannotCleanItsStaging(t *testing.T) {
 		t.Error("a segment was prefetched with the staging area unusable")
 	}
 }
+
+// TestPrefetchesWithoutConfiguration: with no druid.sidecar.prefetch.maxBytes at all (auto), a location whose
+// maxSize is below its disk gets a window from the disk's free space, and the companion prefetches the queue out of
+// the box (the rig's location has maxSize 200m on a test directory with far more free space).
+func TestPrefetchesWithoutConfiguration(t *testing.T) {
+	r := newRig(t, 3, 16<<10)
+	r.sets = slices.DeleteFunc(r.sets, func(s string) bool { return strings.HasPrefix(s, "druid.sidecar.prefetch.maxBytes=") })
+	r.queue(r.segs...)
+	rc := r.start(r.config())
+	s := rc.waitStatus(t, 20*time.Second, "three copies placed", func(s snapshot) bool { return s.Prefetch.Totals.Placed == 3 })
+	if !s.Prefetch.Enabled || s.Prefetch.Off != "" {
+		t.Errorf("prefetch enabled %v, off %q; want on by default", s.Prefetch.Enabled, s.Prefetch.Off)
+	}
+	for _, seg := range r.segs {
+		if !r.dirExists(seg) {
+			t.Errorf("%s is not in the cache", seg.ID())
+		}
+	}
+}
