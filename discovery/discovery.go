@@ -52,12 +52,16 @@ type Node struct {
 	DataNode *DataNodeService `json:"dataNodeService,omitempty"`
 }
 
-// DataNodeService is what Druid's HTTP server view takes from a node: tier, maxSize, serverType, priority.
+// DataNodeService is what Druid's HTTP server view takes from a node: tier, maxSize, storageSize (Druid 37+),
+// serverType, priority.
 type DataNodeService struct {
-	Tier       string `json:"tier"`
-	MaxSize    int64  `json:"maxSize"`
-	ServerType string `json:"serverType"`
-	Priority   int    `json:"priority"`
+	Tier    string `json:"tier"`
+	MaxSize int64  `json:"maxSize"`
+	// StorageSize is the node's segment cache capacity; a writer older than Druid 37 has none, and it is then
+	// maxSize, as Druid's DruidServerMetadata reads a null storageSize.
+	StorageSize int64  `json:"storageSize"`
+	ServerType  string `json:"serverType"`
+	Priority    int    `json:"priority"`
 }
 
 // Leader is the holder of a leadership.
@@ -122,6 +126,11 @@ func ParseNode(data []byte) (Node, error) {
 		d := &DataNodeService{}
 		_ = json.Unmarshal(get("tier", false), &d.Tier)
 		_ = json.Unmarshal(get("maxSize", false), &d.MaxSize)
+		// An absent (or null) storageSize is maxSize, as DruidServerMetadata's creator takes it.
+		d.StorageSize = d.MaxSize
+		if raw := get("storageSize", false); raw != nil && string(raw) != "null" {
+			_ = json.Unmarshal(raw, &d.StorageSize)
+		}
 		_ = json.Unmarshal(get("priority", false), &d.Priority)
 		if err := json.Unmarshal(get("serverType", false), &d.ServerType); err != nil || d.ServerType == "" {
 			_ = json.Unmarshal(get("type", true), &d.ServerType)

@@ -20,8 +20,9 @@ func TestParseNodeDuplicateType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No storageSize (a writer older than Druid 37): it is maxSize, as DruidServerMetadata reads it.
 	if n.DataNode == nil || n.DataNode.ServerType != "historical" || n.DataNode.Tier != "hot" || n.DataNode.Priority != 3 ||
-		len(n.Services) != 2 || n.Services[0] != "dataNodeService" || n.Services[1] != "lookupNodeService" {
+		n.DataNode.StorageSize != 5 || len(n.Services) != 2 || n.Services[0] != "dataNodeService" || n.Services[1] != "lookupNodeService" {
 		t.Errorf("parsed: %+v %+v", n, n.DataNode)
 	}
 }

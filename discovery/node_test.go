@@ -38,7 +38,8 @@ func TestHistoricalNodeJSONMatchesJava(t *testing.T) {
 	if want := `,"enableTlsPort":false,"labels":{"app":"x","zone":"b\"1"},"version":"36.0.0"}`; !strings.Contains(string(got), want) {
 		t.Errorf("labels: %s does not contain %s", got, want)
 	}
-	if n.DataNode == nil || n.DataNode.ServerType != "historical" || n.DataNode.MaxSize != 300000000000 || n.Services[0] != "dataNodeService" {
+	if n.DataNode == nil || n.DataNode.ServerType != "historical" || n.DataNode.MaxSize != 300000000000 ||
+		n.DataNode.StorageSize != 250000000000 || n.Services[0] != "dataNodeService" {
 		t.Errorf("parsed back: %+v", n)
 	}
 	if a := NewZooKeeperAnnouncer(nil, cfg, RoleHistorical, got); a.Path() != "/druid/internal-discovery/HISTORICAL/127.0.0.7:8083" {
