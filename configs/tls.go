@@ -25,7 +25,8 @@ type TLSServerConfig struct {
 
 // TLSClientConfig is druid.client.https.*: whom outbound HTTPS calls (Coordinator, inventories, upstream) trust.
 type TLSClientConfig struct {
-	// TrustStorePath is the JKS or PKCS12 file of trusted certificates; empty trusts the system's roots.
+	// TrustStorePath is the JKS or PKCS12 file of trusted certificates (a key store also serves: its keys' certificates
+	// are trusted, as in Java); empty trusts the system's roots.
 	TrustStorePath string
 	// TrustStoreType is JKS or PKCS12 (any case); empty means Java's default type, PKCS12.
 	TrustStoreType     string

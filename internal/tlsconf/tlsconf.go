@@ -336,8 +336,21 @@ func readTrustStore(c configs.TLSClientConfig) ([]*x509.Certificate, error) {
 		if err := ks.Load(bytes.NewReader(b), []byte(c.TrustStorePassword.Reveal())); err != nil {
 			return nil, fmt.Errorf("%s does not open the JKS trust store %s (wrong password, or a damaged file): %w", configs.KeyTLSTrustStorePassword, path, err)
 		}
-		// Java's trust managers trust the trusted certificate entries only, not the chains of key entries.
+		// Java's trust managers (TrustStoreUtil) trust the trusted certificate entries and the certificate of each
+		// key entry (not the rest of its chain), so that a key store also serves as a trust store.
 		for _, alias := range ks.Aliases() {
+			if ks.IsPrivateKeyEntry(alias) {
+				chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
+				if err != nil || len(chain) == 0 {
+					return nil, fmt.Errorf("%s: the key entry %q of %s has no certificate", configs.KeyTLSTrustStorePath, alias, path)
+				}
+				x, err := x509.ParseCertificate(chain[0].Content)
+				if err != nil {
+					return nil, fmt.Errorf("%s: the certificate %q of %s: %w", configs.KeyTLSTrustStorePath, alias, path, err)
+				}
+				certs = append(certs, x)
+				continue
+			}
 			if !ks.IsTrustedCertificateEntry(alias) {
 				continue
 			}
@@ -357,6 +370,13 @@ func readTrustStore(c configs.TLSClientConfig) ([]*x509.Certificate, error) {
 			return nil, fmt.Errorf("%s does not open the PKCS12 trust store %s: wrong password", configs.KeyTLSTrustStorePassword, path)
 		}
 		if err != nil {
+			// A key store used as the trust store: its key entries' certificates, as Java's trust managers take them.
+			if keys, kerr := readPKCS12Keys(b, path, c.TrustStorePassword.Reveal()); kerr == nil && len(keys) > 0 {
+				for _, k := range keys {
+					certs = append(certs, k.chain[0])
+				}
+				return certs, nil
+			}
 			return nil, fmt.Errorf("%s: reading the PKCS12 trust store %s (trusted certificate entries only, as keytool -importcert writes them): %w", configs.KeyTLSTrustStorePath, path, err)
 		}
 	}

@@ -220,3 +220,20 @@ func TestPKCS12KeyStoreWithTrustedCA(t *testing.T) {
 	_, err = tlsconf.Server(configs.TLSServerConfig{KeyStorePath: ks, KeyStorePassword: configs.NewSecret("wrongpass")})
 	checkNames(t, err, configs.KeyTLSKeyStorePassword, ks)
 }
+
+// TestKeyStoreAsTrustStore: a key store given as the trust store trusts its key entries' certificates, as Java's
+// trust managers do (Druid's TLS docs use one store for both).
+func TestKeyStoreAsTrustStore(t *testing.T) {
+	for _, typ := range []string{"JKS", "PKCS12"} {
+		ks := filepath.Join(t.TempDir(), "both."+typ)
+		tlsconftest.GenKeyPair(t, ks, typ, "storepass1", "server", "storepass1")
+		cfg, err := tlsconf.Server(configs.TLSServerConfig{KeyStorePath: ks, KeyStorePassword: configs.NewSecret("storepass1")})
+		if err != nil {
+			t.Fatalf("%s: tlsconf.Server: %v", typ, err)
+		}
+		tc := configs.TLSClientConfig{TrustStorePath: ks, TrustStorePassword: configs.NewSecret("storepass1"), ValidateHostnames: true}
+		if body, _, err := health(t, tc, serveHealth(t, cfg)); err != nil || body != "true" {
+			t.Errorf("%s: GET /status/health trusting the key store: %q, %v", typ, body, err)
+		}
+	}
+}
