@@ -26,9 +26,10 @@ import (
 var ErrStopped = errors.New("announcer: stopped")
 
 // SegmentHistory receives every segment change, whether or not it goes to ZooKeeper: the HTTP segment inventory
-// (*inventory.Inventory) implements it. Loads carry the announced (transformed) copy, drops the segment as given.
+// (*inventory.Inventory) implements it. Loads are the load announcements (segments.LoadAnnouncement) of the segments
+// as given, carrying the announced (transformed) copy; drops carry the segment as given.
 type SegmentHistory interface {
-	Announce(segs []*segments.DataSegment) error
+	AnnounceLoads(loads []segments.ChangeRequest) error
 	Unannounce(segs []*segments.DataSegment) error
 }
 
@@ -301,11 +302,14 @@ func (a *Announcer) AnnounceSegments(ctx context.Context, segs ...*segments.Data
 			return
 		}
 		if a.history != nil {
-			xs := make([]*segments.DataSegment, len(fresh))
+			// The announcement is built from the segment as loaded and then given the transformed copy: with
+			// skipLoadSpec the copy has no load spec, and so no partial-load wrapper to take the fingerprint from.
+			loads := make([]segments.ChangeRequest, len(fresh))
 			for i, p := range fresh {
-				xs[i] = p.xform
+				loads[i] = segments.LoadAnnouncement(p.orig)
+				loads[i].Segment = p.xform
 			}
-			if err := a.history.Announce(xs); err != nil {
+			if err := a.history.AnnounceLoads(loads); err != nil {
 				errs = append(errs, fmt.Errorf("announcer: recording the announcement in the segment inventory: %w", err))
 			}
 		}

@@ -92,14 +92,18 @@ func (zktNoLog) Printf(string, ...any) {}
 type zktHistory struct {
 	mu        sync.Mutex
 	loads     []*segments.DataSegment
+	requests  []segments.ChangeRequest
 	drops     []*segments.DataSegment
 	loadCalls int
 }
 
-func (h *zktHistory) Announce(segs []*segments.DataSegment) error {
+func (h *zktHistory) AnnounceLoads(loads []segments.ChangeRequest) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.loads = append(h.loads, segs...)
+	for _, r := range loads {
+		h.loads = append(h.loads, r.Segment)
+	}
+	h.requests = append(h.requests, loads...)
 	h.loadCalls++
 	return nil
 }

@@ -84,23 +84,44 @@ func newInventory(zeroHash int64) *Inventory {
 // Announce adds segments to the inventory and records a "load" change for each one that was not announced yet;
 // a segment whose id is already announced (or repeated within segs) records nothing, as in Druid. Pass the
 // segments as they are to be announced, that is after the druid.announcer.skip* transforms: their JSON is what
-// snapshots and load entries carry.
+// snapshots and load entries carry. Each is announced as segments.LoadAnnouncement builds it from the segment given;
+// a caller that strips load specs (skipLoadSpec) uses AnnounceLoads, so that the fingerprint survives.
 //
 // It fails, changing nothing, only when a segment cannot be serialized (a caller-built LoadSpec or
 // LastCompactionState that is not a JSON object).
 func (inv *Inventory) Announce(segs []*segments.DataSegment) error {
-	if len(segs) == 0 {
+	loads := make([]segments.ChangeRequest, len(segs))
+	for i, s := range segs {
+		loads[i] = segments.LoadAnnouncement(s)
+	}
+	return inv.AnnounceLoads(loads)
+}
+
+// AnnounceLoads is Announce for load announcements already built: each request's Segment is the copy to announce,
+// and its fingerprint and loadedBytes are the ones segments.LoadAnnouncement gave the segment as loaded, before
+// druid.announcer.skipLoadSpec took the partial-load wrapper away with its load spec (without them a Druid 38+
+// Coordinator would count the replica as stale and load it again and again). Requests whose action is not load are
+// an error.
+func (inv *Inventory) AnnounceLoads(loads []segments.ChangeRequest) error {
+	if len(loads) == 0 {
 		return nil
 	}
-	reqs, err := inventoryRequests(segments.ActionLoad, segs)
-	if err != nil {
-		return err
+	reqs := make([][]byte, len(loads))
+	for i, r := range loads {
+		if r.Action != segments.ActionLoad || r.Segment == nil {
+			return fmt.Errorf("cannot announce request %d of %d: it is not the load of a segment", i, len(loads))
+		}
+		b, err := r.AppendJSON(nil)
+		if err != nil {
+			return fmt.Errorf("cannot record the load of segment %s in the inventory: %w", r.Segment.ID(), err)
+		}
+		reqs[i] = b
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	recorded := false
-	for i, s := range segs {
-		id := s.ID()
+	for i, r := range loads {
+		id := r.Segment.ID()
 		if _, ok := inv.byID[id]; ok {
 			continue
 		}
@@ -125,7 +146,7 @@ func (inv *Inventory) Unannounce(segs []*segments.DataSegment) error {
 	if len(segs) == 0 {
 		return nil
 	}
-	reqs, err := inventoryRequests(segments.ActionDrop, segs)
+	reqs, err := dropRequests(segs)
 	if err != nil {
 		return err
 	}
@@ -154,23 +175,17 @@ func (inv *Inventory) Unannounce(segs []*segments.DataSegment) error {
 	return nil
 }
 
-// inventoryRequests serializes one change request per segment.
-func inventoryRequests(action segments.Action, segs []*segments.DataSegment) ([][]byte, error) {
+// dropRequests serializes one drop request per segment.
+func dropRequests(segs []*segments.DataSegment) ([][]byte, error) {
 	reqs := make([][]byte, len(segs))
 	for i, s := range segs {
 		if s == nil {
-			return nil, fmt.Errorf("cannot %s segment %d of %d: it is nil", action, i, len(segs))
+			return nil, fmt.Errorf("cannot drop segment %d of %d: it is nil", i, len(segs))
 		}
-		r := segments.ChangeRequest{Action: action, Segment: s}
-		if action == segments.ActionLoad {
-			// A load is announced as Druid's SegmentChangeRequestLoad.forAnnouncement builds it: a segment loaded
-			// through a partial-load wrapper carries the wrapper's fingerprint and loadedBytes, or the Coordinator
-			// would count the replica as stale and load it again.
-			r = segments.LoadAnnouncement(s)
-		}
+		r := segments.ChangeRequest{Action: segments.ActionDrop, Segment: s}
 		b, err := r.AppendJSON(nil)
 		if err != nil {
-			return nil, fmt.Errorf("cannot record the %s of segment %s in the inventory: %w", action, s.ID(), err)
+			return nil, fmt.Errorf("cannot record the drop of segment %s in the inventory: %w", s.ID(), err)
 		}
 		reqs[i] = b
 	}
