@@ -70,9 +70,9 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 }
 
 // writeClusterTable writes what ZooKeeper holds as a table, with the columns of the Services view of Druid's web
-// console: sizes for people (the JSON keeps bytes), and a data server's usage of its maxSize. Every name in it was
-// written by some process of the cluster, so each goes through safetext.Printable (a tab would also break the
-// columns).
+// console: sizes for people (the JSON keeps bytes), a data server's storageSize beside its maxSize (Druid 37+; an older
+// announcement's is its maxSize), and its usage of its maxSize. Every name in it was written by some process of the
+// cluster, so each goes through safetext.Printable (a tab would also break the columns).
 func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	p := safetext.Printable
 	leader := func(l *discovery.Leader) string {
@@ -95,15 +95,15 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 		return nodes[i].Name < nodes[j].Name
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNODE\tSERVICE\tVERSION\tTIER\tSEGMENTS\tCURRENT SIZE\tMAX SIZE\tUSAGE")
+	fmt.Fprintln(tw, "ROLE\tNODE\tSERVICE\tVERSION\tTIER\tSEGMENTS\tCURRENT SIZE\tMAX SIZE\tSTORAGE SIZE\tUSAGE")
 	for _, n := range nodes {
-		tier, maxSize, segs, size, usage := "-", "-", "-", "-", "-"
+		tier, maxSize, storageSize, segs, size, usage := "-", "-", "-", "-", "-", "-"
 		version := n.Version
 		if version == "" {
 			version = "-" // an announcement from before Druid 35, which had no version
 		}
 		if d := n.DataNode; d != nil {
-			tier, maxSize = d.Tier, configs.FormatHumanBytes(d.MaxSize)
+			tier, maxSize, storageSize = d.Tier, configs.FormatHumanBytes(d.MaxSize), configs.FormatHumanBytes(d.StorageSize)
 		}
 		if s, ok := inv[n.Name]; ok {
 			segs, size = strconv.Itoa(s.Segments), configs.FormatHumanBytes(s.Bytes)
@@ -112,8 +112,8 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 			}
 			delete(inv, n.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(n.Role), p(n.Name), p(n.Service), p(version), p(tier),
-			segs, size, maxSize, usage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(n.Role), p(n.Name), p(n.Service), p(version),
+			p(tier), segs, size, maxSize, storageSize, usage)
 	}
 	// Batch inventories of servers that are not (or no longer) in internal discovery.
 	rest := make([]string, 0, len(inv))
@@ -123,7 +123,7 @@ func writeClusterTable(w io.Writer, c *announcer.Cluster) {
 	sort.Strings(rest)
 	for _, name := range rest {
 		s := inv[name]
-		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t%d\t%s\t-\t-\n", p(name), s.Segments, configs.FormatHumanBytes(s.Bytes))
+		fmt.Fprintf(tw, "(undiscovered)\t%s\t-\t-\t-\t%d\t%s\t-\t-\t-\n", p(name), s.Segments, configs.FormatHumanBytes(s.Bytes))
 	}
 	tw.Flush()
 }

@@ -22,7 +22,8 @@ func TestClusterCommand(t *testing.T) {
 	z := testenv.ZooKeeper(t)
 	conn := z.Conn(t)
 	sets := []string{"--set", "druid.zk.service.host=" + z.ConnectString, "--set", "druid.host=127.0.0.61",
-		"--set", "druid.server.maxSize=10g", "--set", "druid.server.tier=hot"}
+		"--set", "druid.server.maxSize=10g", "--set", "druid.server.tier=hot",
+		"--set", `druid.segmentCache.locations=[{"path":"` + t.TempDir() + `","maxSize":8000000000}]`}
 	latch := z.Path("druid/coordinator/_COORDINATOR")
 	for _, p := range []string{z.Path("druid"), z.Path("druid/coordinator"), latch} {
 		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -38,8 +39,11 @@ func TestClusterCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: []string{"druid.zk.service.host=" + z.ConnectString,
-		"druid.host=127.0.0.61", "druid.server.maxSize=10g", "druid.server.tier=hot"}})
+	var cfgSets []string
+	for i := 1; i < len(sets); i += 2 {
+		cfgSets = append(cfgSets, sets[i])
+	}
+	cfg, err := configs.Load(configs.LoadOptions{Environ: []string{}, Sets: cfgSets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +79,15 @@ func TestClusterCommand(t *testing.T) {
 	if c.Coordinator == nil || c.Coordinator.URL != "http://127.0.0.63:8081" || c.Overlord != nil {
 		t.Errorf("leaders: %+v %+v", c.Coordinator, c.Overlord)
 	}
-	// The JSON keeps bytes, for programs.
+	// The JSON keeps bytes, for programs; storageSize is the locations' sum, as a Druid 37+ Historical announces it.
 	if len(c.Nodes) != 1 || c.Nodes[0].DataNode == nil || c.Nodes[0].DataNode.MaxSize != 10_000_000_000 ||
+		c.Nodes[0].DataNode.StorageSize != 8_000_000_000 ||
 		c.Nodes[0].Version != "druid-sidecar/"+version || len(c.Inventory) != 1 || c.Inventory[0].Bytes != 3_750_000_000 {
 		t.Errorf("nodes: %s", stdout)
 	}
 	code, stdout, stderr = runCLI(t, []string{}, append([]string{"cluster"}, sets...)...)
 	t.Logf("table:\n%s", stdout)
-	row := regexp.MustCompile(`(?m)^HISTORICAL +127\.0\.0\.61:8083 +druid/historical +druid-sidecar/\S+ +hot +3 +3\.8 GB +10\.0 GB +37\.5%$`)
+	row := regexp.MustCompile(`(?m)^HISTORICAL +127\.0\.0\.61:8083 +druid/historical +druid-sidecar/\S+ +hot +3 +3\.8 GB +10\.0 GB +8\.0 GB +37\.5%$`)
 	if code != exitOK || !strings.Contains(stdout, "Coordinator leader: http://127.0.0.63:8081") ||
 		!strings.Contains(stdout, "Overlord leader:    (none)") || !row.MatchString(stdout) {
 		t.Errorf("exit %d, table:\n%s%s", code, stdout, stderr)
