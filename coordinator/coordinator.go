@@ -231,6 +231,7 @@ func (c *Client) setLeader(l string) {
 
 // statusError is an unexpected answer from the Coordinator.
 type statusError struct {
+	method string // "" is GET
 	url    string
 	status int
 	body   string
@@ -241,19 +242,28 @@ func (e *statusError) Is(target error) bool {
 }
 
 func (e *statusError) Error() string {
+	method := e.method
+	if method == "" {
+		method = http.MethodGet
+	}
 	switch e.status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Sprintf("the Coordinator refused GET %s (HTTP %d %s): the request needs read access to the cluster "+
+		return fmt.Sprintf("the Coordinator refused %s %s (HTTP %d %s): the request needs read access to the cluster "+
 			"state and the dataSource; check druid.escalator.type=basic, druid.escalator.internalClientUsername and "+
-			"internalClientPassword", e.url, e.status, e.body)
+			"internalClientPassword", method, e.url, e.status, e.body)
 	}
-	return fmt.Sprintf("the Coordinator answered GET %s with HTTP %d: %s", e.url, e.status, e.body)
+	return fmt.Sprintf("the Coordinator answered %s %s with HTTP %d: %s", method, e.url, e.status, e.body)
 }
 
-// get sends GET path to the leader and returns the response of status 200 or 404 for the caller to read; any other
-// answer is an error. A failure (no answer, a redirect, a 5xx) makes the client find the leader again, and the
-// request is sent once more when that gives another leader.
+// get sends GET path to the leader; see request.
 func (c *Client) get(ctx context.Context, path string) (*http.Response, context.CancelFunc, error) {
+	return c.request(ctx, http.MethodGet, path)
+}
+
+// request sends method path (without a body) to the leader and returns the response of status 200 or 404 for the
+// caller to read; any other answer is an error. A failure (no answer, a redirect, a 5xx) makes the client find the
+// leader again, and the request is sent once more when that gives another leader.
+func (c *Client) request(ctx context.Context, method, path string) (*http.Response, context.CancelFunc, error) {
 	var lastErr error
 	tried := map[string]bool{}
 	for attempt := 0; attempt < 3; attempt++ {
@@ -268,7 +278,7 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, context.
 			break // the leader found again is the one that just failed
 		}
 		tried[base] = true
-		resp, cancel, err := c.send(ctx, base+path)
+		resp, cancel, err := c.send(ctx, method, base+path)
 		if err != nil {
 			lastErr = err
 			c.forget(base)
@@ -284,7 +294,7 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, context.
 			loc, lerr := resp.Location()
 			drainCoordinator(resp, cancel)
 			if lerr != nil {
-				lastErr = fmt.Errorf("the Coordinator at %s redirected GET %s without a usable Location: %w", base, path, lerr)
+				lastErr = fmt.Errorf("the Coordinator at %s redirected %s %s without a usable Location: %w", base, method, path, lerr)
 				c.forget(base)
 				continue
 			}
@@ -297,7 +307,7 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, context.
 		}
 		body := readSnippet(resp)
 		drainCoordinator(resp, cancel)
-		serr := &statusError{url: base + path, status: resp.StatusCode, body: body}
+		serr := &statusError{method: method, url: base + path, status: resp.StatusCode, body: body}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
 			resp.StatusCode == http.StatusBadRequest {
 			return nil, nil, serr // another leader would answer the same
@@ -308,10 +318,10 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, context.
 	return nil, nil, lastErr
 }
 
-// send makes one GET, bounded by the client's timeout until the body is read (the caller calls cancel).
-func (c *Client) send(ctx context.Context, u string) (*http.Response, context.CancelFunc, error) {
+// send makes one request, bounded by the client's timeout until the body is read (the caller calls cancel).
+func (c *Client) send(ctx context.Context, method, u string) (*http.Response, context.CancelFunc, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(rctx, method, u, nil)
 	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("the Coordinator URL %s: %w", u, err)
@@ -326,7 +336,7 @@ func (c *Client) send(ctx context.Context, u string) (*http.Response, context.Ca
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("calling the Coordinator (GET %s): %w", u, err)
+		return nil, nil, fmt.Errorf("calling the Coordinator (%s %s): %w", method, u, err)
 	}
 	return resp, cancel, nil
 }

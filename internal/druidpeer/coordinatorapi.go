@@ -6,6 +6,8 @@ package druidpeer
 //     from queues the test sets; ?simple gives counts and sizes as Druid does;
 //   - GET /druid/coordinator/v1/metadata/datasources/{ds}/segments/{id}: the used segment's DataSegment JSON, trying
 //     every reading of the id with that dataSource as Druid's MetadataResource does, 404 when none matches;
+//   - POST /druid/coordinator/v1/metadata/bootstrapSegments: the bootstrap (broadcast) segments SetBootstrapSegments
+//     gave, a JSON array of DataSegment (empty before, as a Coordinator without broadcast rules answers);
 //   - GET /druid/coordinator/v1/leader and /isLeader.
 // With a user set every request must carry that basic-auth user and password (401 otherwise, 403 for a wrong
 // password), as with Druid's basic authenticator. A test can also turn it into a non-leader that redirects every
@@ -46,6 +48,7 @@ type CoordinatorAPI struct {
 	mu         sync.Mutex
 	queues     map[string]*apiQueue
 	segs       map[segments.SegmentID]*segments.DataSegment
+	bootstrap  []*segments.DataSegment
 	redirectTo string
 	failStatus int
 	requests   []CoordinatorAPIRequest
@@ -64,6 +67,7 @@ func NewCoordinatorAPI(opts CoordinatorAPIOptions) (*CoordinatorAPI, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /druid/coordinator/v1/loadqueue", c.loadQueue)
 	mux.HandleFunc("GET /druid/coordinator/v1/metadata/datasources/{ds}/segments/{id}", c.segment)
+	mux.HandleFunc("POST /druid/coordinator/v1/metadata/bootstrapSegments", c.bootstrapSegments)
 	mux.HandleFunc("GET /druid/coordinator/v1/leader", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(c.URL()))
