@@ -263,6 +263,8 @@ type AnnouncerConfig struct {
 	SkipDimensionsAndMetrics    bool
 	SkipLoadSpec                bool
 	SkipSegmentAnnouncementOnZK bool
+	// skipOnZKByDefault: no source set skipSegmentAnnouncementOnZk, so the Druid version may decide it.
+	skipOnZKByDefault bool
 }
 
 // StorageConfig is druid.storage.* (deep storage).
@@ -421,9 +423,14 @@ var BuildVersion = "unknown"
 
 // SidecarConfig is druid.sidecar.*: druid-sidecar's own keys.
 type SidecarConfig struct {
-	Version                string
-	CacheLayout            CacheLayout
-	ZKLoadQueue            bool
+	Version     string
+	CacheLayout CacheLayout
+	// ZKLoadQueue is whether the ZooKeeper load queue is read: druid.sidecar.zkLoadQueue, with auto resolved
+	// from the Druid version (ZKLoadQueueMode keeps what was configured).
+	ZKLoadQueue     bool
+	ZKLoadQueueMode Switch
+	// DruidVersion is druid.sidecar.druidVersion; "" means read from the Coordinator leader at start.
+	DruidVersion           string
 	AnnounceServedSegments bool
 	// Upstream is the URL of the segment server served beside; "" when none.
 	Upstream string

@@ -303,6 +303,7 @@ func (l *loader) finish(c *Config) {
 	if !c.ZK.Enabled {
 		c.Announcer.SkipSegmentAnnouncementOnZK = true
 	}
+	l.resolveDruidVersion(c, origin)
 
 	l.checkCachePaths(c)
 	if c.Server.MaxSize == 0 {
