@@ -8,7 +8,8 @@ package druidpeer
 //     every reading of the id with that dataSource as Druid's MetadataResource does, 404 when none matches;
 //   - POST /druid/coordinator/v1/metadata/bootstrapSegments: the bootstrap (broadcast) segments SetBootstrapSegments
 //     gave, a JSON array of DataSegment (empty before, as a Coordinator without broadcast rules answers);
-//   - GET /druid/coordinator/v1/leader and /isLeader.
+//   - GET /druid/coordinator/v1/leader and /isLeader;
+//   - GET /status: StatusResource's answer, its version the one SetVersion gave (null before).
 // With a user set every request must carry that basic-auth user and password (401 otherwise, 403 for a wrong
 // password), as with Druid's basic authenticator. A test can also turn it into a non-leader that redirects every
 // call (307) to the leader, or make it fail with 503.
@@ -51,6 +52,7 @@ type CoordinatorAPI struct {
 	bootstrap  []*segments.DataSegment
 	redirectTo string
 	failStatus int
+	version    string
 	requests   []CoordinatorAPIRequest
 }
 
@@ -76,6 +78,7 @@ func NewCoordinatorAPI(opts CoordinatorAPIOptions) (*CoordinatorAPI, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"leader":true}`))
 	})
+	mux.HandleFunc("GET /status", c.status)
 	c.srv = &http.Server{Handler: c.wrap(mux)}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil
@@ -159,6 +162,27 @@ func (c *CoordinatorAPI) RedirectTo(leader string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.redirectTo = strings.TrimRight(leader, "/")
+}
+
+// SetVersion sets the version /status reports, as a Coordinator of that Druid release does; "" reports null, as
+// a Druid run without its jars' manifest does.
+func (c *CoordinatorAPI) SetVersion(v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.version = v
+}
+
+func (c *CoordinatorAPI) status(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	var version *string
+	if c.version != "" {
+		v := c.version
+		version = &v
+	}
+	c.mu.Unlock()
+	// StatusResource.Status: the version, the loaded extensions and the JVM's memory.
+	writeAPIJSON(w, map[string]any{"version": version, "modules": []any{},
+		"memory": map[string]int64{"maxMemory": 1 << 30, "totalMemory": 1 << 29, "freeMemory": 1 << 28, "usedMemory": 1 << 28, "directMemory": 1 << 30}})
 }
 
 // Fail makes every request answer status (503 for a Coordinator that is starting or has no leader); 0 stops it.
