@@ -197,6 +197,9 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	if err != nil {
 		return fmt.Errorf("setting up deep storage: %w", err)
 	}
+	// The defaults that depend on the cluster's Druid version are settled before anything is announced.
+	a.applyDruidVersion(ctx)
+	cfg = a.cfg
 	p.inv = inventory.New()
 	p.ann, err = announcer.New(cfg, announcer.WithLogger(log), announcer.WithInventory(p.inv),
 		announcer.WithRegisterer(a.reg), announcer.WithStartTime(a.startTime))
