@@ -314,8 +314,10 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 			return fmt.Errorf("announcing the %d cached segments (ZooKeeper %s): %w", len(cached), cfg.ZK.Service.Host, err)
 		}
 	}
+	// Then the Coordinator's bootstrap (broadcast) segments, loaded before bootstrap completes.
+	a.loadBootstrapSegments(ctx, p.queue)
 	a.bootstrapped.Store(true)
-	log.Info("bootstrap complete: cached segments announced", "segments", len(cached))
+	log.Info("bootstrap complete: cached and bootstrap segments announced", "cached", len(cached))
 
 	// The node's own audit: its cache, info_dir and inventory, and what it serves against the metadata store. Work
 	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift. It is
