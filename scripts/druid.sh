@@ -307,6 +307,11 @@ druid.startup.logging.logProperties=false
 druid.server.http.numThreads=16
 # Jetty waits this long for requests in flight at a stop (long-polls among them); the default is 30 s.
 druid.server.http.gracefulShutdownTimeout=PT1S
+# A Coordinator or Broker that starts while a node killed a moment ago is still in discovery waits, before it
+# answers at all, for that node's first inventory sync, up to serverTimeout (4 minutes by default), and Druid 25 keeps
+# waiting after the node has left discovery: 20 s keeps a restart within this script's start timeout. It is also
+# the inventory long-poll's timeout, which any Historical accepts.
+druid.serverview.http.serverTimeout=PT20S
 # DRUID_REAL_EXTRA_PROPS, last so that it overrides the lines above.
 ${DRUID_REAL_EXTRA_PROPS:-}
 EOF
