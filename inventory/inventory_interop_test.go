@@ -53,23 +53,31 @@ func invOddSegments(t testing.TB) []*segments.DataSegment {
 	return []*segments.DataSegment{a, &b, c, d, &e}
 }
 
-func TestInventoryJacksonInterop(t *testing.T) {
-	cp := testenv.JavaClasspath(t)
+// compileInterop compiles testdata/inventory/name against the Jackson classpath into a directory of the test's, and
+// returns the java binary, that directory and the classpath.
+func compileInterop(ctx context.Context, t *testing.T, name string) (java, classes, cp string) {
+	t.Helper()
+	cp = testenv.JavaClasspath(t)
 	javac, err := exec.LookPath("javac")
 	if err != nil {
 		t.Fatalf("javac is not on PATH (%v).\n\tfix: install a JDK (Debian: openjdk-17-jdk-headless); only `go test -short` skips this test.", err)
 	}
-	java, _ := exec.LookPath("java") // JavaClasspath checked it
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	classes := t.TempDir()
-	src, err := filepath.Abs(filepath.Join("testdata", "inventory", "InventoryInterop.java"))
+	java, _ = exec.LookPath("java") // JavaClasspath checked it
+	classes = t.TempDir()
+	src, err := filepath.Abs(filepath.Join("testdata", "inventory", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.CommandContext(ctx, javac, "-nowarn", "-d", classes, "-cp", cp, src).CombinedOutput(); err != nil {
 		t.Fatalf("javac %s failed: %v\n%s", src, err, out)
 	}
+	return java, classes, cp
+}
+
+func TestInventoryJacksonInterop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	java, classes, cp := compileInterop(ctx, t, "InventoryInterop.java")
 
 	// The responses.
 	type invCase struct {

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -62,22 +61,9 @@ func TestInventoryPartialLoadAnnouncement(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cp := testenv.JavaClasspath(t)
-	javac, err := exec.LookPath("javac")
-	if err != nil {
-		t.Fatalf("javac is not on PATH (%v).\n\tfix: install a JDK (Debian: openjdk-17-jdk-headless); only `go test -short` skips this test.", err)
-	}
-	java, _ := exec.LookPath("java")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	src, err := filepath.Abs(filepath.Join("testdata", "inventory", "PartialLoadInterop.java"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.CommandContext(ctx, javac, "-nowarn", "-d", dir, "-cp", cp, src).CombinedOutput(); err != nil {
-		t.Fatalf("javac %s failed: %v\n%s", src, err, out)
-	}
+	java, dir, cp := compileInterop(ctx, t, "PartialLoadInterop.java")
 	jsFile, smFile := filepath.Join(dir, "snapshot.json"), filepath.Join(dir, "snapshot.smile")
 	if err := os.WriteFile(jsFile, js, 0o600); err != nil {
 		t.Fatal(err)
