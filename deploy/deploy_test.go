@@ -26,6 +26,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -70,6 +71,23 @@ func TestManifestServe(t *testing.T) {
 	objs := decodeFile(t, filepath.Join("kubernetes", "historical-serve.yaml"))
 	checkServe(t, objs, "druid-sidecar", "segment-server")
 	checkServices(t, objs)
+}
+
+// TestManifestsKubernetesDiscovery switches each plain manifest to Kubernetes discovery as its ConfigMap says (the
+// lines commented out as "#druid."), and checks the pod still holds together and has what Druid's Kubernetes
+// discovery needs: its own ServiceAccount bound to the minimal Role, the pod's name and namespace in every container
+// that announces or discovers, and the cluster identifier the Role's ConfigMaps are named after.
+func TestManifestsKubernetesDiscovery(t *testing.T) {
+	t.Run("companion", func(t *testing.T) {
+		objs := k8sSwitched(t, decodeFile(t, filepath.Join("kubernetes", "historical-companion.yaml")))
+		sts := checkCompanion(t, objs, "druid-sidecar", "historical")
+		checkK8sDiscovery(t, objs, sts, "", "druid-sidecar", "historical")
+	})
+	t.Run("serve", func(t *testing.T) {
+		objs := k8sSwitched(t, decodeFile(t, filepath.Join("kubernetes", "historical-serve.yaml")))
+		sts := checkServe(t, objs, "druid-sidecar", "segment-server")
+		checkK8sDiscovery(t, objs, sts, "", "druid-sidecar")
+	})
 }
 
 // TestManifestSelectorsApart applies both plain manifests to one namespace, as the examples allow: no Service,
@@ -193,9 +211,41 @@ func TestHelmOptions(t *testing.T) {
 		cm := only[*corev1.ConfigMap](t, decodeFile(t, filepath.Join("kubernetes", "historical-companion.yaml")))
 		checkCompanion(t, append(objs, cm), "druid-sidecar", "historical")
 	})
+	t.Run("kubernetesDiscovery", func(t *testing.T) {
+		t.Parallel()
+		k8s := k8sValues(t)
+		objs := decodeRendered(t, "helm template (k8s)", helmTemplate(t, k8s...))
+		sts := checkCompanion(t, objs, "druid-sidecar", "historical")
+		checkK8sDiscovery(t, objs, sts, "druid", "druid-sidecar", "historical")
+		if sas := ofType[*corev1.ServiceAccount](objs); len(sas) != 1 || sas[0].Name != sts.Spec.Template.Spec.ServiceAccountName {
+			t.Errorf("discovery.type=k8s: ServiceAccounts %+v, want the pod's own, made by the chart", sas)
+		}
+
+		objs = decodeRendered(t, "helm template (k8s, serve)", helmTemplate(t, append(k8s, serveValues...)...))
+		checkK8sDiscovery(t, objs, checkServe(t, objs, "druid-sidecar", "segment-server"), "druid", "druid-sidecar")
+
+		// A ServiceAccount of the operator's: bound, not made.
+		objs = decodeRendered(t, "helm template (k8s, own ServiceAccount)",
+			helmTemplate(t, append(k8s, "--set", "serviceAccountName=druid")...))
+		checkK8sDiscovery(t, objs, checkCompanion(t, objs, "druid-sidecar", "historical"), "druid", "druid-sidecar", "historical")
+		if sas := ofType[*corev1.ServiceAccount](objs); len(sas) != 0 {
+			t.Errorf("serviceAccountName set: the chart made ServiceAccount %s too", sas[0].Name)
+		}
+	})
+	t.Run("zookeeperDiscovery", func(t *testing.T) {
+		t.Parallel()
+		// The default: nothing of Kubernetes discovery, no rights the pod does not use.
+		objs := decodeRendered(t, "helm template", helmTemplate(t))
+		if n := len(ofType[*rbacv1.Role](objs)) + len(ofType[*rbacv1.RoleBinding](objs)) + len(ofType[*corev1.ServiceAccount](objs)); n != 0 {
+			t.Errorf("discovery.type=curator: %d RBAC objects, want none", n)
+		}
+		if sa := only[*appsv1.StatefulSet](t, objs).Spec.Template.Spec.ServiceAccountName; sa != "" {
+			t.Errorf("discovery.type=curator: serviceAccountName %q, want the namespace's default", sa)
+		}
+	})
 	t.Run("lint", func(t *testing.T) {
 		t.Parallel()
-		for _, values := range [][]string{nil, serveValues} {
+		for _, values := range [][]string{nil, serveValues, k8sValues(t)} {
 			args := append([]string{"lint", "--strict", chartDir}, values...)
 			if _, err := runTool(t, helm(t), args...); err != nil {
 				t.Error(err)
@@ -220,6 +270,10 @@ func TestHelmRefuses(t *testing.T) {
 		{"serve with the segment server's tag left empty", []string{"--set", "mode=serve",
 			"--set", "segmentServer.image.repository=registry.example.com/segment-server"}, "segmentServer.image.tag"},
 		{"Kubernetes without native sidecars", []string{"--kube-version", "1.28.9"}, "kubeVersion"},
+		{"k8s discovery, the Historical without the extension", []string{"--set", "discovery.type=k8s"}, "druid-kubernetes-extensions"},
+		{"k8s discovery, a cluster identifier Druid refuses", []string{"--set", "discovery.type=k8s",
+			"--set", "discovery.k8s.clusterIdentifier=Druid_Prod"}, "clusterIdentifier"},
+		{"unknown discovery, schema skipped", []string{"--skip-schema-validation", "--set", "discovery.type=zk"}, "must be curator"},
 		{"unknown mode, schema skipped", []string{"--skip-schema-validation", "--set", "mode=sidecar"}, "must be companion"},
 	}
 	for _, tc := range cases {
@@ -235,6 +289,36 @@ func TestHelmRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// k8sValues turn the chart's defaults to Kubernetes discovery, with the extension in the Historical's loadList.
+func k8sValues(t *testing.T) []string {
+	t.Helper()
+	var values struct {
+		Properties struct{ Common string }
+	}
+	data, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	common := strings.Replace(values.Properties.Common, `"postgresql-metadata-storage"]`,
+		`"postgresql-metadata-storage","druid-kubernetes-extensions"]`, 1)
+	if common == values.Properties.Common {
+		t.Fatal("values.yaml: no druid.extensions.loadList ending with postgresql-metadata-storage to extend")
+	}
+	file := filepath.Join(t.TempDir(), "k8s.yaml")
+	out, err := yaml.Marshal(map[string]any{"discovery": map[string]any{"type": "k8s"},
+		"properties": map[string]any{"common": common}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--values", file}
 }
 
 // helmTemplate renders the chart as release "druid" in namespace "druid" on the oldest Kubernetes it supports.
@@ -318,6 +402,39 @@ func TestKustomizeOperator(t *testing.T) {
 	if envVar(side, "druid_plaintextPort") != nil || envVar(side, "druid_port") != nil {
 		t.Errorf("druid-sidecar sets its port by variable; it must take the node's druid.port from its runtime.properties")
 	}
+}
+
+// TestKustomizeKubernetesDiscovery renders druid-operator's Historical with the companion and the Kubernetes
+// discovery component, as an operator's own kustomization would include them, and checks the pod against its
+// ConfigMaps switched to Kubernetes discovery.
+func TestKustomizeKubernetesDiscovery(t *testing.T) {
+	testenv.Integration(t)
+	dir := t.TempDir()
+	// Relative paths: kustomize takes no absolute one as a kustomization's root.
+	rel := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := filepath.Rel(dir, abs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	base, component := rel(operatorDir), rel(filepath.Join("kustomize", "kubernetes-discovery"))
+	kustomization := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"+
+		"resources:\n  - %s\ncomponents:\n  - %s\n", base, component)
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kustomizeBuild(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeRendered(t, "kustomize build (kubernetes-discovery)", out)
+	objs = append(objs, k8sSwitched(t, decodeFile(t, filepath.Join(operatorDir, "operator-configmaps.yaml")))...)
+	checkK8sDiscovery(t, objs, only[*appsv1.StatefulSet](t, objs), "", "druid-sidecar", "druid-tiny-cluster-historicals")
 }
 
 // mountPathOf is where the container mounts the volume.
@@ -674,6 +791,140 @@ func checkServe(t *testing.T, objs []any, sidecarName, serverName string) *appsv
 	}
 	checkCacheShared(t, sts, cfg, side, server)
 	return sts
+}
+
+// k8sSwitched returns objs with the Kubernetes discovery switch of each ConfigMap turned on: its lines commented
+// out as "#druid." uncommented, as the manifest tells an operator to do.
+func k8sSwitched(t *testing.T, objs []any) []any {
+	t.Helper()
+	switched := false
+	out := slices.Clone(objs)
+	for i, o := range out {
+		cm, ok := o.(*corev1.ConfigMap)
+		if !ok {
+			continue
+		}
+		cm = cm.DeepCopy()
+		for k, v := range cm.Data {
+			on := regexp.MustCompile(`(?m)^(\s*)#(druid\.)`).ReplaceAllString(v, "$1$2")
+			switched = switched || on != v
+			cm.Data[k] = on
+		}
+		out[i] = cm
+	}
+	if !switched {
+		t.Fatal("no ConfigMap has the Kubernetes discovery switch (lines commented out as #druid.)")
+	}
+	return out
+}
+
+// k8sRules are the rules of the Role a Historical's pod needs under Kubernetes discovery in cluster id, and no
+// more: its processes patch their own pod to announce themselves (K8sDruidNodeAnnouncer), list and watch the pods
+// to discover the others, and druid-sidecar reads the leaders from their leader-election ConfigMaps. A Historical
+// never runs for leader, so it never creates or updates those ConfigMaps (Druid's docs grant '*' to every pod).
+func k8sRules(id string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"},
+			ResourceNames: []string{id + "-leaderelection-coordinator", id + "-leaderelection-overlord"}},
+	}
+}
+
+// entry is the value of key in the configuration as loaded, known to druid-sidecar or not ("" when unset).
+func entry(cfg *configs.Config, key string) string {
+	for _, e := range cfg.Entries() {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// checkK8sDiscovery checks a StatefulSet run under Kubernetes discovery: each named container loads a configuration
+// with druid.discovery.type=k8s, one valid cluster identifier, ZooKeeper off and the HTTP server view (as Druid's
+// docs require of every process), and POD_NAME and POD_NAMESPACE from the downward API; the pod's ServiceAccount (created in objs unless it is external, named
+// by the chart's values) is bound in namespace ns ("" for the binding's own) to a Role with k8sRules exactly.
+func checkK8sDiscovery(t *testing.T, objs []any, sts *appsv1.StatefulSet, ns string, names ...string) {
+	t.Helper()
+	spec := &sts.Spec.Template.Spec
+	cms := ofType[*corev1.ConfigMap](objs)
+	var id string
+	for _, name := range names {
+		c := container(t, spec, name)
+		cfg := loadConfig(t, spec, c, cms, configFiles(t, c))
+		for key, want := range map[string]string{"druid.discovery.type": "k8s", "druid.zk.service.enabled": "false",
+			"druid.serverview.type": "http"} {
+			if got := entry(cfg, key); got != want {
+				t.Errorf("%s: %s = %q, want %q under Kubernetes discovery", name, key, got, want)
+			}
+		}
+		cid := entry(cfg, "druid.discovery.k8s.clusterIdentifier")
+		if !regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`).MatchString(cid) {
+			t.Errorf("%s: druid.discovery.k8s.clusterIdentifier %q is not a name Druid takes", name, cid)
+		}
+		if id != "" && cid != id {
+			t.Errorf("%s: druid.discovery.k8s.clusterIdentifier %q, another container of the pod has %q", name, cid, id)
+		}
+		id = cid
+		if c.Name != "druid-sidecar" && !strings.Contains(entry(cfg, "druid.extensions.loadList"), `"druid-kubernetes-extensions"`) {
+			t.Errorf("%s: druid.extensions.loadList %s lacks druid-kubernetes-extensions, which Druid's k8s discovery is in",
+				name, entry(cfg, "druid.extensions.loadList"))
+		}
+		// Druid's default variables (podNameEnvKey and podNamespaceEnvKey, which the examples leave alone).
+		for v, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+			e := envVar(c, v)
+			if e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != field {
+				t.Errorf("%s: variable %s is %+v, want the downward API's %s", name, v, e, field)
+			}
+		}
+	}
+
+	sa := spec.ServiceAccountName
+	if sa == "" || sa == "default" {
+		t.Fatalf("StatefulSet %s: serviceAccountName %q; the pod needs its own ServiceAccount for the Role", sts.Name, sa)
+	}
+	if spec.AutomountServiceAccountToken != nil && !*spec.AutomountServiceAccountToken {
+		t.Errorf("StatefulSet %s: automountServiceAccountToken false; no process of the pod could reach the API server", sts.Name)
+	}
+	var bound bool
+	for _, rb := range ofType[*rbacv1.RoleBinding](objs) {
+		if !slices.ContainsFunc(rb.Subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa && s.Namespace == ns
+		}) {
+			continue
+		}
+		if rb.RoleRef.Kind != "Role" || rb.RoleRef.APIGroup != rbacv1.GroupName {
+			t.Errorf("RoleBinding %s binds %+v, want a Role of the namespace", rb.Name, rb.RoleRef)
+			continue
+		}
+		for _, r := range ofType[*rbacv1.Role](objs) {
+			if r.Name == rb.RoleRef.Name {
+				bound = true
+				if !reflect.DeepEqual(r.Rules, k8sRules(id)) {
+					t.Errorf("Role %s: rules %+v, want exactly %+v", r.Name, r.Rules, k8sRules(id))
+				}
+			}
+		}
+	}
+	if !bound {
+		t.Errorf("no RoleBinding here binds ServiceAccount %s (namespace %q) to a Role here", sa, ns)
+	}
+}
+
+// configFiles are the properties files the container reads: druid-sidecar's --properties, or the Java Historical's
+// DRUID_CONFIG_COMMON and DRUID_CONFIG_historical, which the image's druid.sh reads in that order, or druid-operator's
+// two ConfigMaps.
+func configFiles(t *testing.T, c *corev1.Container) []string {
+	t.Helper()
+	switch {
+	case slices.Contains(c.Args, "--properties"):
+		return propertiesArgs(t, c)
+	case envVar(c, "DRUID_CONFIG_COMMON") != nil:
+		return []string{envValue(c, "DRUID_CONFIG_COMMON"), envValue(c, "DRUID_CONFIG_historical")}
+	}
+	// druid-operator's layout: its two ConfigMaps, mounted where its druid.sh reads them.
+	return []string{mountPathOf(t, c, "common-config-volume") + "/common.runtime.properties",
+		mountPathOf(t, c, "nodetype-config-volume") + "/runtime.properties"}
 }
 
 // checkHostName checks that the container announces (or looks for) the pod's stable DNS name under the
@@ -1242,6 +1493,10 @@ func newObject(apiVersion, kind string) any {
 		return &corev1.Secret{}
 	case "v1 ServiceAccount":
 		return &corev1.ServiceAccount{}
+	case "rbac.authorization.k8s.io/v1 Role":
+		return &rbacv1.Role{}
+	case "rbac.authorization.k8s.io/v1 RoleBinding":
+		return &rbacv1.RoleBinding{}
 	case "apps/v1 StatefulSet":
 		return &appsv1.StatefulSet{}
 	case "policy/v1 PodDisruptionBudget":

@@ -92,6 +92,7 @@ volume. Properties in an existing ConfigMap cannot be seen here and are not chec
 Variables both containers get, so that druid-sidecar and the process beside it read the same configuration.
 */}}
 {{- define "druid-sidecar.sharedEnv" -}}
+{{- include "druid-sidecar.k8sDiscoveryEnv" . }}
 # druid.host: the pod's stable DNS name under the headless Service, the same in both containers (companion finds
 # the Historical's load queue by it) and across restarts. It is also what Druid 33+ announces by itself (its image no
 # longer sets the pod's address on Kubernetes, and Java takes the canonical host name).
@@ -179,4 +180,60 @@ The mounts both containers share: the properties and the segment cache.
   readOnly: true
 - name: segment-cache
   mountPath: {{ .Values.segmentCache.mountPath }}
+{{- end }}
+
+{{/*
+Kubernetes discovery is on (discovery.type k8s), checked: the schema checks the type too, but not when schema
+validation is skipped.
+*/}}
+{{- define "druid-sidecar.k8sDiscovery" -}}
+{{- if not (has .Values.discovery.type (list "curator" "k8s")) }}
+{{- fail (printf "discovery.type is %q; it must be curator (ZooKeeper) or k8s (Kubernetes)" .Values.discovery.type) }}
+{{- end }}
+{{- if eq .Values.discovery.type "k8s" }}true{{ end }}
+{{- end }}
+
+{{/*
+The Role and RoleBinding for Kubernetes discovery are made: rbac.create, or when it is null, discovery.type k8s.
+*/}}
+{{- define "druid-sidecar.rbac" -}}
+{{- if kindIs "invalid" .Values.rbac.create }}
+{{- include "druid-sidecar.k8sDiscovery" . }}
+{{- else if .Values.rbac.create }}true{{ end }}
+{{- end }}
+
+{{/*
+The pod's ServiceAccount: serviceAccountName, else the one made with the Role, else none (the namespace's default).
+*/}}
+{{- define "druid-sidecar.serviceAccountName" -}}
+{{- if .Values.serviceAccountName }}
+{{- .Values.serviceAccountName }}
+{{- else if include "druid-sidecar.rbac" . }}
+{{- include "druid-sidecar.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The variables that turn Kubernetes discovery on in both containers, as Druid's docs ask of every process: no
+ZooKeeper, the HTTP server view. A Java Historical without druid-kubernetes-extensions would not start, so the
+chart refuses properties it can see that do not load it.
+*/}}
+{{- define "druid-sidecar.k8sDiscoveryEnv" -}}
+{{- if include "druid-sidecar.k8sDiscovery" . }}
+{{- if and (eq .Values.mode "companion") (not .Values.properties.existingConfigMap) }}
+{{- $line := regexFind "(?m)^[ \\t]*druid\\.extensions\\.loadList[ \\t]*[=:].*$" (printf "%s\n%s" .Values.properties.common .Values.properties.runtime) }}
+{{- if not (contains "\"druid-kubernetes-extensions\"" $line) }}
+{{- fail "discovery.type is k8s but the properties' druid.extensions.loadList does not name druid-kubernetes-extensions: the Historical would not start" }}
+{{- end }}
+{{- end }}
+# Kubernetes discovery (discovery.type k8s), in both containers.
+- name: druid_discovery_type
+  value: k8s
+- name: druid_discovery_k8s_clusterIdentifier
+  value: {{ .Values.discovery.k8s.clusterIdentifier | quote }}
+- name: druid_zk_service_enabled
+  value: "false"
+- name: druid_serverview_type
+  value: http
+{{- end }}
 {{- end }}
