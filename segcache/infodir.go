@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 )
 
 // infoDir is druid.segmentCache.infoDir: one file per cached segment, named with its SegmentId string and holding
@@ -20,6 +21,7 @@ type infoDir struct {
 	path string
 	root *os.Root
 	dir  *os.File // the directory itself, kept open to fsync it
+	sync groupSync
 }
 
 func openInfoDir(path string) (*infoDir, error) {
@@ -35,7 +37,9 @@ func openInfoDir(path string) (*infoDir, error) {
 		root.Close()
 		return nil, fmt.Errorf("opening the segment info directory (druid.segmentCache.infoDir): %w", err)
 	}
-	return &infoDir{path: path, root: root, dir: dir}, nil
+	d := &infoDir{path: path, root: root, dir: dir}
+	d.sync.f = dir.Sync
+	return d, nil
 }
 
 func (d *infoDir) close() error { return errors.Join(d.dir.Close(), d.root.Close()) }
@@ -53,30 +57,48 @@ func tempName(name string) string {
 
 // write stores the segment's JSON under name atomically and durably.
 func (d *infoDir) write(name string, seg *segments.DataSegment) error {
+	tmp, err := d.stage(name, seg)
+	if err != nil {
+		return err
+	}
+	return d.commit(tmp, name)
+}
+
+// stage writes the segment's JSON to a durable temporary file for commit to rename into place: a load stages it
+// while the segment's own files are being made durable, since a dot-file is no entry until it is renamed.
+func (d *infoDir) stage(name string, seg *segments.DataSegment) (tmp string, err error) {
 	data, err := seg.AppendJSON(nil)
 	if err != nil {
-		return fmt.Errorf("writing the info file of %s: %w", name, err)
+		return "", fmt.Errorf("writing the info file of %s: %w", name, err)
 	}
-	tmp := tempName(name)
+	tmp = tempName(name)
 	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
+		return "", fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
 	}
 	_, werr := f.Write(data)
 	serr := f.Sync()
 	if err := errors.Join(werr, serr, f.Close()); err != nil {
 		d.root.Remove(tmp)
-		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
+		return "", fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
 	}
+	return tmp, nil
+}
+
+// commit renames a staged file to name and makes the rename durable; the staged file is gone either way.
+func (d *infoDir) commit(tmp, name string) error {
 	if err := d.root.Rename(tmp, name); err != nil {
 		d.root.Remove(tmp)
 		return fmt.Errorf("writing the info file of %s in %s: %w", name, d.path, err)
 	}
-	if err := d.dir.Sync(); err != nil {
+	if err := d.sync.sync(); err != nil {
 		return fmt.Errorf("writing the info file of %s: syncing %s: %w", name, d.path, err)
 	}
 	return nil
 }
+
+// discard removes a staged file that is not to be committed.
+func (d *infoDir) discard(tmp string) { d.root.Remove(tmp) }
 
 // remove deletes a segment's info file durably; a file that is not there is no error.
 func (d *infoDir) remove(name string) error {
@@ -86,7 +108,7 @@ func (d *infoDir) remove(name string) error {
 		}
 		return fmt.Errorf("removing the info file of %s from %s: %w", name, d.path, err)
 	}
-	if err := d.dir.Sync(); err != nil {
+	if err := d.sync.sync(); err != nil {
 		return fmt.Errorf("removing the info file of %s: syncing %s: %w", name, d.path, err)
 	}
 	return nil
@@ -158,4 +180,54 @@ func readAll(f *os.File, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// groupSync is a group commit of one fsync: a caller whose change is made waits for an fsync that began after it,
+// and callers that arrive while one runs share the next, so that loads ending together pay one directory fsync
+// rather than one each, and a lone caller starts its own at once without waiting for company.
+type groupSync struct {
+	f func() error // the fsync
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	running   bool
+	waiting   int    // callers waiting for an fsync to end
+	started   uint64 // fsyncs begun
+	completed uint64 // fsyncs ended; they run one at a time, in order
+	failed    uint64 // the last fsync that failed (0: none), and its error
+	err       error
+}
+
+// sync returns once an fsync that began after the call has ended: the error is that fsync's or a later one's.
+func (g *groupSync) sync() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	want := g.started + 1 // one running now may have begun before the caller's change
+	for g.completed < want {
+		if g.running {
+			g.waiting++
+			g.cond.Wait()
+			g.waiting--
+			continue
+		}
+		g.running = true
+		g.started++
+		n := g.started
+		g.mu.Unlock()
+		err := g.f()
+		g.mu.Lock()
+		g.running = false
+		g.completed = n
+		if err != nil {
+			g.failed, g.err = n, err
+		}
+		g.cond.Broadcast()
+	}
+	if g.failed >= want {
+		return g.err
+	}
+	return nil
 }
