@@ -11,11 +11,14 @@ package main
 //	DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES    column bytes of each, the DataSegment size (1048576)
 //	DRUID_SIDECAR_BENCH_SERVE_THREADS          numLoadingThreads, the Coordinator's batch, the raw pulls' parallelism (8)
 //	DRUID_SIDECAR_BENCH_SERVE_CACHED_SEGMENTS  cached segments of BenchmarkServeRestart100k (100000)
+//	DRUID_SIDECAR_BENCH_SERVE_TRACE            a file to write an execution trace of the serve process to, taken
+//	                                           over the first timed load of BenchmarkServeLoad200 (none)
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -87,8 +90,10 @@ func BenchmarkServeLoad200(b *testing.B) {
 	count := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENTS", 200)
 	chunk := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES", 1<<20)
 	threads := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_THREADS", 8)
+	traceFile := os.Getenv("DRUID_SIDECAR_BENCH_SERVE_TRACE")
 	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
 		"druid.segmentCache.numLoadingThreads=" + strconv.Itoa(threads),
+		"druid.sidecar.http.pprof=" + strconv.FormatBool(traceFile != ""),
 	}})
 	z, err := e2eIndexZip(chunk)
 	if err != nil {
@@ -195,6 +200,11 @@ func BenchmarkServeLoad200(b *testing.B) {
 		}
 		want := idStrings(segs)
 		drained := make(chan error, 1)
+		var traced chan error
+		if traceFile != "" && i == 0 {
+			traced = make(chan error, 1)
+			go func() { traced <- fetchTrace(ctx, n.URL, traceFile) }()
+		}
 		b.StartTimer()
 		start := time.Now()
 		go func() { drained <- peon.Drain(ctx) }()
@@ -218,6 +228,11 @@ func BenchmarkServeLoad200(b *testing.B) {
 			}
 		}
 		serveSum += took
+		if traced != nil {
+			if err := <-traced; err != nil {
+				b.Fatalf("tracing the serve process: %v", err)
+			}
+		}
 		broker.Stop()
 		p.Stop()
 		b.StartTimer()
@@ -233,6 +248,28 @@ func BenchmarkServeLoad200(b *testing.B) {
 	b.ReportMetric(float64(count)*float64(len(z.data))/1e6/serve, "zip-MB/s")
 	b.Logf("%d segments (%d B each, %d B zipped) on %d threads: serve %.3f s, raw pull %.3f s (%.2fx; target within 1.25x), raw pull with fsync %.3f s (%.2fx), raw GET %.3f s",
 		count, z.size, len(z.data), threads, serve, pull, serve/pull, synced, serve/synced, get)
+}
+
+// fetchTrace writes an execution trace of the serve process at url, taken over the next few seconds, to file.
+func fetchTrace(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/debug/pprof/trace?seconds=4", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/debug/pprof/trace: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
 
 // BenchmarkServeTombstoneRoundTrip times the changeRequests round trip of one tombstone load (a load without deep
