@@ -11,7 +11,10 @@
 #   make unit     unit tests only (go test -short), no services needed.
 #   make build    the binary, into bin/druid-sidecar.
 #   make image    the container image, with a Docker engine (deploy/Dockerfile; not part of make test).
-#   make bench    benchmarks against their same-run baselines (not part of make test).
+#   make bench    the performance gate (not part of make test): the benchmarks that hold the targets, three runs
+#                 each, a table of each ratio's median against its target and the machine's load; exits 1 when a
+#                 target is missed, 2 when a benchmark failed or did not report its ratio (BENCH_LOG keeps the output).
+#   make bench-all  every benchmark against its same-run baseline, once, as printed by go test (no verdict).
 #   make soak     the fault loops run many times in a row: the ZooKeeper session-loss tests 20 times, the
 #                 kill -9 cache loop with SOAK_KILL_ITERATIONS iterations, the prefetch-against-Historical race
 #                 test 20 times with SOAK_PREFETCH_ITERATIONS rounds per layout, and SOAK_COMPANION_ROUNDS
@@ -32,7 +35,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all sandbox demo build test unit fmt-check vet race interop-test interop fuzz services-up services-down bench soak flakes
+.PHONY: all sandbox demo build test unit fmt-check vet race interop-test interop fuzz services-up services-down bench bench-all soak flakes
 
 all: build
 
@@ -82,7 +85,17 @@ unit:
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
+# The gate runs each gated benchmark in a go test of its own, at the sizes of the targets (DRUID_SIDECAR_BENCH_*
+# size settings are ignored there); BENCH_COUNT runs of each, the median judged. It is built, not go run, which
+# would turn its exit status 2 into 1.
+BENCH_COUNT ?= 3
+BENCH_LOG   ?= bin/bench.log
+
 bench: services-up
+	$(GO) build -o bin/benchgate ./internal/benchgate
+	bin/benchgate -go $(GO) -count $(BENCH_COUNT) -log $(BENCH_LOG)
+
+bench-all: services-up
 	@command -v aws >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
