@@ -33,9 +33,9 @@ BenchmarkAnnounceBootstrap-2   	       1	1718760756 ns/op	         2.568 MB-sent
     bench_test.go:70: 100000 segments in 2000 znodes
 PASS
 ok  	github.com/druid-sidecar/druid-sidecar/announcer	9.1s
-BenchmarkAuditMillion-2   	       1	61234567890 ns/op	        15.10 audit-peak-RSS-MiB	         6.100 audit-s	         3.200 copy-s	         1.906 x-copy
-BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       480.5 audit-peak-RSS-MiB	         6.000 audit-s	         3.100 copy-s	         1.935 x-copy
-BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       470.0 audit-peak-RSS-MiB	         6.200 audit-s	         3.300 copy-s	         1.879 x-copy
+BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       470.0 audit-peak-RSS-MiB	         6.100 audit-s	         3.200 copy-s	         1.906 x-copy
+--- BENCH: BenchmarkAuditMillion-2
+    audit_bench_test.go:180: median of 3 rounds: audit 6.10 s, COPY 3.20 s, 1.91x (target within 2x)
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.400 ready-s	         2.100 walk-s	         1.143 x-walk	         1.100 x-walk-infodir
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.500 ready-s	         2.100 walk-s	         1.190 x-walk	         1.150 x-walk-infodir
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.300 ready-s	         2.100 walk-s	         1.095 x-walk	         1.090 x-walk-infodir
@@ -74,9 +74,13 @@ func TestEveryTargetMet(t *testing.T) {
 	want := map[string]float64{"x-raw-pull": 1.2, "x-raw": 1.114, "x-copy": 1.906, "audit-peak-RSS-MiB": 470.0,
 		"x-walk-infodir": 1.1, "x-raw-get": 0.9836}
 	for _, r := range rows {
-		if r.Verdict != Pass || r.Median != want[r.Metric] || len(r.Values) != 3 {
-			t.Errorf("%s %s: %s, median %v of %v, want pass with median %v of 3", r.Bench, r.Metric, r.Verdict,
-				r.Median, r.Values, want[r.Metric])
+		runs := 3
+		if r.RoundsEnv != "" {
+			runs = 1 // its own median of 3 rounds
+		}
+		if r.Verdict != Pass || r.Median != want[r.Metric] || len(r.Values) != runs {
+			t.Errorf("%s %s: %s, median %v of %v, want pass with median %v of %d", r.Bench, r.Metric, r.Verdict,
+				r.Median, r.Values, want[r.Metric], runs)
 		}
 	}
 	var table bytes.Buffer
@@ -90,8 +94,8 @@ func TestEveryTargetMet(t *testing.T) {
 	for i, want := range []string{
 		"BenchmarkServeLoad200 x-raw-pull 1.196 1.200 1.231 1.200 <= 1.250 pass",
 		"BenchmarkAnnounceBootstrap x-raw 1.189 1.114 1.059 1.114 <= 1.200 pass",
-		"BenchmarkAuditMillion x-copy 1.906 1.935 1.879 1.906 <= 2.000 pass",
-		"BenchmarkAuditMillion audit-peak-RSS-MiB 15.100 480 470 470 < 512 pass",
+		"BenchmarkAuditMillion x-copy 1.906 (one run, the median of 3 rounds) 1.906 <= 2.000 pass",
+		"BenchmarkAuditMillion audit-peak-RSS-MiB 470 (one run, the median of 3 rounds) 470 < 512 pass",
 		"BenchmarkServeRestart100k x-walk-infodir 1.100 1.150 1.090 1.100 <= 1.200 pass",
 		"BenchmarkCachePull x-raw-get 1.050 0.984 0.923 0.984 >= 0.900 pass",
 	} {
@@ -114,13 +118,16 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 		{"a throughput ratio below its target", "0.9836 x-raw-get", "0.8500 x-raw-get", false,
 			[]string{"BenchmarkCachePull x-raw-get: " + Missed}, 1}, // 1.050 0.850 0.852
 		{"a strict limit reached", "470.0 audit-peak-RSS-MiB", "512.0 audit-peak-RSS-MiB", false,
-			[]string{"BenchmarkAuditMillion audit-peak-RSS-MiB: " + Missed}, 1}, // 15.1 480.5 512
+			[]string{"BenchmarkAuditMillion audit-peak-RSS-MiB: " + Missed}, 1},
 		{"a metric the benchmark does not report yet", "x-walk-infodir", "x-walk-other", true,
 			[]string{"BenchmarkServeRestart100k x-walk-infodir: " + NoMetric}, 2},
 		{"a metric one run did not report", "1.150 x-walk-infodir", "", false,
 			[]string{"BenchmarkServeRestart100k x-walk-infodir: " + NoMetric}, 2},
-		{"a second run that failed",
-			"BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       480.5",
+		{"a second run that failed", "BenchmarkServeLoad200-2   	       1	5112345678 ns/op",
+			"BenchmarkServeLoad200-2   	--- FAIL: BenchmarkServeLoad200-2\n    serve_bench_test.go:99: exit 1\nX", false,
+			[]string{"BenchmarkServeLoad200 x-raw-pull: " + Broken}, 2},
+		{"a benchmark of its own rounds that failed",
+			"BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       470.0",
 			"BenchmarkAuditMillion-2   	--- FAIL: BenchmarkAuditMillion-2\n    audit_bench_test.go:99: audit: exit 1\nX", false,
 			[]string{"BenchmarkAuditMillion x-copy: " + Broken,
 				"BenchmarkAuditMillion audit-peak-RSS-MiB: " + Broken}, 2},
@@ -144,8 +151,7 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 			}
 			out := strings.Replace(passing, c.old, c.new, n)
 			// The last run of the missed targets is just out of reach, so that the median decides.
-			out = strings.NewReplacer("1.231 x-raw-pull", "1.251 x-raw-pull", "0.9231 x-raw-get", "0.852 x-raw-get",
-				"480.5 audit-peak-RSS-MiB", "512 audit-peak-RSS-MiB").Replace(out)
+			out = strings.NewReplacer("1.231 x-raw-pull", "1.251 x-raw-pull", "0.9231 x-raw-get", "0.852 x-raw-get").Replace(out)
 			rows, code := judgeString(t, out, 3)
 			var notPass []string
 			for _, v := range verdicts(rows) {

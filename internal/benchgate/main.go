@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -94,11 +95,15 @@ func run(goTool string, count int, timeout time.Duration, logFile string) int {
 			continue
 		}
 		seen[t.Bench] = true
+		runs, benchEnv := count, env
+		if t.RoundsEnv != "" {
+			runs, benchEnv = 1, append(slices.Clone(env), fmt.Sprintf("%s=%d", t.RoundsEnv, count))
+		}
 		args := []string{"test", "-run", "^$", "-bench", "^" + t.Bench + "$", "-benchtime", "1x",
-			"-count", fmt.Sprint(count), "-timeout", timeout.String(), t.Pkg}
+			"-count", fmt.Sprint(runs), "-timeout", timeout.String(), t.Pkg}
 		fmt.Fprintf(out, "\n== %s %s (load average %s)\n", goTool, strings.Join(args, " "), loadAverage())
 		cmd := exec.Command(goTool, args...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+		cmd.Env, cmd.Stdout, cmd.Stderr = benchEnv, out, out
 		began := time.Now()
 		err := cmd.Run()
 		var exit *exec.ExitError
