@@ -702,8 +702,11 @@ func (a *Announcer) finishPass(passGen, epoch uint64) {
 	if epoch != a.epoch {
 		return
 	}
+	// Every change up to passGen was in this pass or an earlier one that succeeded, so its callers return now:
+	// changes made during the pass wait for the next one, but no longer hold up those before them (with loads
+	// ending one after another, a caller would otherwise wait for the first pass that found nothing new).
+	a.markDone(passGen)
 	if len(a.dirty) == 0 {
-		a.markDone(passGen)
 		if !a.resyncAt.IsZero() {
 			a.log.Info("every znode is announced in the new session", "znodes", len(a.desired), "seconds", time.Since(a.resyncAt).Seconds())
 			a.resyncAt = time.Time{}
