@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +29,23 @@ import (
 // a million used segments.
 const auditBenchSegmentsEnv = "DRUID_SIDECAR_BENCH_AUDIT_SEGMENTS"
 
+// What BenchmarkAuditMillion keeps besides its figures, to compare builds on the same data and to see where the
+// time goes: auditBenchReportEnv names a file the last run's report is written to; auditBenchBinEnv a druid-sidecar
+// binary run instead of one built from this source; auditBenchOtherBinEnv another binary run in each round after
+// the measured one, whose figures are logged beside (an older build, to compare under the same load);
+// auditBenchProfileEnv a directory where,
+// after the timed runs, one more audit run inside this process leaves cpu.pprof and heap.pprof (the heap at its
+// largest, the 20 inventories this process serves included).
+const (
+	auditBenchReportEnv   = "DRUID_SIDECAR_BENCH_AUDIT_REPORT"
+	auditBenchBinEnv      = "DRUID_SIDECAR_BENCH_AUDIT_BIN"
+	auditBenchOtherBinEnv = "DRUID_SIDECAR_BENCH_AUDIT_OTHER_BIN"
+	auditBenchProfileEnv  = "DRUID_SIDECAR_BENCH_AUDIT_PROFILE"
+	// auditBenchRoundsEnv sets how many copy-and-audit rounds each figure is the median of (3 unless set); run the
+	// benchmark with -benchtime 1x, as the setup (a million rows, 20 inventories) dwarfs a round.
+	auditBenchRoundsEnv = "DRUID_SIDECAR_BENCH_AUDIT_ROUNDS"
+)
+
 // allUsed is metadata.ProductionShapedRecord with every row used, as the benchmark asks.
 func allUsed(i int) (metadata.SegmentRecord, error) {
 	rec, err := metadata.ProductionShapedRecord(i)
@@ -34,7 +56,7 @@ func allUsed(i int) (metadata.SegmentRecord, error) {
 // BenchmarkAuditMillion runs `druid-sidecar audit --format json` as a child process over a million used segments
 // whose two replicas each (the default rule) are served by 20 data servers' HTTP inventories, and reports its
 // time and peak RSS against, in the same run, `COPY (SELECT payload FROM druid_segments WHERE used) TO STDOUT`
-// into nothing. Targets: within 2x of the copy, under 1.5 GB RSS. Deep storage is skipped (a listing of a million
+// into nothing. Targets: within 2x of the copy, under 512 MiB RSS. Deep storage is skipped (a listing of a million
 // objects measures the S3 server, not the audit).
 func BenchmarkAuditMillion(b *testing.B) {
 	n := 1_000_000
@@ -120,61 +142,175 @@ func BenchmarkAuditMillion(b *testing.B) {
 	}
 	b.Logf("%d servers announced %d replicas in %v", servers, 2*n, time.Since(t0).Round(time.Millisecond))
 
-	bin := serveBinary(b)
+	bin := os.Getenv(auditBenchBinEnv)
+	if bin == "" {
+		bin = serveBinary(b)
+	}
 	args := []string{"audit", "--format", "json", "--skip-deep-storage", "--grace", "0s", "--log-level", "warn"}
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
+	if f := os.Getenv(auditBenchReportEnv); f != "" {
+		args = append(args, "--output", f)
+	}
+	rounds := 3
+	if v := os.Getenv(auditBenchRoundsEnv); v != "" {
+		if rounds, err = strconv.Atoi(v); err != nil || rounds <= 0 {
+			b.Fatalf("%s=%q: expected a positive number of rounds", auditBenchRoundsEnv, v)
+		}
+	}
 	b.ResetTimer()
 	for range b.N {
-		// The baseline: the metadata store's own fastest way to hand over the payloads.
-		t0 := time.Now()
-		if _, err := conn.PgConn().CopyTo(ctx, io.Discard,
-			"COPY (SELECT payload FROM "+tables.Segments()+" WHERE used) TO STDOUT"); err != nil {
-			b.Fatal(err)
-		}
-		copyTime := time.Since(t0)
-
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout = io.Discard
-		cmd.Stderr = os.Stderr
-		t0 = time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		// The child's own high-water mark, read while it runs: its rusage maxrss would also count this process's
-		// memory, which the child shares between fork and exec (and this process holds 20 inventories).
-		var rss int64
-		exited, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			for {
-				if v := vmHWM(cmd.Process.Pid); v > rss {
-					rss = v
+		// Each figure is the median of the rounds, each round a copy and an audit back to back, so that a burst of
+		// load on the machine moves one round, not the figure.
+		var audits, copies, ratios, rsss []float64
+		for round := range rounds {
+			auditS, copyS, rss := auditRound(b, bin, args, func() {
+				// The baseline: the metadata store's own fastest way to hand over the payloads.
+				if _, err := conn.PgConn().CopyTo(ctx, io.Discard,
+					"COPY (SELECT payload FROM "+tables.Segments()+" WHERE used) TO STDOUT"); err != nil {
+					b.Fatal(err)
 				}
-				select {
-				case <-exited:
-					return
-				case <-t.C:
+			})
+			audits, copies, ratios, rsss = append(audits, auditS), append(copies, copyS), append(ratios, auditS/copyS), append(rsss, rss)
+			b.Logf("round %d: %d used segments, %d servers: audit %.2f s, COPY %.2f s (%.2fx), peak RSS %.0f MiB; load average %s",
+				round+1, n, servers, auditS, copyS, auditS/copyS, rss, loadAverage())
+			if other := os.Getenv(auditBenchOtherBinEnv); other != "" {
+				otherArgs := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--output" || a == os.Getenv(auditBenchReportEnv) })
+				if f := os.Getenv(auditBenchReportEnv); f != "" {
+					otherArgs = append(otherArgs, "--output", f+".other")
 				}
+				auditS, _, rss := auditRound(b, other, otherArgs, func() {})
+				b.Logf("round %d, %s: audit %.2f s (%.2fx the copy above), peak RSS %.0f MiB; load average %s",
+					round+1, other, auditS, auditS/copyS, rss, loadAverage())
 			}
-		}()
-		err := cmd.Wait()
-		auditTime := time.Since(t0)
-		close(exited)
-		<-done
-		if code := cmd.ProcessState.ExitCode(); code != 0 {
-			b.Fatalf("audit exited %d (%v): a healthy cluster must give 0", code, err)
 		}
-		b.ReportMetric(auditTime.Seconds(), "audit-s")
-		b.ReportMetric(copyTime.Seconds(), "copy-s")
-		b.ReportMetric(auditTime.Seconds()/copyTime.Seconds(), "x-copy")
-		b.ReportMetric(float64(rss)/(1<<20), "audit-peak-RSS-MiB")
-		b.Logf("%d used segments, %d servers: audit %.2f s, COPY %.2f s (%.2fx; target within 2x), peak RSS %.0f MiB (target under 1536)",
-			n, servers, auditTime.Seconds(), copyTime.Seconds(), auditTime.Seconds()/copyTime.Seconds(), float64(rss)/(1<<20))
+		b.ReportMetric(median(audits), "audit-s")
+		b.ReportMetric(median(copies), "copy-s")
+		b.ReportMetric(median(ratios), "x-copy")
+		b.ReportMetric(median(rsss), "audit-peak-RSS-MiB")
+		b.Logf("median of %d rounds: audit %.2f s, COPY %.2f s, %.2fx (target within 2x), peak RSS %.0f MiB (target under 512)",
+			rounds, median(audits), median(copies), median(ratios), median(rsss))
 	}
+	if dir := os.Getenv(auditBenchProfileEnv); dir != "" {
+		b.StopTimer()
+		profileAudit(b, dir, args)
+	}
+}
+
+// auditRound times copyAll, then one run of the audit binary, and returns the audit's and the copy's seconds and the
+// audit's peak RSS in MiB.
+func auditRound(b *testing.B, bin string, args []string, copyAll func()) (auditS, copyS, rssMiB float64) {
+	t0 := time.Now()
+	copyAll()
+	copyS = time.Since(t0).Seconds()
+
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = io.Discard
+	cmd.Stderr = os.Stderr
+	t0 = time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	// The child's own high-water mark, read while it runs: its rusage maxrss would also count this process's
+	// memory, which the child shares between fork and exec (and this process holds 20 inventories).
+	var rss int64
+	exited, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := vmHWM(cmd.Process.Pid); v > rss {
+				rss = v
+			}
+			select {
+			case <-exited:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	auditS = time.Since(t0).Seconds()
+	close(exited)
+	<-done
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		b.Fatalf("audit exited %d (%v): a healthy cluster must give 0", code, err)
+	}
+	return auditS, copyS, float64(rss) / (1 << 20)
+}
+
+// median returns the median of vs (the mean of the middle two for an even count).
+func median(vs []float64) float64 {
+	s := slices.Sorted(slices.Values(vs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loadAverage is the machine's load average as /proc/loadavg gives it (1, 5 and 15 minutes), "unknown" elsewhere.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// profileAudit runs the audit once inside this process, as the child runs it, with the CPU profiled and the heap
+// profile taken when the heap is at its largest (polled every 100 ms), into dir.
+func profileAudit(b *testing.B, dir string, args []string) {
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cpu.Close()
+	runtime.GC()
+	var peak uint64
+	var heapProf bytes.Buffer
+	sample := func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > peak {
+			peak = ms.HeapAlloc
+			heapProf.Reset()
+			_ = pprof.Lookup("heap").WriteTo(&heapProf, 0)
+		}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	t0 := time.Now()
+	code := runAudit(context.Background(), &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr,
+		environ: []string{}}, args[1:])
+	pprof.StopCPUProfile()
+	close(stop)
+	<-done
+	if code != exitOK {
+		b.Fatalf("audit in process exited %d: %s", code, stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "heap.pprof"), heapProf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("audit in process: %.2f s, peak heap %.0f MiB (this process's inventories included); profiles in %s",
+		time.Since(t0).Seconds(), float64(peak)/(1<<20), dir)
 }
 
 // vmHWM is the peak resident set size of process pid in bytes (VmHWM in /proc/<pid>/status), 0 when unknown.
