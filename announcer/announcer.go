@@ -100,6 +100,12 @@ type Announcer struct {
 	xformDM  bool // druid.announcer.skipDimensionsAndMetrics
 	xformLS  bool // druid.announcer.skipLoadSpec
 
+	// serverAnn: the legacy server announcement (announcementsPath/<host:port>) is written, which Druid 38 removed
+	// (druid.sidecar.legacyServerAnnouncement); segsStopped: segsOnZK no longer holds. Both change under mu, while
+	// running (StopLegacyZNodes); segsOnZK itself stays as configured, since prepare reads it without the lock.
+	serverAnn   bool
+	segsStopped bool
+
 	serverPath, batchDir, servedDir string
 	serverData                      []byte
 	node                            discovery.Announcer // nil: the node is not announced (ZooKeeper disabled)
@@ -168,6 +174,7 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 		log:         o.log.Named("announcer"),
 		history:     o.history,
 		segsOnZK:    cfg.ZK.Enabled && !cfg.Announcer.SkipSegmentAnnouncementOnZK,
+		serverAnn:   cfg.ZK.Enabled && cfg.Sidecar.LegacyServerAnnouncement,
 		xformDM:     cfg.Announcer.SkipDimensionsAndMetrics,
 		xformLS:     cfg.Announcer.SkipLoadSpec,
 		serverPath:  path.Join(cfg.ZK.Paths.Announcements, name),
@@ -226,16 +233,20 @@ func (a *Announcer) ZKStats() zookeeper.Stats {
 	return a.zk.Stats()
 }
 
-// AnnounceNode writes the legacy server announcement (with ZooKeeper), then announces the node through discovery
-// (the announcement that makes Brokers and Coordinators find this server), and returns once both are done. Call it
-// when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node announcer it does
-// nothing.
+// AnnounceNode writes the legacy server announcement (with ZooKeeper, up to Druid 37), then announces the node
+// through discovery (the announcement that makes Brokers and Coordinators find this server), and returns once both
+// are done. Call it when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node
+// announcer it does nothing.
 func (a *Announcer) AnnounceNode(ctx context.Context) error {
 	if err := a.checkStopped(); err != nil {
 		return err
 	}
 	if a.zk != nil {
-		if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
+		if err := a.change(ctx, func() {
+			if a.serverAnn {
+				a.setDesired(a.serverPath, a.serverData)
+			}
+		}); err != nil {
 			return err
 		}
 	}
@@ -287,8 +298,26 @@ func (a *Announcer) DropZNode(ctx context.Context, p string) error {
 // If ctx ends first the error says so, but the change stands: it is in the history and will reach ZooKeeper as
 // soon as ZooKeeper answers.
 func (a *Announcer) AnnounceSegments(ctx context.Context, segs ...*segments.DataSegment) error {
-	prepared, errs := a.prepare(segs)
-	err := a.change(ctx, func() {
+	ticket, errs := a.announceSegments(segs)
+	if ticket == 0 {
+		return errors.Join(errs...)
+	}
+	return errors.Join(append(errs, a.wait(ctx, ticket))...)
+}
+
+// QueueSegments is AnnounceSegments without the wait for ZooKeeper: the segments are in the inventory when it
+// returns, and their znodes are queued. AnnounceNode waits for them before it announces the node, as Java's
+// bootstrap queues its segment znodes and flushes them before the node's discovery znode.
+func (a *Announcer) QueueSegments(segs ...*segments.DataSegment) error {
+	_, errs := a.announceSegments(segs)
+	return errors.Join(errs...)
+}
+
+// announceSegments records segments and returns the ticket to wait for, 0 when stopped (ErrStopped is in errs).
+func (a *Announcer) announceSegments(segs []*segments.DataSegment) (uint64, []error) {
+	_, builds := a.history.(loadsJSONHistory)
+	prepared, errs := a.prepare(segs, builds)
+	ticket, err := a.record(func() {
 		fresh := prepared[:0]
 		for _, p := range prepared {
 			id := p.orig.ID()
@@ -302,18 +331,25 @@ func (a *Announcer) AnnounceSegments(ctx context.Context, segs ...*segments.Data
 			return
 		}
 		if a.history != nil {
-			// The announcement is built from the segment as loaded and then given the transformed copy: with
-			// skipLoadSpec the copy has no load spec, and so no partial-load wrapper to take the fingerprint from.
 			loads := make([]segments.ChangeRequest, len(fresh))
 			for i, p := range fresh {
-				loads[i] = segments.LoadAnnouncement(p.orig)
-				loads[i].Segment = p.xform
+				loads[i] = loadOf(p)
 			}
-			if err := a.history.AnnounceLoads(loads); err != nil {
+			var err error
+			if h, ok := a.history.(loadsJSONHistory); ok {
+				reqs := make([][]byte, len(fresh))
+				for i, p := range fresh {
+					reqs[i], p.req = p.req, nil
+				}
+				err = h.AnnounceLoadsJSON(loads, reqs)
+			} else {
+				err = a.history.AnnounceLoads(loads)
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("announcer: recording the announcement in the segment inventory: %w", err))
 			}
 		}
-		if !a.segsOnZK {
+		if !a.segsOnZK || a.segsStopped {
 			return
 		}
 		var changed []*batch
@@ -331,17 +367,40 @@ func (a *Announcer) AnnounceSegments(ctx context.Context, segs ...*segments.Data
 			}
 		}
 	})
-	return errors.Join(append(errs, err)...)
+	if err != nil {
+		return 0, append(errs, err)
+	}
+	return ticket, errs
 }
 
-// prepare transforms and serializes segments, in parallel for a bootstrap-sized call.
-func (a *Announcer) prepare(segs []*segments.DataSegment) ([]*announced, []error) {
+// loadsJSONHistory is a SegmentHistory that takes load requests with their JSON built (*inventory.Inventory): the
+// announcer builds each from the segment JSON it writes to ZooKeeper, so that a segment is serialized once.
+type loadsJSONHistory interface {
+	AnnounceLoadsJSON(loads []segments.ChangeRequest, reqs [][]byte) error
+}
+
+// loadOf is the load announcement of p: built from the segment as loaded and then given the transformed copy, since
+// with skipLoadSpec the copy has no load spec, and so no partial-load wrapper to take the fingerprint from.
+func loadOf(p *announced) segments.ChangeRequest {
+	r := segments.LoadAnnouncement(p.orig)
+	r.Segment = p.xform
+	return r
+}
+
+// prepare transforms and serializes segments, in parallel for a bootstrap-sized call; with reqs each one's load
+// request JSON is built too, from the segment's JSON.
+func (a *Announcer) prepare(segs []*segments.DataSegment, reqs bool) ([]*announced, []error) {
 	out := make([]*announced, len(segs))
 	errs := make([]error, len(segs))
 	one := func(i int, w *prepareWorker) {
 		s := segs[i]
 		x := a.transform(s)
 		js, err := w.serialize(x)
+		var req []byte
+		if err == nil && reqs {
+			r := loadOf(&announced{orig: s, xform: x})
+			req, err = w.keep(func(dst []byte) ([]byte, error) { return r.AppendJSONWithSegment(dst, js) })
+		}
 		switch {
 		case err != nil:
 			errs[i] = fmt.Errorf("announcer: segment %s cannot be announced: %w", s.ID(), err)
@@ -350,7 +409,7 @@ func (a *Announcer) prepare(segs []*segments.DataSegment) ([]*announced, []error
 				"does not fit in a batch znode of druid.announcer.maxBytesPerNode=%d bytes; raise maxBytesPerNode "+
 				"or set druid.announcer.skipDimensionsAndMetrics=true", s.ID(), len(js), a.pack.maxBytes)
 		default:
-			out[i] = &announced{orig: s, xform: x, json: js}
+			out[i] = &announced{orig: s, xform: x, json: js, req: req}
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -401,8 +460,13 @@ type prepareWorker struct {
 const prepareSlabSize = 256 << 10
 
 func (w *prepareWorker) serialize(s *segments.DataSegment) ([]byte, error) {
+	return w.keep(s.AppendJSON)
+}
+
+// keep runs build on the scratch buffer and copies what it wrote into the slab.
+func (w *prepareWorker) keep(build func(dst []byte) ([]byte, error)) ([]byte, error) {
 	var err error
-	if w.scratch, err = s.AppendJSON(w.scratch[:0]); err != nil {
+	if w.scratch, err = build(w.scratch[:0]); err != nil {
 		return nil, err
 	}
 	n := len(w.scratch)
@@ -505,10 +569,20 @@ func (a *Announcer) transform(s *segments.DataSegment) *segments.DataSegment {
 
 // change runs f under the lock, then waits until ZooKeeper reflects every change made so far.
 func (a *Announcer) change(ctx context.Context, f func()) error {
+	ticket, err := a.record(f)
+	if err != nil {
+		return err
+	}
+	return a.wait(ctx, ticket)
+}
+
+// record runs f under the lock, wakes the loop if f changed anything, and returns the ticket that waits for every
+// change made so far.
+func (a *Announcer) record(f func()) (uint64, error) {
 	a.mu.Lock()
 	if a.stopped {
 		a.mu.Unlock()
-		return ErrStopped
+		return 0, ErrStopped
 	}
 	before := a.gen
 	f()
@@ -517,7 +591,7 @@ func (a *Announcer) change(ctx context.Context, f func()) error {
 	if ticket != before {
 		signal(a.kick)
 	}
-	return a.wait(ctx, ticket)
+	return ticket, nil
 }
 
 func (a *Announcer) wait(ctx context.Context, ticket uint64) error {

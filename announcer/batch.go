@@ -12,11 +12,13 @@ import (
 )
 
 // announced is one announced segment: the segment as given (drops carry it to the history), the copy announced
-// after the druid.announcer.skip* transform, its JSON and the batch znode that holds it.
+// after the druid.announcer.skip* transform, its JSON and the batch znode that holds it; req is its load request's
+// JSON, built with json for the inventory and handed over to it.
 type announced struct {
 	orig  *segments.DataSegment
 	xform *segments.DataSegment
 	json  []byte
+	req   []byte
 	batch *batch
 }
 

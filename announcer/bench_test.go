@@ -12,9 +12,11 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/druid-sidecar/druid-sidecar/internal/testenv"
+	"github.com/druid-sidecar/druid-sidecar/inventory"
 )
 
-// BenchmarkAnnounceBootstrap announces 100,000 segments at once, as a Historical's bootstrap does, and compares
+// BenchmarkAnnounceBootstrap announces 100,000 segments at once, as a Historical's bootstrap does (batch znodes and
+// the HTTP inventory), and compares
 // with the raw time to create the same znodes with the same bytes through go-zookeeper, in the same run on the
 // same ZooKeeper, pipelined the same way. Reported: seconds for each, their ratio (target ≤ 1.2), znodes, MB
 // sent (compressed), and retained heap per announced segment.
@@ -25,7 +27,7 @@ func BenchmarkAnnounceBootstrap(b *testing.B) {
 	raw := zktConnect(b, z.Servers...)
 	for i := 0; i < b.N; i++ {
 		cfg := zktConfig(b, z.ConnectString, "druid.host="+hostOf(50+i%100), "druid.zk.service.sessionTimeoutMs=10000")
-		a, err := New(cfg)
+		a, err := New(cfg, WithInventory(inventory.New())) // as serve announces: the HTTP inventory too
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -117,6 +117,21 @@ func (inv *Inventory) AnnounceLoads(loads []segments.ChangeRequest) error {
 		}
 		reqs[i] = b
 	}
+	return inv.AnnounceLoadsJSON(loads, reqs)
+}
+
+// AnnounceLoadsJSON is AnnounceLoads with each request's JSON already built (reqs[i] holds what loads[i].AppendJSON
+// writes, and is kept, unchanged, from then on): the announcer builds them from the segment JSON it writes to
+// ZooKeeper, so that an announced segment is serialized once.
+func (inv *Inventory) AnnounceLoadsJSON(loads []segments.ChangeRequest, reqs [][]byte) error {
+	if len(reqs) != len(loads) {
+		return fmt.Errorf("cannot announce %d requests with %d bodies", len(loads), len(reqs))
+	}
+	for i, r := range loads {
+		if r.Action != segments.ActionLoad || r.Segment == nil {
+			return fmt.Errorf("cannot announce request %d of %d: it is not the load of a segment", i, len(loads))
+		}
+	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	recorded := false

@@ -78,17 +78,7 @@ func (r *ChangeRequest) AppendJSON(dst []byte) ([]byte, error) {
 		if r.Segment == nil {
 			return nil, fmt.Errorf("%s change request has no segment", r.Action)
 		}
-		dst = append(dst, `{"action":"`...)
-		dst = append(dst, r.Action...)
-		dst = append(dst, '"')
-		if r.Action == ActionLoad {
-			if r.Fingerprint != nil {
-				dst = jackson.AppendJSONString(append(dst, `,"fingerprint":`...), *r.Fingerprint)
-			}
-			if r.LoadedBytes != nil {
-				dst = strconv.AppendInt(append(dst, `,"loadedBytes":`...), *r.LoadedBytes, 10)
-			}
-		}
+		dst = r.appendHead(dst)
 		dst, err := r.Segment.appendMembers(dst, true, r.Action == ActionLoad && (r.Fingerprint != nil || r.LoadedBytes != nil))
 		if err != nil {
 			return nil, fmt.Errorf("%s change request: %w", r.Action, err)
@@ -105,6 +95,41 @@ func (r *ChangeRequest) AppendJSON(dst []byte) ([]byte, error) {
 		return append(dst, '}'), nil
 	}
 	return nil, fmt.Errorf("change request action %s is unknown; Druid knows load, drop, noop and schema", QuoteShort(string(r.Action)))
+}
+
+// AppendJSONWithSegment is AppendJSON for a load or drop request whose segment's own JSON (what
+// Segment.AppendJSON wrote) is at hand: the segment's members are copied from segJSON instead of being serialized a
+// second time, so that an announcement serializes each segment once for its batch znode and its inventory entry.
+// A segment with an unknown member that the request would leave out ("action", or a load's "fingerprint" and
+// "loadedBytes") is serialized again, as AppendJSON does.
+func (r *ChangeRequest) AppendJSONWithSegment(dst, segJSON []byte) ([]byte, error) {
+	if (r.Action != ActionLoad && r.Action != ActionDrop) || r.Segment == nil || len(segJSON) < 3 || segJSON[0] != '{' {
+		return r.AppendJSON(dst)
+	}
+	for i := range r.Segment.extra {
+		switch r.Segment.extra[i].name {
+		case "action", "fingerprint", "loadedBytes":
+			return r.AppendJSON(dst)
+		}
+	}
+	return append(append(r.appendHead(dst), ','), segJSON[1:]...), nil
+}
+
+// appendHead writes a load or drop request's members before the segment's, after the opening brace: the action,
+// then a load's fingerprint and loadedBytes when set.
+func (r *ChangeRequest) appendHead(dst []byte) []byte {
+	dst = append(dst, `{"action":"`...)
+	dst = append(dst, r.Action...)
+	dst = append(dst, '"')
+	if r.Action == ActionLoad {
+		if r.Fingerprint != nil {
+			dst = jackson.AppendJSONString(append(dst, `,"fingerprint":`...), *r.Fingerprint)
+		}
+		if r.LoadedBytes != nil {
+			dst = strconv.AppendInt(append(dst, `,"loadedBytes":`...), *r.LoadedBytes, 10)
+		}
+	}
+	return dst
 }
 
 // UnmarshalJSON reads a change request; JSON null leaves it unchanged.

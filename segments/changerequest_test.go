@@ -161,3 +161,39 @@ func TestChangeRequestList(t *testing.T) {
 		t.Error("AppendChangeRequests accepted a load request without a segment")
 	}
 }
+
+// TestChangeRequestWithSegmentJSON checks that a request built from its segment's JSON is byte for byte the one
+// AppendJSON serializes, for every golden segment, with and without a load's fingerprint, and for unknown members
+// the request leaves out.
+func TestChangeRequestWithSegmentJSON(t *testing.T) {
+	inputs := readGolden(t, "segments/*.json")
+	base := string(inputs["numbered"])
+	for _, member := range []string{`"action":"drop"`, `"fingerprint":"x"`, `"loadedBytes":7`, `"other":1`} {
+		inputs["unknown "+member] = []byte(`{` + member + `,` + base[1:])
+	}
+	fp, loaded := "fp-1", int64(42)
+	for name, input := range inputs {
+		var s DataSegment
+		if err := json.Unmarshal(input, &s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		segJSON, err := s.AppendJSON(nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, r := range []ChangeRequest{
+			{Action: ActionLoad, Segment: &s},
+			{Action: ActionLoad, Segment: &s, Fingerprint: &fp, LoadedBytes: &loaded},
+			{Action: ActionDrop, Segment: &s},
+		} {
+			want, err := r.AppendJSON([]byte("prefix"))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got, err := r.AppendJSONWithSegment([]byte("prefix"), segJSON)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s, %s: built from the segment's JSON (%v):\n got: %s\nwant: %s", name, r.Action, err, got, want)
+			}
+		}
+	}
+}
