@@ -96,3 +96,17 @@ func checkS3Endpoint(s string) error {
 	}
 	return nil
 }
+
+// k8sResourceName is Druid's K8sDiscoveryConfig pattern for the cluster identifier, which names ConfigMaps and is a
+// label value.
+var k8sResourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
+
+// checkK8sClusterIdentifier refuses a druid.discovery.k8s.clusterIdentifier Druid refuses; empty is checked with
+// druid.discovery.type, which alone makes it required.
+func checkK8sClusterIdentifier(s string) error {
+	if s == "" || k8sResourceName.MatchString(s) {
+		return nil
+	}
+	return fmt.Errorf("expected lower-case letters, digits and '-', starting and ending with a letter or digit (%s), "+
+		"as it names Kubernetes ConfigMaps", k8sResourceName)
+}

@@ -386,10 +386,29 @@ func (t MetadataTables) Supervisors() string { return t.names[tableSupervisors] 
 // SegmentSchemas is the segment schemas table, druid_segmentSchemas by default.
 func (t MetadataTables) SegmentSchemas() string { return t.names[tableSegmentSchemas] }
 
+// The discovery types druid-sidecar implements (druid.discovery.type).
+const (
+	DiscoveryCurator = "curator" // ZooKeeper, Curator's internal discovery
+	DiscoveryK8s     = "k8s"     // Kubernetes pod labels and annotations (druid-kubernetes-extensions)
+)
+
 // DiscoveryConfig is druid.discovery.*.
 type DiscoveryConfig struct {
-	// Type is druid.discovery.type: curator (ZooKeeper), k8s, …
+	// Type is druid.discovery.type: DiscoveryCurator or DiscoveryK8s.
 	Type string
+	// K8s is druid.discovery.k8s.*, read with Type k8s.
+	K8s K8sDiscoveryConfig
+}
+
+// K8sDiscoveryConfig is druid.discovery.k8s.*, as Druid's K8sDiscoveryConfig reads it (the leader election timings
+// are left out: druid-sidecar only reads the leaders).
+type K8sDiscoveryConfig struct {
+	ClusterIdentifier  string
+	PodNameEnvKey      string // the environment variable holding the pod's name
+	PodNamespaceEnvKey string // the environment variable holding the pod's namespace
+	// CoordinatorLeaderNamespace and OverlordLeaderNamespace hold the leader ConfigMaps; "" is the pod's namespace.
+	CoordinatorLeaderNamespace string
+	OverlordLeaderNamespace    string
 }
 
 // LookupConfig is druid.lookup.*.

@@ -310,6 +310,11 @@ func (l *loader) finish(c *Config) {
 		c.Server.MaxSize = c.SegmentCache.CombinedMaxSize()
 	}
 
+	if c.Discovery.Type == DiscoveryK8s && c.Discovery.K8s.ClusterIdentifier == "" && !l.probs.about("druid.discovery.k8s.clusterIdentifier") {
+		o, ord := origin("druid.discovery.type")
+		l.probs.add(Problem{Key: "druid.discovery.k8s.clusterIdentifier", Origin: o, order: ord,
+			Msg: "not set; druid.discovery.type=k8s finds the cluster's pods and leader ConfigMaps by it"})
+	}
 	if c.Escalator.Type == "basic" && c.Escalator.InternalClientUsername == "" {
 		o, ord := origin("druid.escalator.type")
 		l.probs.add(Problem{Key: "druid.escalator.internalClientUsername", Origin: o, order: ord,

@@ -194,7 +194,7 @@ func TestLoadDefaults(t *testing.T) {
 		Google:    GoogleConfig{MaxListingLength: 1024},
 		Azure:     AzureConfig{Protocol: "https", StorageAccountEndpointSuffix: "blob.core.windows.net", MaxTries: 3, MaxListingLength: 1024},
 		Metadata:  MetadataConfig{Type: "derby", Tables: c.Metadata.Tables, DefaultRule: "_default"},
-		Discovery: DiscoveryConfig{Type: "curator"},
+		Discovery: DiscoveryConfig{Type: "curator", K8s: K8sDiscoveryConfig{PodNameEnvKey: "POD_NAME", PodNamespaceEnvKey: "POD_NAMESPACE"}},
 		Lookup:    LookupConfig{LookupTier: "__default"},
 		Escalator: EscalatorConfig{Type: "noop"},
 		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, ZKLoadQueueMode: SwitchAuto, PrefetchMaxBytes: PrefetchWindowAuto, PrefetchMaxSegments: 10,

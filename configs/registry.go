@@ -170,7 +170,12 @@ var registry = []keyDef{
 	{name: "druid.manager.rules.defaultRule", def: "_default", kind: str(func(c *Config) *string { return &c.Metadata.DefaultRule }), doc: "The dataSource whose rules apply after every dataSource's own (the Coordinator's setting; `audit` reads it)."},
 
 	// Discovery, lookups, escalator.
-	{name: "druid.discovery.type", def: "curator", kind: str(func(c *Config) *string { return &c.Discovery.Type }), doc: "Node discovery: curator (ZooKeeper) or k8s."},
+	{name: "druid.discovery.type", def: DiscoveryCurator, kind: oneOf(func(c *Config) *string { return &c.Discovery.Type }, DiscoveryCurator, DiscoveryK8s), doc: "Node discovery: curator (ZooKeeper) or k8s (pod labels and annotations, leader ConfigMaps, as druid-kubernetes-extensions); any other type is refused."},
+	{name: "druid.discovery.k8s.clusterIdentifier", kind: text("Kubernetes name", checkK8sClusterIdentifier, func(c *Config) *string { return &c.Discovery.K8s.ClusterIdentifier }), doc: "The Druid cluster's name in its pods' labels and leader ConfigMaps (`[a-z0-9][a-z0-9-]*[a-z0-9]`); required with druid.discovery.type=k8s."},
+	{name: "druid.discovery.k8s.podNameEnvKey", def: "POD_NAME", kind: str(func(c *Config) *string { return &c.Discovery.K8s.PodNameEnvKey }), doc: "Environment variable holding the name of this node's pod, which `serve` patches to announce itself."},
+	{name: "druid.discovery.k8s.podNamespaceEnvKey", def: "POD_NAMESPACE", kind: str(func(c *Config) *string { return &c.Discovery.K8s.PodNamespaceEnvKey }), doc: "Environment variable holding the namespace of this node's pod, where every pod of the cluster is looked for."},
+	{name: "druid.discovery.k8s.coordinatorLeaderElectionConfigMapNamespace", kind: str(func(c *Config) *string { return &c.Discovery.K8s.CoordinatorLeaderNamespace }), doc: "Namespace of the ConfigMap `<clusterIdentifier>-leaderelection-coordinator`; empty for the pod's."},
+	{name: "druid.discovery.k8s.overlordLeaderElectionConfigMapNamespace", kind: str(func(c *Config) *string { return &c.Discovery.K8s.OverlordLeaderNamespace }), doc: "Namespace of the ConfigMap `<clusterIdentifier>-leaderelection-overlord`; empty for the pod's."},
 	{name: "druid.lookup.lookupTier", def: "__default", kind: str(func(c *Config) *string { return &c.Lookup.LookupTier }), doc: "Lookup tier announced in the lookupNodeService."},
 	{name: "druid.escalator.type", def: "noop", kind: str(func(c *Config) *string { return &c.Escalator.Type }), doc: "Escalator for calls to other Druid processes: noop or basic."},
 	{name: "druid.escalator.internalClientUsername", kind: str(func(c *Config) *string { return &c.Escalator.InternalClientUsername }), doc: "Basic-auth user for internal calls (druid.escalator.type=basic)."},

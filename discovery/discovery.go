@@ -1,8 +1,8 @@
 // Package discovery finds a Druid cluster's nodes and leaders and announces this node, as Druid's node discovery
 // does (DruidNodeDiscoveryProvider, DruidNodeAnnouncer and the leader lookups of DruidLeaderClient). The
-// interfaces are what every backend implements; ZooKeeper (Curator's internal discovery and leader latches) is the
-// one implemented here, and a Kubernetes backend (pod labels and annotations, leader ConfigMaps) fits the same
-// interfaces.
+// interfaces are what every backend implements: ZooKeeper (Curator's internal discovery and leader latches,
+// druid.discovery.type=curator) and Kubernetes (pod labels and annotations, leader ConfigMaps, k8s); Open picks the
+// one the configuration names.
 package discovery
 
 import (
