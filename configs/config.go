@@ -448,6 +448,11 @@ type SidecarConfig struct {
 	// from the Druid version (ZKLoadQueueMode keeps what was configured).
 	ZKLoadQueue     bool
 	ZKLoadQueueMode Switch
+	// LegacyServerAnnouncement is whether the server announcement znode (announcementsPath/<host:port>) is written:
+	// druid.sidecar.legacyServerAnnouncement, with auto resolved from the Druid version (the Mode keeps what was
+	// configured).
+	LegacyServerAnnouncement     bool
+	LegacyServerAnnouncementMode Switch
 	// DruidVersion is druid.sidecar.druidVersion; "" means read from the Coordinator leader at start.
 	DruidVersion           string
 	AnnounceServedSegments bool

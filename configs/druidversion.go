@@ -16,8 +16,13 @@ const (
 	SwitchOff  Switch = "false"
 )
 
-// KeyDruidVersion is druid.sidecar.druidVersion, for the messages that name it.
-const KeyDruidVersion = "druid.sidecar.druidVersion"
+// The keys the messages about the Druid version name.
+const (
+	KeyDruidVersion             = "druid.sidecar.druidVersion"
+	KeyLegacyServerAnnouncement = "druid.sidecar.legacyServerAnnouncement"
+	KeyZKLoadQueue              = "druid.sidecar.zkLoadQueue"
+	KeySkipSegmentsOnZK         = "druid.announcer.skipSegmentAnnouncementOnZk"
+)
 
 // The Druid releases whose ZooKeeper behaviour differs (druid-protocol.md 5, 11 and 14).
 const (
@@ -25,7 +30,8 @@ const (
 	// 30.0 removed druid.coordinator.loadqueuepeon.type and its curator peon with it.
 	LastZKLoadQueueMajor = 29
 	// NoZKSegmentsMajor is the first Druid that reads no segment znodes: 38 removed ZooKeeper segment announcement
-	// and the batch server view (#19377), keeping only internal discovery and the leader latches in ZooKeeper.
+	// and the batch server view (#19377), keeping only internal discovery and the leader latches in ZooKeeper. The
+	// same change removed the legacy server announcement (CuratorDataSegmentServerAnnouncer, announcementsPath).
 	NoZKSegmentsMajor = 38
 )
 
@@ -60,13 +66,18 @@ func DruidMajor(version string) (int, error) {
 }
 
 // ApplyDruidMajor sets the defaults that depend on the cluster's Druid release line: with 38 and later no segment
-// znodes are written unless druid.announcer.skipSegmentAnnouncementOnZk was set, and druid.sidecar.zkLoadQueue=auto
-// reads the ZooKeeper load queue up to 29. It returns what it turned on, for the log.
+// znodes are written unless druid.announcer.skipSegmentAnnouncementOnZk was set, nor the legacy server
+// announcement unless druid.sidecar.legacyServerAnnouncement was, and druid.sidecar.zkLoadQueue=auto reads the
+// ZooKeeper load queue up to 29. It returns what it changed, for the log.
 func (c *Config) ApplyDruidMajor(major int) []string {
 	var changed []string
 	if c.Announcer.skipOnZKByDefault && major >= NoZKSegmentsMajor && !c.Announcer.SkipSegmentAnnouncementOnZK {
 		c.Announcer.SkipSegmentAnnouncementOnZK = true
-		changed = append(changed, "druid.announcer.skipSegmentAnnouncementOnZk=true")
+		changed = append(changed, KeySkipSegmentsOnZK+"=true")
+	}
+	if c.Sidecar.LegacyServerAnnouncementMode == SwitchAuto && major >= NoZKSegmentsMajor && c.Sidecar.LegacyServerAnnouncement {
+		c.Sidecar.LegacyServerAnnouncement = false
+		changed = append(changed, KeyLegacyServerAnnouncement+"=false")
 	}
 	// A Coordinator up to 29 whose load queue peon is curator writes its loads to the queue; one with the http
 	// peon never does, so reading the queue costs it nothing, as a Java Historical up to 30 always watched it.
@@ -74,15 +85,17 @@ func (c *Config) ApplyDruidMajor(major int) []string {
 	// already turns the queue on for.
 	if c.Sidecar.ZKLoadQueueMode == SwitchAuto && c.ZK.Enabled && major <= LastZKLoadQueueMajor && !c.Sidecar.ZKLoadQueue {
 		c.Sidecar.ZKLoadQueue = true
-		changed = append(changed, "druid.sidecar.zkLoadQueue=true")
+		changed = append(changed, KeyZKLoadQueue+"=true")
 	}
 	return changed
 }
 
-// resolveDruidVersion sets druid.sidecar.zkLoadQueue from its mode and, when druid.sidecar.druidVersion is set,
-// applies that version's defaults at once; without it they wait for the version read from the Coordinator.
+// resolveDruidVersion sets druid.sidecar.zkLoadQueue and legacyServerAnnouncement from their modes (auto: the
+// version-free defaults, off and on) and, when druid.sidecar.druidVersion is set, applies that version's defaults at
+// once; without it they wait for the version read from the Coordinator.
 func (l *loader) resolveDruidVersion(c *Config, origin func(string) (Origin, int)) {
 	c.Sidecar.ZKLoadQueue = c.Sidecar.ZKLoadQueueMode == SwitchOn
+	c.Sidecar.LegacyServerAnnouncement = c.Sidecar.LegacyServerAnnouncementMode != SwitchOff
 	if c.Sidecar.DruidVersion == "" {
 		return
 	}
@@ -96,9 +109,9 @@ func (l *loader) resolveDruidVersion(c *Config, origin func(string) (Origin, int
 }
 
 // VersionDecides reports whether a default still waits for the cluster's Druid version: ZooKeeper is in use,
-// druid.sidecar.druidVersion is not set, and druid.sidecar.zkLoadQueue is auto or
+// druid.sidecar.druidVersion is not set, and druid.sidecar.zkLoadQueue or legacyServerAnnouncement is auto or
 // druid.announcer.skipSegmentAnnouncementOnZk is unset.
 func (c *Config) VersionDecides() bool {
-	return c.ZK.Enabled && c.Sidecar.DruidVersion == "" &&
-		(c.Sidecar.ZKLoadQueueMode == SwitchAuto || c.Announcer.skipOnZKByDefault)
+	return c.ZK.Enabled && c.Sidecar.DruidVersion == "" && (c.Sidecar.ZKLoadQueueMode == SwitchAuto ||
+		c.Sidecar.LegacyServerAnnouncementMode == SwitchAuto || c.Announcer.skipOnZKByDefault)
 }
