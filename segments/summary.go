@@ -37,11 +37,12 @@ func (s *Summary) ID() SegmentID {
 // ChangeRequest.UnmarshalJSON) refuses, or may refuse: the reader does not say why, the whole parse does.
 var ErrNotSummarized = errors.New("the segment JSON is not one the summary reader accepts; parse it whole to learn why")
 
-// SummaryReader reads Summaries. It accepts exactly the documents DataSegment.UnmarshalJSON accepts (a change
-// request's members read as ChangeRequest.UnmarshalJSON reads a load's), at a fraction of the cost: the members it
-// does not keep (dimensions, metrics, lastCompactionState, ...) are checked for their JSON kind and not decoded, and
-// the values that repeat from one segment to the next (dataSources, intervals, shard specs) are decoded once and
-// shared. Not safe for concurrent use.
+// SummaryReader reads Summaries. It accepts no document DataSegment.UnmarshalJSON refuses (nor, for a change
+// request's members, ChangeRequest.UnmarshalJSON), and refuses a few odd ones the whole parse accepts (see Read),
+// which callers then parse whole. It costs a fraction of the whole parse: the members it does not keep (dimensions,
+// metrics, lastCompactionState, ...) are checked for their JSON kind and not decoded, and the values that repeat
+// from one segment to the next (dataSources, intervals, shard specs) are decoded once and shared. Not safe for
+// concurrent use.
 type SummaryReader struct {
 	dataSources map[string]string
 	intervals   map[string]Interval
