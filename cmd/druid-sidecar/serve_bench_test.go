@@ -11,8 +11,9 @@ package main
 //	DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES    column bytes of each, the DataSegment size (1048576)
 //	DRUID_SIDECAR_BENCH_SERVE_THREADS          numLoadingThreads, the Coordinator's batch, the raw pulls' parallelism (8)
 //	DRUID_SIDECAR_BENCH_SERVE_CACHED_SEGMENTS  cached segments of BenchmarkServeRestart100k (100000)
-//	DRUID_SIDECAR_BENCH_SERVE_TRACE            a file to write an execution trace of the serve process to, taken
-//	                                           over the first timed load of BenchmarkServeLoad200 (none)
+//	DRUID_SIDECAR_BENCH_SERVE_PROFILE          a directory to write an execution trace (trace.out) and a CPU profile
+//	                                           (cpu.pprof) of the serve process to, taken over the first timed load of
+//	                                           BenchmarkServeLoad200 (none)
 
 import (
 	"bytes"
@@ -90,10 +91,10 @@ func BenchmarkServeLoad200(b *testing.B) {
 	count := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENTS", 200)
 	chunk := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES", 1<<20)
 	threads := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_THREADS", 8)
-	traceFile := os.Getenv("DRUID_SIDECAR_BENCH_SERVE_TRACE")
+	profileDir := os.Getenv("DRUID_SIDECAR_BENCH_SERVE_PROFILE")
 	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
 		"druid.segmentCache.numLoadingThreads=" + strconv.Itoa(threads),
-		"druid.sidecar.http.pprof=" + strconv.FormatBool(traceFile != ""),
+		"druid.sidecar.http.pprof=" + strconv.FormatBool(profileDir != ""),
 	}})
 	z, err := e2eIndexZip(chunk)
 	if err != nil {
@@ -200,10 +201,11 @@ func BenchmarkServeLoad200(b *testing.B) {
 		}
 		want := idStrings(segs)
 		drained := make(chan error, 1)
-		var traced chan error
-		if traceFile != "" && i == 0 {
-			traced = make(chan error, 1)
-			go func() { traced <- fetchTrace(ctx, n.URL, traceFile) }()
+		var profiled chan error
+		if profileDir != "" && i == 0 {
+			profiled = make(chan error, 2)
+			go func() { profiled <- fetchProfile(ctx, n.URL, "trace", filepath.Join(profileDir, "trace.out")) }()
+			go func() { profiled <- fetchProfile(ctx, n.URL, "profile", filepath.Join(profileDir, "cpu.pprof")) }()
 		}
 		b.StartTimer()
 		start := time.Now()
@@ -228,9 +230,9 @@ func BenchmarkServeLoad200(b *testing.B) {
 			}
 		}
 		serveSum += took
-		if traced != nil {
-			if err := <-traced; err != nil {
-				b.Fatalf("tracing the serve process: %v", err)
+		if profiled != nil {
+			if err := errors.Join(<-profiled, <-profiled); err != nil {
+				b.Fatalf("profiling the serve process: %v", err)
 			}
 		}
 		broker.Stop()
@@ -250,9 +252,10 @@ func BenchmarkServeLoad200(b *testing.B) {
 		count, z.size, len(z.data), threads, serve, pull, serve/pull, synced, serve/synced, get)
 }
 
-// fetchTrace writes an execution trace of the serve process at url, taken over the next few seconds, to file.
-func fetchTrace(ctx context.Context, url, file string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/debug/pprof/trace?seconds=4", nil)
+// fetchProfile writes the named /debug/pprof profile of the serve process at url, taken over the next few seconds,
+// to file.
+func fetchProfile(ctx context.Context, url, name, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/debug/pprof/"+name+"?seconds=4", nil)
 	if err != nil {
 		return err
 	}
@@ -262,7 +265,7 @@ func fetchTrace(ctx context.Context, url, file string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/debug/pprof/trace: %s", resp.Status)
+		return fmt.Errorf("/debug/pprof/%s: %s", name, resp.Status)
 	}
 	f, err := os.Create(file)
 	if err != nil {
