@@ -17,8 +17,12 @@ type SegmentRow struct {
 	DataSource string
 	// Used is the used column.
 	Used bool
-	// Segment is the payload column parsed as a DataSegment. It is a new value for every row and may be kept.
+	// Segment is the payload column parsed as a DataSegment. It is a new value for every row and may be kept. It is
+	// nil when Summary is set.
 	Segment *segments.DataSegment
+	// Summary is, for the rows StreamOptions.Summarize picks, what a segments.SummaryReader reads of the payload,
+	// instead of Segment; it is valid only during the call (its LoadSpec lies in the driver's buffer).
+	Summary *segments.Summary
 
 	// The optional columns: "" (or HasNumRows false) when the table lacks the column or the row holds NULL.
 
@@ -55,6 +59,11 @@ type StreamOptions struct {
 	// BadPayload, when set, is called for a row whose payload is not a valid DataSegment instead of ending the
 	// stream; its error (if any) ends the stream. The payload bytes are only valid during the call.
 	BadPayload func(id string, payload []byte, err error) error
+	// Summarize, when set, picks by dataSource column the rows whose payload is only summarized (SegmentRow.Summary)
+	// rather than parsed whole: a reader of millions of rows that needs their ids, sizes and load specs saves the
+	// rest. A payload the summary reader does not take is parsed whole (Segment set, or BadPayload), so the rows
+	// read are the same either way.
+	Summarize func(dataSource string) bool
 }
 
 // segmentColumns is what the segments table has, detected once per Store.
@@ -179,13 +188,22 @@ func (s *Store) StreamSegments(ctx context.Context, opts StreamOptions, fn func(
 	}()
 
 	var (
-		row    SegmentRow
-		intern = map[string]string{} // dataSource names: few, repeated on every row
+		row     SegmentRow
+		intern  = map[string]string{} // dataSource names: few, repeated on every row
+		summary segments.Summary
+		sr      = segments.NewSummaryReader()
 	)
 	for rows.Next() {
 		payload, err := rows.decode(&row, intern)
 		if err != nil {
 			return s.wrap("reading the segments table", err)
+		}
+		if opts.Summarize != nil && opts.Summarize(row.DataSource) && sr.Read(payload, &summary) == nil {
+			row.Summary = &summary
+			if err := fn(&row); err != nil {
+				return err
+			}
+			continue
 		}
 		seg := new(segments.DataSegment)
 		if err := seg.UnmarshalJSON(payload); err != nil {
