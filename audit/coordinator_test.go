@@ -29,13 +29,13 @@ type handBuilt struct {
 	dynamic  string            // the coordinator.config row, "" for none
 	rows     []*metadata.SegmentRow
 	nodes    []discovery.Node
-	announce map[string]*serverResult
+	announce map[string][]held // what each server announces over HTTP
 }
 
 // newHandBuilt starts a cluster audited on day 30 (2025-01-31) at noon.
 func newHandBuilt(t *testing.T) *handBuilt {
 	return &handBuilt{t: t, start: sandbox.DayInterval(30).Start.Time().Add(12 * time.Hour), rules: map[string]string{},
-		announce: map[string]*serverResult{}}
+		announce: map[string][]held{}}
 }
 
 // segment adds a used row (unused when used is false) for the segment.
@@ -77,18 +77,7 @@ func (h *handBuilt) server(name, role, serverType, tier string, holds []held) {
 	fmt.Sscan(port, &p)
 	h.nodes = append(h.nodes, discovery.Node{Role: role, Name: name, Host: host, PlaintextPort: p,
 		DataNode: &discovery.DataNodeService{Tier: tier, ServerType: serverType, MaxSize: 1 << 40}})
-	res := &serverResult{source: SourceHTTP}
-	for _, hd := range holds {
-		res.ids = append(res.ids, hd.seg.ID())
-		res.sizes = append(res.sizes, hd.seg.Size)
-		if hd.fp != "" && res.fps == nil {
-			res.fps = make([]string, len(res.ids)-1, len(holds))
-		}
-		if res.fps != nil {
-			res.fps = append(res.fps, hd.fp)
-		}
-	}
-	h.announce[name] = res
+	h.announce[name] = holds
 }
 
 func (h *handBuilt) historical(name, tier string, holds []held) {
@@ -132,7 +121,12 @@ func (h *handBuilt) audit() *Report {
 	r.overshadow(context.Background())
 	r.addServers(h.nodes)
 	for i, s := range r.servers {
-		r.apply(i, h.announce[s.rep.Name])
+		// Looked up as readServer looks up what it reads, once the records are known.
+		res := &serverResult{source: SourceHTTP}
+		for _, hd := range h.announce[s.rep.Name] {
+			res.add(r, hd.seg.ID(), hd.seg.Size, hd.fp, &buf)
+		}
+		r.apply(i, res)
 	}
 	r.brokerView()
 	r.evaluate()

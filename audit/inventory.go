@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -152,12 +151,11 @@ func (c *inventoryClient) fetch(ctx context.Context, rawURL string, fn announced
 type announced func(id segments.SegmentID, size int64, fingerprint string)
 
 // decodeSnapshot reads a full ChangeRequestsSnapshot and calls fn for the segment of every "load" request (a full
-// snapshot holds nothing else but, from realtime tasks, "schema" requests, which are skipped).
+// snapshot holds nothing else but, from realtime tasks, "schema" requests, which are skipped). Only each segment's
+// id, size and fingerprint are read: a data server announces hundreds of thousands.
 func decodeSnapshot(r io.Reader, fn announced) error {
-	reply, err := inventory.Decode(r, func(cr *segments.ChangeRequest, raw []byte) error {
-		if cr.Action == segments.ActionLoad && cr.Segment != nil {
-			fn(cr.Segment.ID(), cr.Segment.Size, announcedFingerprint(raw))
-		}
+	reply, err := inventory.DecodeLoads(r, func(id segments.SegmentID, size int64, fp string) error {
+		fn(id, size, fp)
 		return nil
 	})
 	switch {
@@ -169,23 +167,4 @@ func decodeSnapshot(r io.Reader, fn announced) error {
 		return errors.New("the snapshot has no requests")
 	}
 	return nil
-}
-
-// fingerprintMember is how a load request announcing a partial load starts its fingerprint member.
-var fingerprintMember = []byte(`"fingerprint"`)
-
-// announcedFingerprint returns the "fingerprint" a 38+ data server announces beside a partially loaded segment
-// (SegmentChangeRequestLoad.forAnnouncement), "" for a plain load. Most requests have none, and are not decoded
-// again.
-func announcedFingerprint(raw []byte) string {
-	if !bytes.Contains(raw, fingerprintMember) {
-		return ""
-	}
-	var m struct {
-		Fingerprint *string `json:"fingerprint"`
-	}
-	if json.Unmarshal(raw, &m) != nil || m.Fingerprint == nil {
-		return ""
-	}
-	return *m.Fingerprint
 }
