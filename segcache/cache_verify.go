@@ -124,6 +124,16 @@ func (r *Report) Count(kind ProblemKind) int {
 //
 // Bootstrap must be called before any Load.
 func (c *Cache) Bootstrap(ctx context.Context) ([]*segments.DataSegment, Report, error) {
+	return c.BootstrapEach(ctx, nil)
+}
+
+// BootstrapEach is Bootstrap handing the segments it finds complete to found while the cache is still being read,
+// a chunk at a time, one call at a time, from a goroutine of its own (so that the reading goes on meanwhile), and
+// before it returns: a caller announces them as they are read, as Druid's bootstrap queues its announcements. Only a
+// segment sure to be announced is handed over (complete in a location, read without error); the segments
+// BootstrapEach returns are the others to announce (such as one moved in from the nested layout). found must not
+// call the Cache. With a nil found it is Bootstrap.
+func (c *Cache) BootstrapEach(ctx context.Context, found func([]*segments.DataSegment)) ([]*segments.DataSegment, Report, error) {
 	c.mu.Lock()
 	if len(c.entries) > 0 || c.closed {
 		c.mu.Unlock()
@@ -132,16 +142,18 @@ func (c *Cache) Bootstrap(ctx context.Context) ([]*segments.DataSegment, Report,
 	c.mu.Unlock()
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	found, rep, err := c.scan(ctx, scanStartup)
+	scanned, rep, err := c.scan(ctx, scanStartup, found)
 	if err != nil {
 		return nil, rep, err
 	}
-	segs := make([]*segments.DataSegment, len(found))
+	var segs []*segments.DataSegment
 	c.mu.Lock()
-	for i, f := range found {
+	for _, f := range scanned {
 		f.loc.account(f.bytes, true)
 		c.entries[f.name] = &entry{seg: f.seg, name: f.name, rel: f.rel, loc: f.loc, bytes: f.bytes, state: stateLoaded}
-		segs[i] = f.seg
+		if !f.handed {
+			segs = append(segs, f.seg)
+		}
 	}
 	c.mu.Unlock()
 	c.logProblems(rep)
@@ -221,7 +233,7 @@ func (c *Cache) Verify(ctx context.Context, repair bool) (Report, error) {
 	if repair {
 		mode = scanRepair
 	}
-	_, rep, err := c.scan(ctx, mode)
+	_, rep, err := c.scan(ctx, mode, nil)
 	if err == nil {
 		c.setLeft(rep)
 	}
@@ -261,6 +273,13 @@ type scanned struct {
 	inexact  string // complete, but its files do not add up to its declared size: why
 	ignored  bool
 	infoPath string
+	handed   bool // handed to BootstrapEach's found while the cache was read
+}
+
+// sure reports whether a startup announces r whatever the rest of the cache holds: a complete segment in a location
+// (a copy in another location, or a location over its maxSize, only adds a problem).
+func (r *scanned) sure() bool {
+	return r != nil && r.seg != nil && !r.ignored && r.kind == "" && r.loc != nil
 }
 
 // scanMode says what a scan may change.
@@ -277,8 +296,9 @@ const (
 
 // scan is the check behind Bootstrap, Verify and Inspect; c.disk is held for writing. Every problem is reported
 // with the fix that would remove it; mode decides whether the fix runs: always with scanRepair, and with scanStartup
-// only for the fixes marked as Druid's own startup behaviour.
-func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, error) {
+// only for the fixes marked as Druid's own startup behaviour. A startup hands the segments sure to be announced to
+// found (when not nil) as they are read.
+func (c *Cache) scan(ctx context.Context, mode scanMode, found func([]*segments.DataSegment)) ([]*scanned, Report, error) {
 	start := c.now()
 	var rep Report
 	const atStartup = true
@@ -344,11 +364,15 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 		}
 	}
 	results := make([]*scanned, len(names))
-	if err := c.parallel(ctx, len(names), func(i int, buf *[]byte) {
+	hand := newHandOver(found, mode == scanStartup)
+	err = c.parallel(ctx, len(names), func(i int, buf *[]byte) {
 		if busy[names[i]] == nil {
 			results[i] = c.check(names[i], buf, top)
+			hand.offer(results[i])
 		}
-	}); err != nil {
+	})
+	hand.close()
+	if err != nil {
 		return nil, rep, err
 	}
 
@@ -363,7 +387,7 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 		}
 	}
 	tally := make([]int64, len(c.locs))
-	var found []*scanned
+	var complete []*scanned
 	for _, r := range results {
 		if r == nil {
 			continue
@@ -425,7 +449,7 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 		if r.inexact != "" {
 			add(Problem{Kind: ProblemInexactSize, Path: filepath.Join(r.loc.path, r.rel), Segment: r.name, Detail: r.inexact}, nil)
 		}
-		found = append(found, r)
+		complete = append(complete, r)
 		rep.Segments++
 		rep.Bytes += r.bytes
 	}
@@ -437,7 +461,66 @@ func (c *Cache) scan(ctx context.Context, mode scanMode) ([]*scanned, Report, er
 		}
 	}
 	rep.Duration = c.now().Sub(start)
-	return found, rep, nil
+	return complete, rep, nil
+}
+
+// handOverChunk is how many segments a startup hands over at a time: enough for a bulk announcement to fill its
+// batch znodes (50 segments each by default), few enough to announce while the rest is read.
+const handOverChunk = 1000
+
+// handOver passes the segments a startup is sure to announce to a callback as the reading goroutines find them: they
+// fill chunks under a lock, and one goroutine hands the full chunks over in order, so that the reading never waits
+// for the callback.
+type handOver struct {
+	found func([]*segments.DataSegment)
+	mu    sync.Mutex
+	chunk []*segments.DataSegment
+	ch    chan []*segments.DataSegment
+	done  chan struct{}
+}
+
+// newHandOver returns a handOver to found, or nil (whose methods do nothing) when there is nothing to hand over to.
+func newHandOver(found func([]*segments.DataSegment), on bool) *handOver {
+	if found == nil || !on {
+		return nil
+	}
+	h := &handOver{found: found, ch: make(chan []*segments.DataSegment, 64), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for chunk := range h.ch {
+			h.found(chunk)
+		}
+	}()
+	return h
+}
+
+func (h *handOver) offer(r *scanned) {
+	if h == nil || !r.sure() {
+		return
+	}
+	r.handed = true
+	h.mu.Lock()
+	h.chunk = append(h.chunk, r.seg)
+	var full []*segments.DataSegment
+	if len(h.chunk) >= handOverChunk {
+		full, h.chunk = h.chunk, make([]*segments.DataSegment, 0, handOverChunk)
+	}
+	h.mu.Unlock()
+	if full != nil {
+		h.ch <- full
+	}
+}
+
+// close hands over the last chunk and returns once found has had every chunk.
+func (h *handOver) close() {
+	if h == nil {
+		return
+	}
+	if len(h.chunk) > 0 {
+		h.ch <- h.chunk
+	}
+	close(h.ch)
+	<-h.done
 }
 
 // parallel runs f for 0..n-1 on the scan threads, each with a reusable buffer.
@@ -882,7 +965,7 @@ func isTombstoneLoadSpec(raw []byte) bool {
 func (c *Cache) Inspect(ctx context.Context) ([]CachedSegment, Report, error) {
 	c.disk.Lock()
 	defer c.disk.Unlock()
-	found, rep, err := c.scan(ctx, scanOnly)
+	found, rep, err := c.scan(ctx, scanOnly, nil)
 	if err != nil {
 		return nil, rep, err
 	}
