@@ -100,6 +100,12 @@ type Announcer struct {
 	xformDM  bool // druid.announcer.skipDimensionsAndMetrics
 	xformLS  bool // druid.announcer.skipLoadSpec
 
+	// serverAnn: the legacy server announcement (announcementsPath/<host:port>) is written, which Druid 38 removed
+	// (druid.sidecar.legacyServerAnnouncement); segsStopped: segsOnZK no longer holds. Both change under mu, while
+	// running (StopLegacyZNodes); segsOnZK itself stays as configured, since prepare reads it without the lock.
+	serverAnn   bool
+	segsStopped bool
+
 	serverPath, batchDir, servedDir string
 	serverData                      []byte
 	node                            discovery.Announcer // nil: the node is not announced (ZooKeeper disabled)
@@ -168,6 +174,7 @@ func New(cfg *configs.Config, opts ...Option) (*Announcer, error) {
 		log:         o.log.Named("announcer"),
 		history:     o.history,
 		segsOnZK:    cfg.ZK.Enabled && !cfg.Announcer.SkipSegmentAnnouncementOnZK,
+		serverAnn:   cfg.ZK.Enabled && cfg.Sidecar.LegacyServerAnnouncement,
 		xformDM:     cfg.Announcer.SkipDimensionsAndMetrics,
 		xformLS:     cfg.Announcer.SkipLoadSpec,
 		serverPath:  path.Join(cfg.ZK.Paths.Announcements, name),
@@ -226,16 +233,20 @@ func (a *Announcer) ZKStats() zookeeper.Stats {
 	return a.zk.Stats()
 }
 
-// AnnounceNode writes the legacy server announcement (with ZooKeeper), then announces the node through discovery
-// (the announcement that makes Brokers and Coordinators find this server), and returns once both are done. Call it
-// when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node announcer it does
-// nothing.
+// AnnounceNode writes the legacy server announcement (with ZooKeeper, up to Druid 37), then announces the node
+// through discovery (the announcement that makes Brokers and Coordinators find this server), and returns once both
+// are done. Call it when the HTTP endpoints serve and the inventory is complete. With neither ZooKeeper nor a node
+// announcer it does nothing.
 func (a *Announcer) AnnounceNode(ctx context.Context) error {
 	if err := a.checkStopped(); err != nil {
 		return err
 	}
 	if a.zk != nil {
-		if err := a.change(ctx, func() { a.setDesired(a.serverPath, a.serverData) }); err != nil {
+		if err := a.change(ctx, func() {
+			if a.serverAnn {
+				a.setDesired(a.serverPath, a.serverData)
+			}
+		}); err != nil {
 			return err
 		}
 	}
@@ -338,7 +349,7 @@ func (a *Announcer) announceSegments(segs []*segments.DataSegment) (uint64, []er
 				errs = append(errs, fmt.Errorf("announcer: recording the announcement in the segment inventory: %w", err))
 			}
 		}
-		if !a.segsOnZK {
+		if !a.segsOnZK || a.segsStopped {
 			return
 		}
 		var changed []*batch
