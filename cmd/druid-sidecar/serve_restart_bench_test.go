@@ -20,10 +20,11 @@ import (
 
 // BenchmarkServeRestart100k starts the node over a cache of 100,000 segments (written directly: info_dir entries
 // and tiny segment directories, as a Historical leaves them) and times the process until it is ready (readiness
-// 200: the cache read and every segment announced) and until it is announced to internal discovery (which comes
-// after every batch znode is written), against a plain walk of the cache plus a read of every info_dir file in the
-// same run. The inventory (a Broker's full sync) and the batch znodes are then checked to hold all of them.
-// Target: under 10 s.
+// 200: the cache read, every segment in the inventory and its znode queued) and until it is announced to internal
+// discovery (which comes after every batch znode is written), against a plain walk of the cache plus a read of
+// every info_dir file in the same run: x-walk-infodir is readiness over that walk (target at most 1.2), x-walk the
+// announcement over it. The inventory (a Broker's full sync) and the batch znodes are then checked to hold all of
+// them. Target: announced under 10 s.
 func BenchmarkServeRestart100k(b *testing.B) {
 	count := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_CACHED_SEGMENTS", 100_000)
 	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
@@ -114,11 +115,13 @@ func BenchmarkServeRestart100k(b *testing.B) {
 	b.ReportMetric(announced, "announced-s")
 	b.ReportMetric(wlk, "walk-s")
 	b.ReportMetric(announced/wlk, "x-walk")
+	// The target's ratio: readiness against the same run's walk plus info_dir read (target at most 1.2).
+	b.ReportMetric(ready/wlk, "x-walk-infodir")
 	b.ReportMetric(readSum.Seconds()/nf, "cache-read-s")
 	b.ReportMetric(syncSum.Seconds()/nf, "broker-sync-s")
 	b.ReportMetric(stopSum.Seconds()/nf, "stop-s")
-	b.Logf("%d cached segments: ready %.3f s (of which the cache read %.3f s), announced %.3f s (target under 10 s), walk+read %.3f s (%.1fx), a Broker's full sync %.3f s, SIGTERM to exit %.3f s",
-		count, ready, readSum.Seconds()/nf, announced, wlk, announced/wlk, syncSum.Seconds()/nf, stopSum.Seconds()/nf)
+	b.Logf("%d cached segments: ready %.3f s (of which the cache read %.3f s; %.2fx the walk+read, target 1.2x), announced %.3f s (target under 10 s), walk+read %.3f s (%.1fx), a Broker's full sync %.3f s, SIGTERM to exit %.3f s",
+		count, ready, readSum.Seconds()/nf, ready/wlk, announced, wlk, announced/wlk, syncSum.Seconds()/nf, stopSum.Seconds()/nf)
 }
 
 // logDuration finds the first log line of the node containing msg and returns its duration=… field.
