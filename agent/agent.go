@@ -33,7 +33,6 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
-	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // DefaultShutdownTimeout bounds the whole shutdown; loads still running when it passes are canceled.
@@ -186,6 +185,12 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	stops.Push("segment cache", func(context.Context) error {
 		return lifecycle.Wrap("closing the segment cache", p.cache.Close())
 	})
+	cached, _, err := p.cache.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
+	}
+	log.Info("segment cache read", "segments", len(cached), "layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
+
 	dsOpts := deepstorage.OptionsFromConfig(cfg)
 	dsOpts.Logger = log.Named("deepstorage")
 	puller, err := deepstorage.New(dsOpts)
@@ -196,37 +201,18 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	a.applyDruidVersion(ctx)
 	cfg = a.cfg
 	p.inv = inventory.New()
-	p.ann, err = announcer.New(cfg, announcer.WithLogger(log), announcer.WithInventory(p.inv),
-		announcer.WithRegisterer(a.reg), announcer.WithStartTime(a.startTime))
+	nodeOpts, err := a.nodeAnnouncerOption(cfg, log)
+	if err != nil {
+		return fmt.Errorf("setting up Kubernetes discovery (druid.discovery.type=k8s): %w", err)
+	}
+	p.ann, err = announcer.New(cfg, append([]announcer.Option{announcer.WithLogger(log), announcer.WithInventory(p.inv),
+		announcer.WithRegisterer(a.reg), announcer.WithStartTime(a.startTime)}, nodeOpts...)...)
 	if err != nil {
 		return fmt.Errorf("starting the announcer (ZooKeeper %s): %w", cfg.ZK.Service.Host, err)
 	}
 	stops.Push("announcer", func(ctx context.Context) error {
 		return lifecycle.Wrap("stopping the announcer", p.ann.Stop(ctx))
 	})
-	// The cache is read with the announcer ready, so that without an upstream (which must learn the cached segments
-	// before they are announced) each segment is announced as it is read: the inventory has it at once, its znode is
-	// queued, and AnnounceNode waits for every znode, as Java's bootstrap queues its announcements.
-	var handed func([]*segments.DataSegment)
-	var handedErr error
-	announcedAsRead := 0
-	if cfg.Sidecar.Upstream == "" {
-		handed = func(segs []*segments.DataSegment) {
-			announcedAsRead += len(segs)
-			if err := p.ann.QueueSegments(segs...); err != nil && handedErr == nil {
-				handedErr = err
-			}
-		}
-	}
-	cached, _, err := p.cache.BootstrapEach(ctx, handed)
-	if err != nil {
-		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
-	}
-	if handedErr != nil {
-		return fmt.Errorf("announcing the cached segments (ZooKeeper %s): %w", cfg.ZK.Service.Host, handedErr)
-	}
-	log.Info("segment cache read", "segments", announcedAsRead+len(cached), "announced as read", announcedAsRead,
-		"layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
 	// The hook stays a nil func without an upstream (a method value of a nil *Upstream would not be nil): loads
 	// then end in the cache.
 	var hook loadqueue.Hook
@@ -326,16 +312,21 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 		}
 	}
 
-	// The cached segments not announced as read, in bulk: the inventory has them at once, their znodes are queued.
+	// The cached segments, in bulk: the inventory has them at once, ZooKeeper once it answers.
 	if len(cached) > 0 {
-		if err := p.ann.QueueSegments(cached...); err != nil {
+		if err := p.ann.AnnounceSegments(ctx, cached...); err != nil {
 			return fmt.Errorf("announcing the %d cached segments (ZooKeeper %s): %w", len(cached), cfg.ZK.Service.Host, err)
 		}
 	}
 	// Then the Coordinator's bootstrap (broadcast) segments, loaded before bootstrap completes.
 	a.loadBootstrapSegments(ctx, p.queue)
-	a.bootstrapped.Store(true)
-	log.Info("bootstrap complete: cached and bootstrap segments announced", "cached", announcedAsRead+len(cached))
+	// Under Kubernetes discovery the pod's readiness is what the cluster goes by, so loadstatus and readiness wait
+	// for the announcement patch below: a pod whose announcement failed never turns ready.
+	k8s := cfg.Discovery.Type == configs.DiscoveryK8s
+	if !k8s {
+		a.bootstrapped.Store(true)
+	}
+	log.Info("bootstrap complete: cached and bootstrap segments announced", "cached", len(cached))
 
 	// The node's own audit: its cache, info_dir and inventory, and what it serves against the metadata store. Work
 	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift. It is
@@ -357,6 +348,9 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	// ANNOUNCEMENTS: internal discovery last.
 	err = p.ann.AnnounceNode(ctx)
 	if err == nil {
+		if k8s {
+			a.bootstrapped.Store(true)
+		}
 		a.selfDiscovered.Store(true)
 		a.readyOnce.Do(func() { close(a.ready) })
 		log.Info("node announced", "node", cfg.Node.HostAndPortToUse(), "service", cfg.Node.Service)
@@ -387,7 +381,7 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 		return lifecycle.Wrap("unannouncing the node", err)
 	})
 	if err != nil {
-		return fmt.Errorf("announcing the node %s to ZooKeeper %s: %w", cfg.Node.HostAndPortToUse(), cfg.ZK.Service.Host, err)
+		return fmt.Errorf("announcing the node %s to %s: %w", cfg.Node.HostAndPortToUse(), announcedWhere(cfg), err)
 	}
 	return nil
 }

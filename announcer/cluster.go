@@ -13,23 +13,69 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/configs"
 	"github.com/druid-sidecar/druid-sidecar/discovery"
 	"github.com/druid-sidecar/druid-sidecar/segments"
+	"github.com/druid-sidecar/druid-sidecar/zookeeper"
 )
 
-// ClusterReader reads what a Druid cluster announces in ZooKeeper: what discovery.ZooKeeper reads (nodes by role,
-// the Coordinator and Overlord leaders), the legacy server announcements and the batch segment inventory of every
-// data server, on one session.
+// ClusterReader reads what a Druid cluster announces: through its discovery (nodes by role, the Coordinator and
+// Overlord leaders; ZooKeeper or Kubernetes as druid.discovery.type says) and, with ZooKeeper, the legacy server
+// announcements and the batch segment inventory of every data server, on the discovery's session.
 type ClusterReader struct {
-	*discovery.ZooKeeper
+	discovery.Discovery
+	zk    *discovery.ZooKeeper // nil without ZooKeeper (Kubernetes discovery with druid.zk.service.enabled=false)
 	paths configs.ZKPathsConfig
 }
 
-// NewClusterReader connects to the ZooKeeper of cfg and waits, within ctx, for a session.
+// errNoZooKeeper is what the ZooKeeper readers answer when the cluster is read without ZooKeeper.
+var errNoZooKeeper = errors.New("no ZooKeeper: druid.zk.service.enabled is false")
+
+// NewClusterReader opens the discovery of cfg and, when enabled, ZooKeeper, waiting within ctx for its session.
 func NewClusterReader(ctx context.Context, cfg *configs.Config, log hclog.Logger) (*ClusterReader, error) {
-	d, err := discovery.OpenZooKeeper(ctx, cfg, log)
+	r := &ClusterReader{paths: cfg.ZK.Paths}
+	if cfg.Discovery.Type == configs.DiscoveryK8s && !cfg.ZK.Enabled {
+		d, err := discovery.Open(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		r.Discovery = d
+		return r, nil
+	}
+	zk, err := discovery.OpenZooKeeper(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return &ClusterReader{ZooKeeper: d, paths: cfg.ZK.Paths}, nil
+	r.zk, r.Discovery = zk, zk
+	if cfg.Discovery.Type == configs.DiscoveryK8s {
+		// Nodes and leaders from Kubernetes; ZooKeeper still holds the segment announcements of Druid up to 37.
+		if r.Discovery, err = discovery.Open(ctx, cfg, log); err != nil {
+			zk.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Close releases the discovery and ZooKeeper.
+func (r *ClusterReader) Close() {
+	r.Discovery.Close()
+	if r.zk != nil && discovery.Discovery(r.zk) != r.Discovery {
+		r.zk.Close()
+	}
+}
+
+// Conn is the ZooKeeper session, nil without ZooKeeper.
+func (r *ClusterReader) Conn() *zookeeper.Conn {
+	if r.zk == nil {
+		return nil
+	}
+	return r.zk.Conn()
+}
+
+// Where says where the cluster is read, for messages: ZooKeeper's address, or the Kubernetes cluster identifier.
+func Where(cfg *configs.Config) string {
+	if cfg.Discovery.Type == configs.DiscoveryK8s {
+		return "Kubernetes discovery of cluster " + cfg.Discovery.K8s.ClusterIdentifier
+	}
+	return "ZooKeeper at " + cfg.ZK.Service.Host
 }
 
 // ServerMetadata is a legacy announcement (DruidServerMetadata) under announcementsPath.
@@ -66,6 +112,9 @@ func (s ServerSegments) Segments() []segments.DataSegment {
 
 // Servers reads the legacy announcements.
 func (r *ClusterReader) Servers(ctx context.Context) ([]ServerMetadata, error) {
+	if r.zk == nil {
+		return nil, errNoZooKeeper
+	}
 	names, err := r.Conn().Children(ctx, r.paths.Announcements)
 	if err != nil {
 		return nil, err
@@ -93,6 +142,9 @@ func (r *ClusterReader) Servers(ctx context.Context) ([]ServerMetadata, error) {
 // SegmentInventory reads every batch znode of the given servers (every server under liveSegmentsPath when none
 // is given) and decodes them.
 func (r *ClusterReader) SegmentInventory(ctx context.Context, servers ...string) ([]ServerSegments, error) {
+	if r.zk == nil {
+		return nil, errNoZooKeeper
+	}
 	base := r.paths.LiveSegments
 	if len(servers) == 0 {
 		var err error
@@ -165,9 +217,11 @@ func (r *ClusterReader) ReadCluster(ctx context.Context) (*Cluster, error) {
 	if c.Nodes, err = r.Nodes(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	inv, err := r.SegmentInventory(ctx)
-	if err != nil {
-		errs = append(errs, err)
+	var inv []ServerSegments
+	if r.zk != nil { // without ZooKeeper there are no batch znodes to read, and that is no error
+		if inv, err = r.SegmentInventory(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, s := range inv {
 		si := ServerInventory{Server: s.Server, Batches: len(s.Batches)}

@@ -85,7 +85,7 @@ func TestRolloutGateHoldsTheRollUntilReplicated(t *testing.T) {
 // native sidecar.
 func TestRolloutGateUnderKubernetesDiscovery(t *testing.T) {
 	r := newRig(t, 1, 1024)
-	rc := r.start(r.config("druid.sidecar.rolloutGate=true", "druid.discovery.type=k8s"))
+	rc := r.start(r.config("druid.sidecar.rolloutGate=true", "druid.discovery.type=k8s", "druid.discovery.k8s.clusterIdentifier=druid"))
 	code, s := probe(t, rc.url)
 	if code != http.StatusOK || s.Enabled || !strings.Contains(s.Off, "druid.sidecar.nativeSidecar") {
 		t.Errorf("under k8s discovery without a native sidecar the gate answered %d %+v, want 200 and off, saying why", code, s)
@@ -95,7 +95,7 @@ func TestRolloutGateUnderKubernetesDiscovery(t *testing.T) {
 	}
 	rc.shutdown(t)
 
-	rc = r.start(r.config("druid.sidecar.rolloutGate=true", "druid.discovery.type=k8s", "druid.sidecar.nativeSidecar=true"))
+	rc = r.start(r.config("druid.sidecar.rolloutGate=true", "druid.discovery.type=k8s", "druid.discovery.k8s.clusterIdentifier=druid", "druid.sidecar.nativeSidecar=true"))
 	if code, s := probe(t, rc.url); code != http.StatusServiceUnavailable || !s.Enabled {
 		t.Errorf("as a native sidecar under k8s discovery the gate answered %d %+v, want 503 until the Coordinator knows the server", code, s)
 	}

@@ -58,7 +58,8 @@ type Options struct {
 	// Timeout bounds one request; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Leader finds the leader's base URL (scheme://host:port). nil means the configuration's way:
-	// druid.sidecar.coordinator.url when set, else the Coordinator leader latch in ZooKeeper, as Druid finds it.
+	// druid.sidecar.coordinator.url when set, else the leader through discovery: the latch in ZooKeeper, or the leader
+	// ConfigMap with druid.discovery.type=k8s.
 	Leader func(ctx context.Context) (string, error)
 }
 
@@ -124,16 +125,16 @@ func New(cfg *configs.Config, opts Options) (*Client, error) {
 		u := strings.TrimRight(cfg.Sidecar.CoordinatorURL, "/")
 		c.fixed = true
 		c.find = func(context.Context) (string, error) { return u, nil }
-	case cfg.ZK.Enabled:
-		c.find = c.zkLeader
+	case cfg.Discovery.Type == configs.DiscoveryK8s || cfg.ZK.Enabled:
+		c.find = c.discoveryLeader
 	default:
 		return nil, errors.New("druid.sidecar.coordinator.url is not set and druid.zk.service.enabled is false: there is " +
-			"no way to find the Coordinator; set druid.sidecar.coordinator.url")
+			"no way to find the Coordinator; set druid.sidecar.coordinator.url, or druid.discovery.type=k8s on Kubernetes")
 	}
 	return c, nil
 }
 
-// Close releases the ZooKeeper session used to find the leader, if one was opened.
+// Close releases the discovery (ZooKeeper session or Kubernetes client) used to find the leader, if one was opened.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -153,8 +154,9 @@ func (c *Client) Leader() string {
 	return c.leader
 }
 
-// zkLeader reads the Coordinator leader latch, connecting to ZooKeeper on first use.
-func (c *Client) zkLeader(ctx context.Context) (string, error) {
+// discoveryLeader reads the Coordinator leader through discovery (the leader latch in ZooKeeper, or the leader
+// ConfigMap with druid.discovery.type=k8s), opening it on first use.
+func (c *Client) discoveryLeader(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -162,12 +164,17 @@ func (c *Client) zkLeader(ctx context.Context) (string, error) {
 	}
 	r := c.disc
 	c.mu.Unlock()
+	k8s := c.cfg.Discovery.Type == configs.DiscoveryK8s
+	where := "ZooKeeper " + c.cfg.ZK.Service.Host
+	if k8s {
+		where = "the Kubernetes ConfigMap " + c.cfg.Discovery.K8s.ClusterIdentifier + "-leaderelection-coordinator"
+	}
 	if r == nil {
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.ZK.Service.ConnectionTimeout)
-		nr, err := discovery.OpenZooKeeper(cctx, c.cfg, c.log)
+		nr, err := discovery.Open(cctx, c.cfg, c.log)
 		cancel()
 		if err != nil {
-			return "", fmt.Errorf("connecting to ZooKeeper %s to find the Coordinator leader: %w", c.cfg.ZK.Service.Host, err)
+			return "", fmt.Errorf("connecting to %s to find the Coordinator leader: %w", where, err)
 		}
 		c.mu.Lock()
 		switch {
@@ -185,12 +192,14 @@ func (c *Client) zkLeader(ctx context.Context) (string, error) {
 	}
 	l, err := r.CoordinatorLeader(ctx)
 	if err != nil {
-		return "", fmt.Errorf("reading the Coordinator leader latch in ZooKeeper %s: %w", c.cfg.ZK.Service.Host, err)
+		return "", fmt.Errorf("reading the Coordinator leader from %s: %w", where, err)
 	}
 	if l == nil || l.URL == "" {
-		return "", fmt.Errorf("no Coordinator holds the leader latch %s/_COORDINATOR in ZooKeeper %s: is a Coordinator "+
-			"running? (with druid.discovery.type=k8s there is no latch: set druid.sidecar.coordinator.url)",
-			c.cfg.ZK.Paths.Coordinator, c.cfg.ZK.Service.Host)
+		if k8s {
+			return "", fmt.Errorf("no Coordinator holds the leadership in %s: is a Coordinator running?", where)
+		}
+		return "", fmt.Errorf("no Coordinator holds the leader latch %s/_COORDINATOR in %s: is a Coordinator running?",
+			c.cfg.ZK.Paths.Coordinator, where)
 	}
 	return strings.TrimRight(l.URL, "/"), nil
 }

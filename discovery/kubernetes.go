@@ -446,6 +446,9 @@ type KubernetesAnnouncer struct {
 	unannounce     []byte
 	log            hclog.Logger
 	firstWait      time.Duration
+
+	mu        sync.Mutex
+	announced bool // the last patch that succeeded was the announcement
 }
 
 var _ Announcer = (*KubernetesAnnouncer)(nil)
@@ -494,17 +497,28 @@ func (a *KubernetesAnnouncer) Pod() string { return a.namespace + "/" + a.pod }
 // Announce patches the pod, trying 3 times with a doubling wait as Druid does, and returns once the API server has
 // taken the patch.
 func (a *KubernetesAnnouncer) Announce(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if err := a.patch(ctx, a.announce); err != nil {
 		return fmt.Errorf("announcing on pod %s: %w (does the pod have at least one label and one annotation?)", a.Pod(), err)
 	}
+	a.announced = true
 	return nil
 }
 
-// Unannounce removes the labels and the annotation Announce added.
+// Unannounce removes the labels and the annotation Announce added. It does nothing when the node is not announced
+// (never, or already withdrawn): removing a path that is not there would be refused, and the withdrawal may be
+// asked for twice at shutdown (the node's stop, then the announcer's).
 func (a *KubernetesAnnouncer) Unannounce(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.announced {
+		return nil
+	}
 	if err := a.patch(ctx, a.unannounce); err != nil {
 		return fmt.Errorf("unannouncing on pod %s: %w", a.Pod(), err)
 	}
+	a.announced = false
 	return nil
 }
 

@@ -259,6 +259,11 @@ func TestKubernetesAnnouncer(t *testing.T) {
 		t.Errorf("unannounced pod: labels %v, annotations %v", pod.Labels, pod.Annotations)
 	}
 	waitNodes(t, k, RoleHistorical)
+	// A second withdrawal (the node's stop, then the announcer's) sends nothing.
+	n := len(srv.Patches())
+	if err := a.Unannounce(context.Background()); err != nil || len(srv.Patches()) != n {
+		t.Errorf("second Unannounce: %v, %d patches after %d", err, len(srv.Patches()), n)
+	}
 
 	// Without labels, "add" has no map to add to: the API server refuses the patch (422), as Druid warns.
 	srv.AddPod(testNS, "bare", nil, nil, true)

@@ -64,6 +64,7 @@ type Server struct {
 	expired    int64         // watches end with 410 Gone when this grows
 	patches    []Patch
 	failNext   int // patches still to refuse with 500
+	onPatch    func(Patch)
 	lists      int
 	watches    int
 	uid        int
@@ -254,6 +255,14 @@ func (s *Server) FailPatches(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = n
+}
+
+// OnPatch calls f with each patch as it arrives, before it is applied and answered: what the patching client
+// shows while it waits for the API server.
+func (s *Server) OnPatch(f func(Patch)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onPatch = f
 }
 
 // Patches are the patches received, in order.
@@ -490,6 +499,12 @@ func (s *Server) compactedRV() int64 {
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, ns, name string) {
 	body, _ := io.ReadAll(r.Body)
 	ct := r.Header.Get("Content-Type")
+	s.mu.Lock()
+	hook := s.onPatch
+	s.mu.Unlock()
+	if hook != nil {
+		hook(Patch{Namespace: ns, Pod: name, ContentType: ct, Body: body})
+	}
 	status, err := s.applyPatch(ns, name, ct, body)
 	s.mu.Lock()
 	s.patches = append(s.patches, Patch{Namespace: ns, Pod: name, ContentType: ct, Body: body, Status: status})
