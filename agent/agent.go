@@ -33,6 +33,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/inventory"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segcache"
+	"github.com/druid-sidecar/druid-sidecar/segments"
 )
 
 // DefaultShutdownTimeout bounds the whole shutdown; loads still running when it passes are canceled.
@@ -185,12 +186,6 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	stops.Push("segment cache", func(context.Context) error {
 		return lifecycle.Wrap("closing the segment cache", p.cache.Close())
 	})
-	cached, _, err := p.cache.Bootstrap(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
-	}
-	log.Info("segment cache read", "segments", len(cached), "layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
-
 	dsOpts := deepstorage.OptionsFromConfig(cfg)
 	dsOpts.Logger = log.Named("deepstorage")
 	puller, err := deepstorage.New(dsOpts)
@@ -213,6 +208,29 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	stops.Push("announcer", func(ctx context.Context) error {
 		return lifecycle.Wrap("stopping the announcer", p.ann.Stop(ctx))
 	})
+	// The cache is read with the announcer ready, so that without an upstream (which must learn the cached segments
+	// before they are announced) each segment is announced as it is read: the inventory has it at once, its znode is
+	// queued, and AnnounceNode waits for every znode, as Java's bootstrap queues its announcements.
+	var handed func([]*segments.DataSegment)
+	var handedErr error
+	announcedAsRead := 0
+	if cfg.Sidecar.Upstream == "" {
+		handed = func(segs []*segments.DataSegment) {
+			announcedAsRead += len(segs)
+			if err := p.ann.QueueSegments(segs...); err != nil && handedErr == nil {
+				handedErr = err
+			}
+		}
+	}
+	cached, _, err := p.cache.BootstrapEach(ctx, handed)
+	if err != nil {
+		return fmt.Errorf("reading the segment cache in %s: %w", lifecycle.DescribeLocations(cfg), err)
+	}
+	if handedErr != nil {
+		return fmt.Errorf("announcing the cached segments (ZooKeeper %s): %w", cfg.ZK.Service.Host, handedErr)
+	}
+	log.Info("segment cache read", "segments", announcedAsRead+len(cached), "announced as read", announcedAsRead,
+		"layout", p.cache.Layout(), "infoDir", p.cache.InfoDir())
 	// The hook stays a nil func without an upstream (a method value of a nil *Upstream would not be nil): loads
 	// then end in the cache.
 	var hook loadqueue.Hook
@@ -312,9 +330,9 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 		}
 	}
 
-	// The cached segments, in bulk: the inventory has them at once, ZooKeeper once it answers.
+	// The cached segments not announced as read, in bulk: the inventory has them at once, their znodes are queued.
 	if len(cached) > 0 {
-		if err := p.ann.AnnounceSegments(ctx, cached...); err != nil {
+		if err := p.ann.QueueSegments(cached...); err != nil {
 			return fmt.Errorf("announcing the %d cached segments (ZooKeeper %s): %w", len(cached), cfg.ZK.Service.Host, err)
 		}
 	}
@@ -326,7 +344,7 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	if !k8s {
 		a.bootstrapped.Store(true)
 	}
-	log.Info("bootstrap complete: cached and bootstrap segments announced", "cached", len(cached))
+	log.Info("bootstrap complete: cached and bootstrap segments announced", "cached", announcedAsRead+len(cached))
 
 	// The node's own audit: its cache, info_dir and inventory, and what it serves against the metadata store. Work
 	// the load queue has in flight is left out, so that a load or a delayed drop is never reported as drift. It is

@@ -248,8 +248,9 @@ type run struct {
 	usedKeys         map[uint64]struct{}
 	refDirs          map[uint64]struct{} // directories of every row's object, used or unused
 	found            map[uint64]struct{}
-	outOfScope       int // used segments whose S3 object is outside the listed prefixes
-	notS3            int // used segments, tombstones aside, whose load spec names no S3 object
+	outOfScope       int               // used segments whose S3 object is outside the listed prefixes
+	s3URLs           map[string]string // the s3://bucket/ of each bucket name load specs give
+	notS3            int               // used segments, tombstones aside, whose load spec names no S3 object
 
 	rules     *metadata.RuleSet
 	dyn       *metadata.DynamicConfig
@@ -573,6 +574,16 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 			}
 			return nil
 		}}
+	// Only the dataSources running partial-load rules need whole segments (their layouts); the rest are summarized.
+	partial := map[string]bool{}
+	opts.Summarize = func(ds string) bool {
+		p, ok := partial[ds]
+		if !ok {
+			p = r.rules.HasPartial(ds)
+			partial[ds] = p
+		}
+		return !p
+	}
 	err := store.StreamSegments(ctx, opts, func(row *metadata.SegmentRow) error {
 		if done++; done%10000 == 0 {
 			r.progress("metadata", done, total)
@@ -598,23 +609,26 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 	return nil
 }
 
-// addRow takes one row of the segments table: a record of a used row, the hashes of an unused one.
+// addRow takes one row of the segments table: a record of a used row, the hashes of an unused one. Rows come
+// summarized (row.Summary) unless their dataSource runs partial-load rules, which decide from the whole segment.
 func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
-	seg := row.Segment
+	var seg segments.Summary
+	if row.Summary != nil {
+		seg = *row.Summary
+	} else {
+		seg = row.Segment.Summary()
+	}
+	tombstone := seg.ShardSpec.Type() == segments.ShardTypeTombstone
 	// The object's directory counts as referenced whether the row is used or not: kill tasks delete unused
 	// segments' objects, and until then they are not orphans.
 	bucket, key, hasObject := "", "", false
-	if !seg.IsTombstone() && len(seg.LoadSpec) > 0 {
-		if spec, err := deepstorage.ParseLoadSpec(seg.LoadSpec); err == nil {
-			var b deepstorage.Bucket
-			b, key, hasObject = deepstorage.Locate(spec)
-			bucket = b.URL("") // scheme://bucket/, so that a GCS and an S3 bucket of one name stay apart
-		}
+	if !tombstone && len(seg.LoadSpec) > 0 {
+		bucket, key, hasObject = r.locate(seg.LoadSpec)
 	}
 	if hasObject {
 		r.refDirs[r.hashString(bucket, deepstorage.KeyDir(key))] = struct{}{}
 	}
-	if row.Used && !hasObject && !seg.IsTombstone() && r.bucket != "" {
+	if row.Used && !hasObject && !tombstone && r.bucket != "" {
 		r.notS3++
 	}
 	if !row.Used {
@@ -627,7 +641,7 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 		version: r.shareVersion(seg.Version), size: seg.Size,
 	}
 	rec.compactShard(seg.ShardSpec)
-	if seg.IsTombstone() {
+	if tombstone {
 		rec.flags |= flagTombstone
 	}
 	if r.grace > 0 && row.UsedStatusLastUpdated != "" {
@@ -664,7 +678,7 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 	if r.dsPartial[rec.ds] {
 		// A partial-load rule decides from the segment's projections and cluster groups, which the record does not
 		// keep: the decision is taken now, at the audit's start like every other.
-		r.decided[i] = r.ev.EvaluateLayout(row.DataSource, seg.Interval, metadata.LayoutOf(seg))
+		r.decided[i] = r.ev.EvaluateLayout(row.DataSource, seg.Interval, metadata.LayoutOf(row.Segment))
 	}
 	h := r.hashID(seg.ID(), buf)
 	if _, dup := r.byID[h]; dup {
@@ -859,13 +873,30 @@ func (r *run) queryable(i int32) bool {
 	return n > 0
 }
 
-// serverResult is what reading one server gave.
+// serverResult is what reading one server gave: each segment it announces is looked up as it is read, so that only
+// a record index is kept of the used ones.
 type serverResult struct {
 	source Source
 	err    string
-	ids    []segments.SegmentID
-	sizes  []int64
-	fps    []string // each segment's announced fingerprint; nil when none has one
+	held   []heldRec            // the used records it announces, in its order
+	others []segments.SegmentID // the segments no used row describes, in its order
+	sizes  []int64              // their sizes
+}
+
+// heldRec is a used record a server announces, with the fingerprint it announces it with ("" for none).
+type heldRec struct {
+	i  int32
+	fp string
+}
+
+// add takes one segment the server announces.
+func (res *serverResult) add(r *run, id segments.SegmentID, size int64, fp string, buf *[]byte) {
+	if i := r.lookup(id, buf); i >= 0 {
+		res.held = append(res.held, heldRec{i, fp})
+		return
+	}
+	res.others = append(res.others, id)
+	res.sizes = append(res.sizes, size)
 }
 
 // readServers reads internal discovery and every data server's segments.
@@ -955,21 +986,7 @@ func (r *run) apply(si int, res *serverResult) {
 	s := r.servers[si]
 	s.rep.Source, s.rep.Error = res.source, res.err
 	s.reachable = res.source != SourceUnreachable
-	var buf []byte
-	type held struct {
-		i  int32
-		fp string
-	}
-	var hs []held
-	for k, id := range res.ids {
-		if i := r.lookup(id, &buf); i >= 0 {
-			fp := ""
-			if res.fps != nil {
-				fp = res.fps[k]
-			}
-			hs = append(hs, held{i, fp})
-			continue
-		}
+	for k, id := range res.others {
 		s.rep.Segments++
 		s.rep.Bytes += res.sizes[k]
 		// Tasks announce the segments they are still building, which no row describes yet.
@@ -988,9 +1005,10 @@ func (r *run) apply(si int, res *serverResult) {
 		}
 		e.servers = append(e.servers, si)
 	}
+	hs := res.held
 	// A segment announced twice by one server (in two batch znodes) is one replica.
-	slices.SortStableFunc(hs, func(a, b held) int { return cmp.Compare(a.i, b.i) })
-	hs = slices.CompactFunc(hs, func(a, b held) bool { return a.i == b.i })
+	slices.SortStableFunc(hs, func(a, b heldRec) int { return cmp.Compare(a.i, b.i) })
+	hs = slices.CompactFunc(hs, func(a, b heldRec) bool { return a.i == b.i })
 	s.recs = make([]int32, len(hs))
 	for k, h := range hs {
 		s.recs[k] = h.i
@@ -1075,31 +1093,24 @@ func (r *run) tierOf(name string) int {
 // readServer reads one server's segments: its HTTP inventory, else its batch znodes.
 func (r *run) readServer(ctx context.Context, client *inventoryClient, reader *announcer.ClusterReader, s *server) *serverResult {
 	res := &serverResult{source: SourceHTTP}
+	var buf []byte
 	base, err := serverURL(s.node)
 	if err == nil {
 		err = client.fetch(ctx, base, func(id segments.SegmentID, size int64, fp string) {
-			if fp != "" && res.fps == nil {
-				res.fps = make([]string, len(res.ids), cap(res.ids))
-			}
-			res.ids = append(res.ids, id)
-			res.sizes = append(res.sizes, size)
-			if res.fps != nil {
-				res.fps = append(res.fps, fp)
-			}
+			res.add(r, id, size, fp, &buf)
 		})
 	}
 	if err == nil {
 		return res
 	}
 	httpErr := err
-	res.ids, res.sizes, res.fps = nil, nil, nil
+	res.held, res.others, res.sizes = nil, nil, nil
 	inv, zerr := reader.SegmentInventory(ctx, s.rep.Name)
 	switch {
 	case zerr == nil && len(inv) == 1 && len(inv[0].Batches) > 0:
 		res.source, res.err = SourceZooKeeper, "HTTP inventory: "+httpErr.Error()
 		for _, seg := range inv[0].Segments() {
-			res.ids = append(res.ids, seg.ID())
-			res.sizes = append(res.sizes, seg.Size)
+			res.add(r, seg.ID(), seg.Size, "", &buf)
 		}
 	case zerr != nil:
 		res.source, res.err = SourceUnreachable, "HTTP inventory: "+httpErr.Error()+"; batch znodes: "+zerr.Error()
