@@ -409,7 +409,8 @@ func (a *Announcer) prepare(segs []*segments.DataSegment, reqs bool) ([]*announc
 				"does not fit in a batch znode of druid.announcer.maxBytesPerNode=%d bytes; raise maxBytesPerNode "+
 				"or set druid.announcer.skipDimensionsAndMetrics=true", s.ID(), len(js), a.pack.maxBytes)
 		default:
-			out[i] = &announced{orig: s, xform: x, json: js, req: req}
+			out[i] = w.announced()
+			*out[i] = announced{orig: s, xform: x, json: js, req: req}
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -448,11 +449,13 @@ func (a *Announcer) prepare(segs []*segments.DataSegment, reqs bool) ([]*announc
 	return prepared, failed
 }
 
-// prepareWorker serializes segments for one goroutine of prepare. Each segment's JSON is written into a reused
-// scratch buffer and then copied into a shared slab, so a bootstrap of 100,000 segments makes a few hundred
-// allocations instead of a growing slice per segment (that growth was the largest cost of a bulk announce).
-// A slab stays alive while any segment cut from it is announced; at 256 KiB a slab that is a small price.
+// prepareWorker serializes segments for one goroutine of prepare. Each segment's JSON (and its load request's) is
+// written at the end of a shared slab, so a bootstrap of 100,000 segments makes a few hundred allocations instead of
+// a growing slice per segment (that growth was the largest cost of a bulk announce). A slab stays alive while any
+// segment cut from it is announced; at 256 KiB a slab that is a small price. The announced records come in blocks
+// likewise.
 type prepareWorker struct {
+	block   []announced
 	scratch []byte
 	slab    []byte
 }
@@ -464,7 +467,25 @@ func (w *prepareWorker) serialize(s *segments.DataSegment) ([]byte, error) {
 }
 
 // keep runs build on the scratch buffer and copies what it wrote into the slab.
+//
+// It builds in place at the end of the slab when the slab has room for a large segment's JSON, and through the
+// scratch buffer (one copy more) otherwise.
 func (w *prepareWorker) keep(build func(dst []byte) ([]byte, error)) ([]byte, error) {
+	if cap(w.slab)-len(w.slab) >= prepareInPlace {
+		start := len(w.slab)
+		out, err := build(w.slab)
+		if err != nil {
+			return nil, err
+		}
+		if cap(out) == cap(w.slab) { // built in place
+			w.slab = out
+			return out[start:len(out):len(out)], nil
+		}
+		// It outgrew the slab: append copied the slab into a new array, which the piece cut from it keeps; the
+		// next piece starts a new slab.
+		w.slab = nil
+		return out[start:len(out):len(out)], nil
+	}
 	var err error
 	if w.scratch, err = build(w.scratch[:0]); err != nil {
 		return nil, err
@@ -476,6 +497,20 @@ func (w *prepareWorker) keep(build func(dst []byte) ([]byte, error)) ([]byte, er
 	start := len(w.slab)
 	w.slab = append(w.slab, w.scratch...)
 	return w.slab[start:len(w.slab):len(w.slab)], nil
+}
+
+// prepareInPlace is the room a slab needs for a segment's JSON to be built in place: far more than a segment's
+// JSON normally takes (about 500 bytes).
+const prepareInPlace = 16 << 10
+
+// announced returns a new announced from the worker's current block: a bulk announce allocates its 100,000 in a
+// hundred blocks instead of one by one, which the garbage collector then has to find again one by one.
+func (w *prepareWorker) announced() *announced {
+	if len(w.block) == cap(w.block) {
+		w.block = make([]announced, 0, 1024)
+	}
+	w.block = w.block[:len(w.block)+1]
+	return &w.block[len(w.block)-1]
 }
 
 // UnannounceSegments unannounces segments that are announced (others are skipped) and returns once ZooKeeper no
