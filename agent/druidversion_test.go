@@ -65,10 +65,18 @@ func TestServeDruidVersionDefaults(t *testing.T) {
 				t.Fatalf("load %s: %+v (found %v)", tomb.ID(), st, ok)
 			}
 
-			// The load is announced once it succeeded, so its batch znode is there by now when there is one.
-			batches, _, err := conn.Children(z.Path("/druid/segments/" + name))
-			if err != nil && !errors.Is(err, zk.ErrNoNode) {
-				t.Fatal(err)
+			// A load answers SUCCESS once the inventory lists it, and its batch znode, when there is one, is written
+			// right after, as Java's announcer writes it in the background.
+			znodes := func() []string {
+				batches, _, err := conn.Children(z.Path("/druid/segments/" + name))
+				if err != nil && !errors.Is(err, zk.ErrNoNode) {
+					t.Fatal(err)
+				}
+				return batches
+			}
+			batches := znodes()
+			for deadline := time.Now().Add(10 * time.Second); tc.segZNodes && len(batches) == 0 && time.Now().Before(deadline); batches = znodes() {
+				time.Sleep(10 * time.Millisecond)
 			}
 			if got := len(batches) > 0; got != tc.segZNodes {
 				t.Errorf("segment znodes under /druid/segments/%s: %v, want %v", name, batches, tc.segZNodes)

@@ -32,6 +32,16 @@ type Announcer interface {
 	UnannounceSegments(ctx context.Context, segs ...*segments.DataSegment) error
 }
 
+// QueueingAnnouncer is an Announcer that can announce a segment without waiting for ZooKeeper to confirm its batch
+// znode: QueueSegments returns once the segment is in the HTTP segment inventory, its znode written right after
+// (*announcer.Announcer). A load is then announced so, as Java's announcer writes its batch znodes in the background
+// (Curator's inBackground) and answers the load's SUCCESS once the change history has it; waiting for ZooKeeper
+// would add a round trip to every load, and with loads ending one after another, a wait for the pass in flight.
+type QueueingAnnouncer interface {
+	Announcer
+	QueueSegments(segs ...*segments.DataSegment) error
+}
+
 // Hook is the local segment server's part of a load or a drop: for a load it is called with the segment's cache
 // directory once the files are in place and before the segment is announced (a non-nil error fails the load, which
 // is then rolled back); for a drop it is called with dir "" after the segment is unannounced.
@@ -406,7 +416,12 @@ func (e *Engine) load(ctx context.Context, id segments.SegmentID, o *op) (st seg
 		}
 	}
 	if err == nil {
-		if err = e.announcer.AnnounceSegments(ctx, o.seg); err != nil {
+		if q, ok := e.announcer.(QueueingAnnouncer); ok {
+			err = q.QueueSegments(o.seg)
+		} else {
+			err = e.announcer.AnnounceSegments(ctx, o.seg)
+		}
+		if err != nil {
 			err = fmt.Errorf("announcing segment %s: %w", id, e.explain(ctx, err))
 		}
 	}

@@ -49,6 +49,17 @@ func (a *invAnnouncer) has(id segments.SegmentID) bool {
 	return slices.Contains(a.inv.Snapshot().IDs, id)
 }
 
+// zkStalled is the ZooKeeper announcer while ZooKeeper does not answer: AnnounceSegments waits for it (until its
+// context ends), QueueSegments records in the inventory at once and leaves the znode queued.
+type zkStalled struct{ *invAnnouncer }
+
+func (a zkStalled) AnnounceSegments(ctx context.Context, _ ...*segments.DataSegment) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (a zkStalled) QueueSegments(segs ...*segments.DataSegment) error { return a.inv.Announce(segs) }
+
 // countPuller counts pulls that reach deep storage.
 type countPuller struct {
 	p     segcache.Puller
@@ -82,6 +93,7 @@ type rigOpts struct {
 	sets      []string
 	delay     time.Duration   // wrap the puller with a delay
 	block     <-chan struct{} // when set, pulls wait until it is closed
+	zkStalled bool            // the announcer is a QueueingAnnouncer whose ZooKeeper never answers (zkStalled)
 
 	maxRequest, maxInflight int64 // the changeRequests body limits
 }
@@ -137,7 +149,11 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if threads == 0 {
 		threads = 2
 	}
-	r.eng, err = New(Options{Cache: cache, Puller: r.puller, Announcer: r.ann, Hook: o.hook,
+	var ann Announcer = r.ann
+	if o.zkStalled {
+		ann = zkStalled{r.ann}
+	}
+	r.eng, err = New(Options{Cache: cache, Puller: r.puller, Announcer: ann, Hook: o.hook,
 		NumLoadingThreads: threads, NumTurboThreads: threads * 2, StatusQueueMaxSize: o.statusMax, Registerer: r.reg,
 		MaxRequestBytes: o.maxRequest, MaxInflightBytes: o.maxInflight})
 	if err != nil {
@@ -302,8 +318,8 @@ func (r *rig) cached(id segments.SegmentID) bool {
 	return false
 }
 
-// The ZooKeeper announcer must satisfy the engine's interface.
-var _ Announcer = (*announcer.Announcer)(nil)
+// The ZooKeeper announcer must satisfy the engine's interface, and queue a load's znode.
+var _ QueueingAnnouncer = (*announcer.Announcer)(nil)
 
 // pending reports whether the handler's status cache holds a PENDING entry for the request.
 func (r *rig) pending(action segments.Action, seg *segments.DataSegment) bool {

@@ -736,3 +736,20 @@ func TestHugeBatchQueuesOnThePools(t *testing.T) {
 		t.Errorf("after Stop: druid_sidecar_load_queue_depth = %v, Busy %v; want 0 and false", q, r.eng.Busy(last))
 	}
 }
+
+// TestLoadSuccessDoesNotWaitForZooKeeper: with an announcer that queues znodes (the ZooKeeper one), a load answers
+// SUCCESS once the inventory lists the segment, as Java's announcer writes its batch znodes in the background,
+// although ZooKeeper has not confirmed (here, never answers).
+func TestLoadSuccessDoesNotWaitForZooKeeper(t *testing.T) {
+	r := newRig(t, rigOpts{zkStalled: true})
+	p := r.peon(2)
+	s := r.s3Segment("wiki", 0, 4096)
+	p.Load(s)
+	drain(t, p)
+	if st, _ := p.Result(segments.ActionLoad, s.ID()); st.State != "SUCCESS" {
+		t.Fatalf("load: %+v %s", st, cause(st))
+	}
+	if !r.ann.has(s.ID()) {
+		t.Fatal("SUCCESS before the inventory listed the segment")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,10 +55,15 @@ func TestServeE2EPartialLoad(t *testing.T) {
 	if gets < 1 {
 		t.Fatalf("the delegate was not read from S3 (%d GETs)", gets)
 	}
-	batches, err := n.Batches()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The batch znode is written right after the SUCCESS, as Java's announcer writes it in the background.
+	var batches map[string]zkNode
+	eventually(t, 5*time.Second, "a batch znode", func() error {
+		var err error
+		if batches, err = n.Batches(); err == nil && len(batches) == 0 {
+			err = errors.New("none yet")
+		}
+		return err
+	})
 	znodes := 0
 	for name, b := range batches {
 		data, err := decodeZNode(b.Data)

@@ -205,9 +205,7 @@ func TestServeE2ELoadDropLoad(t *testing.T) {
 	if got := n.S3Gets(e2eS3Key(s)); got != pulls {
 		t.Errorf("the reload within the drop delay read S3 again (%d GETs, %d before)", got, pulls)
 	}
-	if ids := n.zkSegmentIDs(t); !slices.Equal(ids, []string{s.ID().String()}) {
-		t.Errorf("after the reload the batch znodes announce %v", ids)
-	}
+	n.waitZKSegmentIDs(t, s.ID().String())
 
 	// Past the first drop's delay: its deletion must not have taken the reloaded segment.
 	time.Sleep(time.Until(dropped.Add(dropDelay + time.Second)))
@@ -240,6 +238,18 @@ func (n *e2eNode) zkSegmentIDs(t testing.TB) []string {
 	return ids
 }
 
+// waitZKSegmentIDs waits until the node's batch znodes announce exactly ids: a load answers SUCCESS once the
+// inventory lists it, and its znode is written right after, as Java's announcer writes it in the background.
+func (n *e2eNode) waitZKSegmentIDs(t testing.TB, ids ...string) {
+	t.Helper()
+	eventually(t, 5*time.Second, "the batch znodes announcing "+strings.Join(ids, ", "), func() error {
+		if got := n.zkSegmentIDs(t); !slices.Equal(got, ids) {
+			return fmt.Errorf("they announce %v", got)
+		}
+		return nil
+	})
+}
+
 // TestServeE2ETombstoneUnsupportedCorrupt: a tombstone loads without touching S3; a loadSpec of a type the node
 // cannot pull and an index.zip cut in half fail with a cause that says so, and leave nothing behind.
 func TestServeE2ETombstoneUnsupportedCorrupt(t *testing.T) {
@@ -265,9 +275,7 @@ func TestServeE2ETombstoneUnsupportedCorrupt(t *testing.T) {
 			t.Errorf("the tombstone's load sent %d requests to S3, want none", after-before)
 		}
 		b.WaitIDs(t, 5*time.Second, tomb)
-		if ids := n.zkSegmentIDs(t); !slices.Equal(ids, []string{tomb.ID().String()}) {
-			t.Errorf("the batch znodes announce %v, want the tombstone", ids)
-		}
+		n.waitZKSegmentIDs(t, tomb.ID().String())
 	}
 	{ // an unsupported loadSpec
 		peon.Load(hdfs)
