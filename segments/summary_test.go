@@ -173,3 +173,32 @@ func FuzzSummaryReader(f *testing.F) {
 		checkSummary(t, NewSummaryReader(), data)
 	})
 }
+
+// BenchmarkSummaryReader reads a hashed segment's payload, as the segments table and inventories hold millions
+// of, summarized and whole.
+func BenchmarkSummaryReader(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "segments", "hashed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data = bytes.TrimSpace(data)
+	b.Run("summary", func(b *testing.B) {
+		sr := NewSummaryReader()
+		var sum Summary
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := sr.Read(data, &sum); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var seg DataSegment
+			if err := seg.UnmarshalJSON(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
