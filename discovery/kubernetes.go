@@ -288,12 +288,18 @@ func (w *podWatcher) run(ctx context.Context) {
 			continue
 		}
 		for ctx.Err() == nil {
+			began := time.Now()
 			next, err := w.watch(ctx, rv)
 			if next != "" {
 				rv = next
 			}
 			if err == nil {
-				continue // the server ended the watch: resume from the last version seen
+				// The server ended the watch: resume from the last version seen, after a pause when it ended at once
+				// with nothing, so that a server closing every watch is not asked again in a tight loop.
+				if next == "" && time.Since(began) < time.Second {
+					w.pause(ctx, time.Second)
+				}
+				continue
 			}
 			if isGone(err) {
 				w.log.Debug("the watch's resourceVersion is too old; listing again", "resourceVersion", rv)
@@ -306,8 +312,10 @@ func (w *podWatcher) run(ctx context.Context) {
 	}
 }
 
-func (w *podWatcher) sleep(ctx context.Context) {
-	t := time.NewTimer(w.k.retryWait)
+func (w *podWatcher) sleep(ctx context.Context) { w.pause(ctx, w.k.retryWait) }
+
+func (w *podWatcher) pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -138,6 +138,16 @@ func TestKubernetesNodes(t *testing.T) {
 		t.Errorf("after a bookmark: %d lists and %d watches, want %d and %d (no relist, no new watch)", l, w, lists, watches)
 	}
 
+	// A watch the server ends is resumed from the last version seen, without a relist.
+	srv.EndWatches()
+	srv.SetContainerReady(testNS, "historical-0", 0, false)
+	waitNodes(t, k, RoleHistorical, "HISTORICAL 127.0.0.12:8083")
+	srv.SetContainerReady(testNS, "historical-0", 0, true)
+	waitNodes(t, k, RoleHistorical, "HISTORICAL 127.0.0.11:8083", "HISTORICAL 127.0.0.12:8083")
+	if l, w := srv.Calls(); l != lists || w <= watches {
+		t.Errorf("after the server ended the watches: %d lists and %d watches, want %d lists and more than %d watches", l, w, lists, watches)
+	}
+
 	// 410 Gone ends the watch: the watcher lists again at once and watches from the new version.
 	srv.Expire()
 	srv.DeletePod(testNS, "historical-1")

@@ -62,6 +62,7 @@ type Server struct {
 	changed    chan struct{} // closed and replaced on every change, bookmark request or expiry
 	bookmark   int64         // watches send a BOOKMARK when this grows
 	expired    int64         // watches end with 410 Gone when this grows
+	ended      int64         // watches end (as at the API server's request timeout) when this grows
 	patches    []Patch
 	failNext   int // patches still to refuse with 500
 	onPatch    func(Patch)
@@ -250,6 +251,15 @@ func (s *Server) Expire() {
 	s.notify()
 }
 
+// EndWatches ends every open watch stream without an error, as the API server does when a watch reaches its
+// timeout; a client resumes from the last resourceVersion it saw.
+func (s *Server) EndWatches() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended++
+	s.notify()
+}
+
 // FailPatches makes the next n patches fail with 500, as an API server that is briefly unavailable.
 func (s *Server) FailPatches(n int) {
 	s.mu.Lock()
@@ -404,7 +414,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ns string) {
 		}
 	}
 	gone := from < s.compacted
-	bookmark, expired := s.bookmark, s.expired
+	bookmark, expired, ended := s.bookmark, s.expired, s.ended
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json")
@@ -436,12 +446,15 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ns string) {
 		}
 		changed := s.changed
 		wantBookmark := s.bookmark != bookmark && bookmarks
-		nowExpired := s.expired != expired
+		nowExpired, nowEnded := s.expired != expired, s.ended != ended
 		bookmark = s.bookmark
 		rv := s.rv
 		s.mu.Unlock()
 		if nowExpired {
 			expire()
+			return
+		}
+		if nowEnded {
 			return
 		}
 		for _, e := range evs {
