@@ -308,3 +308,19 @@ func TestKubernetesAnnouncerMinValueHash(t *testing.T) {
 		t.Errorf("patches %+v: want 3 tries refused with 422", p)
 	}
 }
+
+// TestKubernetesWatchTooOld: a watch from a resourceVersion older than the server's history gets 410 Gone, which the
+// watcher takes as the sign to list again.
+func TestKubernetesWatchTooOld(t *testing.T) {
+	srv, core := startKube(t)
+	announcedPod(srv, "historical-0", testCluster, RoleHistorical, "127.0.0.11:8083", true)
+	srv.Expire()
+	k := NewKubernetes(core, testNS, k8sCfg(), KubernetesOptions{})
+	defer k.Close()
+	w := k.watcher(RoleHistorical)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := w.watch(ctx, "1"); !isGone(err) {
+		t.Fatalf("watch from resourceVersion 1 after a compaction: %v, want 410 Gone", err)
+	}
+}
