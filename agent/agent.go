@@ -193,7 +193,7 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 		return fmt.Errorf("setting up deep storage: %w", err)
 	}
 	// The defaults that depend on the cluster's Druid version are settled before anything is announced.
-	a.applyDruidVersion(ctx)
+	dv := a.applyDruidVersion(ctx)
 	cfg = a.cfg
 	p.inv = inventory.New()
 	nodeOpts, err := a.nodeAnnouncerOption(cfg, log)
@@ -382,6 +382,8 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 			stops.Push("ZooKeeper load queue reader", func(context.Context) error { cancel(); return nil })
 			log.Info("reading the ZooKeeper load queue", "path", zkq.Path())
 		}
+		// The version is read again while serving, as a rolling upgrade's Coordinator changes it (druidversion.go).
+		a.watchDruidVersion(dv, p.ann, stops)
 		if periodic != nil {
 			actx, cancel := context.WithCancel(context.Background())
 			auditDone := make(chan struct{})

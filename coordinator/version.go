@@ -34,3 +34,12 @@ func (c *Client) DruidVersion(ctx context.Context) (string, error) {
 	}
 	return *st.Version, nil
 }
+
+// ForgetLeader drops the leader found last, so that the next call finds it again through the configuration's way
+// (the leader latch or ConfigMap; druid.sidecar.coordinator.url gives the same URL again): for a caller that must see
+// a new leader even while the old one still answers, as a non-leader Coordinator answers /status.
+func (c *Client) ForgetLeader() {
+	c.mu.Lock()
+	c.leader = ""
+	c.mu.Unlock()
+}
