@@ -4,8 +4,10 @@
 // Run is the cluster audit behind `druid-sidecar audit`:
 //
 //  1. the segments table is streamed once, used and unused rows alike, keeping per used segment only what the
-//     audit needs (its id, interval, size, shard spec when it is not a plain numbered one, where its object is) and
-//     per unused row two hashes (its id's, its object directory's);
+//     audit needs (its id, interval, size, shard spec when it is not a plain numbered one, and where its object is
+//     when deep storage is listed) and per unused row its id's hash (and its object directory's, when listed);
+//     the payloads are summarized (segments.SummaryReader), not parsed whole, but for the dataSources whose
+//     partial-load rules decide from a segment's layout;
 //  2. overshadowing is decided per dataSource as Druid's timeline decides it (metadata.NewTimeline), and the rules
 //     (metadata.LoadRules with druid.manager.rules.defaultRule, evaluated at the audit's start, the Coordinator's
 //     tier aliases resolved) give each used, not overshadowed segment its expected replicas per tier, and for a
@@ -114,7 +116,7 @@ const (
 	shardWhole                  // record.shard
 )
 
-// record is what the audit keeps of one used segment: about a hundred bytes, so that a million fit a modest heap.
+// record is what the audit keeps of one used segment: 64 bytes, so that a million fit a modest heap.
 // The DataSegment itself (loadSpec, dimensions, metrics) is dropped as soon as its row is read.
 type record struct {
 	ds        int32
@@ -126,7 +128,12 @@ type record struct {
 	version   string              // shared by consecutive rows of the same version
 	shard     *segments.ShardSpec // the shard spec of shardWhole, else nil
 	size      int64
-	keyHash   uint64 // hash of its object (bucket/key, or bucket/prefix/ when unzipped); 0 for none
+}
+
+// objectRef is where a record's object is, kept (in run.objects) only for the records whose object the listing of
+// deep storage covers: the only ones that can be found missing, the one finding that names the object.
+type objectRef struct {
+	keyHash uint64 // hash of its object (bucket/key, or bucket/prefix/ when unzipped)
 	// object is where the segment's object is when not at defaultKey: "s3://bucket/key", or with flagKeyRel the
 	// key's rest after defaultKey's directory (a unique-path UUID directory and the file name). "" at defaultKey.
 	object string
@@ -250,6 +257,7 @@ type run struct {
 	found            map[uint64]struct{}
 	outOfScope       int               // used segments whose S3 object is outside the listed prefixes
 	s3URLs           map[string]string // the s3://bucket/ of each bucket name load specs give
+	objects          []objectRef       // by record, up to the last whose object the listing covers; nil for none
 	notS3            int               // used segments, tombstones aside, whose load spec names no S3 object
 
 	rules     *metadata.RuleSet
@@ -522,9 +530,10 @@ func (r *run) hashString(parts ...string) uint64 {
 	return 1 // 0 means "no object"
 }
 
-func (r *run) hashID(id segments.SegmentID, buf *[]byte) uint64 {
-	*buf = id.AppendFormat((*buf)[:0])
-	return maphash.Bytes(r.seed, *buf)
+// hashID hashes a segment id by its fields, not its text: formatting two instants for each of millions of ids
+// cost more than the rest of their lookup.
+func (r *run) hashID(id segments.SegmentID) uint64 {
+	return maphash.Comparable(r.seed, id)
 }
 
 func (r *run) dsOf(name string) int32 {
@@ -559,10 +568,11 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 		if used, err := store.CountSegments(ctx, false); err == nil && used > 0 {
 			// A little room for rows marked used meanwhile.
 			r.recs = make([]record, 0, used+used/100+16)
+			// The id index too: a map grown by doubling holds its old and new tables at once.
+			r.byID = make(map[uint64]int32, cap(r.recs))
 		}
 	}
 	var done int64
-	var buf []byte
 	for _, ds := range r.opts.DataSources {
 		r.dsOf(ds) // filtered dataSources are summarised even when they have no segments
 	}
@@ -588,7 +598,7 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 		if done++; done%10000 == 0 {
 			r.progress("metadata", done, total)
 		}
-		r.addRow(row, &buf)
+		r.addRow(row)
 		return nil
 	})
 	r.progress("metadata", done, total)
@@ -611,7 +621,7 @@ func (r *run) readMetadata(ctx context.Context, store *metadata.Store) error {
 
 // addRow takes one row of the segments table: a record of a used row, the hashes of an unused one. Rows come
 // summarized (row.Summary) unless their dataSource runs partial-load rules, which decide from the whole segment.
-func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
+func (r *run) addRow(row *metadata.SegmentRow) {
 	var seg segments.Summary
 	if row.Summary != nil {
 		seg = *row.Summary
@@ -619,10 +629,11 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 		seg = row.Segment.Summary()
 	}
 	tombstone := seg.ShardSpec.Type() == segments.ShardTypeTombstone
+	// Where the object is matters only to the listing of deep storage: without one, the load spec is not read.
 	// The object's directory counts as referenced whether the row is used or not: kill tasks delete unused
 	// segments' objects, and until then they are not orphans.
 	bucket, key, hasObject := "", "", false
-	if !tombstone && len(seg.LoadSpec) > 0 {
+	if r.bucket != "" && !tombstone && len(seg.LoadSpec) > 0 {
 		bucket, key, hasObject = r.locate(seg.LoadSpec)
 	}
 	if hasObject {
@@ -632,7 +643,7 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 		r.notS3++
 	}
 	if !row.Used {
-		r.unused[r.hashID(seg.ID(), buf)] = struct{}{}
+		r.unused[r.hashID(seg.ID())] = struct{}{}
 		r.unusedN++
 		return
 	}
@@ -649,42 +660,57 @@ func (r *run) addRow(row *metadata.SegmentRow, buf *[]byte) {
 			rec.flags |= flagRecent
 		}
 	}
-	if hasObject {
-		rec.keyHash = r.hashString(bucket, key)
-		if r.inScope(bucket, key) {
-			rec.flags |= flagInScope
-			r.usedKeys[rec.keyHash] = struct{}{}
-		} else if r.bucket != "" {
-			r.outOfScope++
-		}
-		if r.home == "" {
-			r.setHome()
-		}
-		def := defaultKey(r.homePrefix, seg.ID())
-		dir := def[:len(def)-len(defaultFile)]
-		switch {
-		case bucket != r.home:
-			rec.object = bucket + key
-		case key == def:
-		case strings.HasPrefix(key, dir):
-			// A copy: a substring would keep the whole key alive.
-			rec.object, rec.flags = strings.Clone(key[len(dir):]), rec.flags|flagKeyRel
-		default:
-			rec.object = bucket + key
-		}
+	switch {
+	case hasObject && !r.inScope(bucket, key):
+		r.outOfScope++
+	case hasObject:
+		rec.flags |= flagInScope
 	}
 	i := int32(len(r.recs))
 	r.recs = append(r.recs, rec)
+	if rec.flags&flagInScope != 0 {
+		r.addObject(i, seg.ID(), bucket, key)
+	}
 	if r.dsPartial[rec.ds] {
 		// A partial-load rule decides from the segment's projections and cluster groups, which the record does not
 		// keep: the decision is taken now, at the audit's start like every other.
 		r.decided[i] = r.ev.EvaluateLayout(row.DataSource, seg.Interval, metadata.LayoutOf(row.Segment))
 	}
-	h := r.hashID(seg.ID(), buf)
+	h := r.hashID(seg.ID())
 	if _, dup := r.byID[h]; dup {
 		r.byIDMore[h] = append(r.byIDMore[h], i)
 	} else {
 		r.byID[h] = i
+	}
+}
+
+// addObject keeps where record i's object is (see objectRef); run.objects grows with the records from the first
+// record whose object the listing covers.
+func (r *run) addObject(i int32, id segments.SegmentID, bucket, key string) {
+	if r.objects == nil {
+		r.objects = make([]objectRef, 0, cap(r.recs))
+	}
+	for len(r.objects) <= int(i) {
+		r.objects = append(r.objects, objectRef{})
+	}
+	ref := &r.objects[i]
+	ref.keyHash = r.hashString(bucket, key)
+	r.usedKeys[ref.keyHash] = struct{}{}
+	if r.home == "" {
+		r.setHome()
+	}
+	def := defaultKey(r.homePrefix, id)
+	dir := def[:len(def)-len(defaultFile)]
+	switch {
+	case bucket != r.home:
+		ref.object = bucket + key
+	case key == def:
+	case strings.HasPrefix(key, dir):
+		// A copy: a substring would keep the whole key alive.
+		ref.object = strings.Clone(key[len(dir):])
+		r.recs[i].flags |= flagKeyRel
+	default:
+		ref.object = bucket + key
 	}
 }
 
@@ -718,18 +744,19 @@ func (r *run) objectOf(i int32) string {
 		r.setHome()
 	}
 	def := defaultKey(r.homePrefix, rec.id(r.dsNames[rec.ds]))
+	object := r.objects[i].object
 	switch {
 	case rec.flags&flagKeyRel != 0:
-		return r.home + def[:len(def)-len(defaultFile)] + rec.object
-	case rec.object != "":
-		return rec.object
+		return r.home + def[:len(def)-len(defaultFile)] + object
+	case object != "":
+		return object
 	}
 	return r.home + def
 }
 
 // lookup finds the used record of a segment id, or -1.
-func (r *run) lookup(id segments.SegmentID, buf *[]byte) int32 {
-	h := r.hashID(id, buf)
+func (r *run) lookup(id segments.SegmentID) int32 {
+	h := r.hashID(id)
 	match := func(i int32) bool {
 		rec := &r.recs[i]
 		return r.dsNames[rec.ds] == id.DataSource && rec.iv == id.Interval && rec.version == id.Version &&
@@ -879,20 +906,33 @@ type serverResult struct {
 	source Source
 	err    string
 	held   []heldRec            // the used records it announces, in its order
+	fps    []string             // the fingerprints its records are announced with, each once; held's fp is 1 + an index
+	fpOf   map[string]int32     // each fingerprint's held fp
 	others []segments.SegmentID // the segments no used row describes, in its order
 	sizes  []int64              // their sizes
 }
 
-// heldRec is a used record a server announces, with the fingerprint it announces it with ("" for none).
+// heldRec is a used record a server announces, with the fingerprint it announces it with (0 for none, else 1 + its
+// index in fps): eight bytes for each of the hundreds of thousands a server may hold.
 type heldRec struct {
-	i  int32
-	fp string
+	i, fp int32
 }
 
 // add takes one segment the server announces.
-func (res *serverResult) add(r *run, id segments.SegmentID, size int64, fp string, buf *[]byte) {
-	if i := r.lookup(id, buf); i >= 0 {
-		res.held = append(res.held, heldRec{i, fp})
+func (res *serverResult) add(r *run, id segments.SegmentID, size int64, fp string) {
+	if i := r.lookup(id); i >= 0 {
+		h := heldRec{i: i}
+		if fp != "" {
+			if h.fp = res.fpOf[fp]; h.fp == 0 {
+				if res.fpOf == nil {
+					res.fpOf = map[string]int32{}
+				}
+				res.fps = append(res.fps, fp)
+				h.fp = int32(len(res.fps))
+				res.fpOf[fp] = h.fp
+			}
+		}
+		res.held = append(res.held, h)
 		return
 	}
 	res.others = append(res.others, id)
@@ -1012,11 +1052,11 @@ func (r *run) apply(si int, res *serverResult) {
 	s.recs = make([]int32, len(hs))
 	for k, h := range hs {
 		s.recs[k] = h.i
-		if h.fp != "" {
+		if h.fp != 0 {
 			if s.fps == nil {
 				s.fps = make([]string, len(hs))
 			}
-			s.fps[k] = h.fp
+			s.fps[k] = res.fps[h.fp-1]
 			s.rep.PartialSegments++
 		}
 	}
@@ -1093,24 +1133,23 @@ func (r *run) tierOf(name string) int {
 // readServer reads one server's segments: its HTTP inventory, else its batch znodes.
 func (r *run) readServer(ctx context.Context, client *inventoryClient, reader *announcer.ClusterReader, s *server) *serverResult {
 	res := &serverResult{source: SourceHTTP}
-	var buf []byte
 	base, err := serverURL(s.node)
 	if err == nil {
 		err = client.fetch(ctx, base, func(id segments.SegmentID, size int64, fp string) {
-			res.add(r, id, size, fp, &buf)
+			res.add(r, id, size, fp)
 		})
 	}
 	if err == nil {
 		return res
 	}
 	httpErr := err
-	res.held, res.others, res.sizes = nil, nil, nil
+	res.held, res.fps, res.fpOf, res.others, res.sizes = nil, nil, nil, nil, nil
 	inv, zerr := reader.SegmentInventory(ctx, s.rep.Name)
 	switch {
 	case zerr == nil && len(inv) == 1 && len(inv[0].Batches) > 0:
 		res.source, res.err = SourceZooKeeper, "HTTP inventory: "+httpErr.Error()
 		for _, seg := range inv[0].Segments() {
-			res.add(r, seg.ID(), seg.Size, "", &buf)
+			res.add(r, seg.ID(), seg.Size, "")
 		}
 	case zerr != nil:
 		res.source, res.err = SourceUnreachable, "HTTP inventory: "+httpErr.Error()+"; batch znodes: "+zerr.Error()
@@ -1160,7 +1199,7 @@ func (r *run) listDeepStorage(ctx context.Context, p *deepstorage.Puller) error 
 	r.progress("deep storage", n, n)
 	for i := range r.recs {
 		rec := &r.recs[i]
-		if rec.flags&flagInScope != 0 && r.has(r.found, rec.keyHash) {
+		if rec.flags&flagInScope != 0 && r.has(r.found, r.objects[i].keyHash) {
 			rec.flags |= flagFound
 		}
 	}

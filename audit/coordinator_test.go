@@ -114,9 +114,8 @@ func (h *handBuilt) audit() *Report {
 	if err := r.setRules(rs, dyn, found); err != nil {
 		t.Fatal(err)
 	}
-	var buf []byte
 	for _, row := range h.rows {
-		r.addRow(row, &buf)
+		r.addRow(row)
 	}
 	r.overshadow(context.Background())
 	r.addServers(h.nodes)
@@ -124,7 +123,7 @@ func (h *handBuilt) audit() *Report {
 		// Looked up as readServer looks up what it reads, once the records are known.
 		res := &serverResult{source: SourceHTTP}
 		for _, hd := range h.announce[s.rep.Name] {
-			res.add(r, hd.seg.ID(), hd.seg.Size, hd.fp, &buf)
+			res.add(r, hd.seg.ID(), hd.seg.Size, hd.fp)
 		}
 		r.apply(i, res)
 	}

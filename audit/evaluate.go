@@ -493,11 +493,10 @@ func (r *run) reportExtras() {
 	for id := range r.extras {
 		ids = append(ids, id)
 	}
-	var buf []byte
 	for _, id := range ids {
 		e := r.extras[id]
 		kind, detail := KindUnknownServed, "no row of the segments table, used or unused, has this segment: it was deleted from the metadata store, or comes from another cluster"
-		if _, ok := r.unused[r.hashID(id, &buf)]; ok {
+		if _, ok := r.unused[r.hashID(id)]; ok {
 			kind, detail = KindUnusedServed, "the segments table marks the segment unused: the Coordinator should have told its servers to drop it, and Brokers may still return its data"
 		}
 		f := Finding{Kind: kind, DataSource: id.DataSource, SegmentID: id.String(), Interval: id.Interval.String(),
