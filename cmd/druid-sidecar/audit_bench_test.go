@@ -215,30 +215,41 @@ func auditRound(b *testing.B, bin string, args []string, copyAll func()) (auditS
 	// The child's own high-water mark, read while it runs: its rusage maxrss would also count this process's
 	// memory, which the child shares between fork and exec (and this process holds 20 inventories).
 	var rss int64
-	exited, done := make(chan struct{}), make(chan struct{})
+	stop := poll(20*time.Millisecond, func() {
+		if v := vmHWM(cmd.Process.Pid); v > rss {
+			rss = v
+		}
+	})
+	err := cmd.Wait()
+	auditS = time.Since(t0).Seconds()
+	stop()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		b.Fatalf("audit exited %d (%v): a healthy cluster must give 0", code, err)
+	}
+	return auditS, copyS, float64(rss) / (1 << 20)
+}
+
+// poll calls fn now and then every interval until the function it returns is called, which returns once fn has
+// run for the last time.
+func poll(interval time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(20 * time.Millisecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if v := vmHWM(cmd.Process.Pid); v > rss {
-				rss = v
-			}
+			fn()
 			select {
-			case <-exited:
+			case <-quit:
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	err := cmd.Wait()
-	auditS = time.Since(t0).Seconds()
-	close(exited)
-	<-done
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
-		b.Fatalf("audit exited %d (%v): a healthy cluster must give 0", code, err)
+	return func() {
+		close(quit)
+		<-done
 	}
-	return auditS, copyS, float64(rss) / (1 << 20)
 }
 
 // median returns the median of vs (the mean of the middle two for an even count).
@@ -279,20 +290,7 @@ func profileAudit(b *testing.B, dir string, args []string) {
 			_ = pprof.Lookup("heap").WriteTo(&heapProf, 0)
 		}
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			sample()
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	stopSampling := poll(100*time.Millisecond, sample)
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		b.Fatal(err)
 	}
@@ -301,8 +299,7 @@ func profileAudit(b *testing.B, dir string, args []string) {
 	code := runAudit(context.Background(), &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr,
 		environ: []string{}}, args[1:])
 	pprof.StopCPUProfile()
-	close(stop)
-	<-done
+	stopSampling()
 	if code != exitOK {
 		b.Fatalf("audit in process exited %d: %s", code, stderr.String())
 	}
