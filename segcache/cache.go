@@ -560,19 +560,18 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 	if problem != nil {
 		return fmt.Errorf("deep storage gave files that are not the segment: %w", problem)
 	}
-	// The files and the info file's staged copy are made durable at once (fsyncs running together cost about one);
-	// the marker's removal then becomes durable with the files' entries in one fsync of the directory, and only
-	// then is the info file renamed into place, so that an info file never names a segment whose files are not.
+	// Durability in two rounds of fsyncs run together (several at once cost about one): first the files, their
+	// entries in the directory and the info file's staged copy; then the marker's removal and the info file's
+	// rename. The info file is thus never durable before the segment's files, though a crash may leave it beside
+	// the marker, which startup takes for a partial download and removes with it.
 	var tmp string
-	var stageErr error
-	staged := make(chan struct{})
-	go func() {
-		defer close(staged)
-		tmp, stageErr = c.info.stage(e.name, seg)
-	}()
+	var stageErr, entriesErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { tmp, stageErr = c.info.stage(e.name, seg) })
+	wg.Go(func() { entriesErr = syncDir(dir) })
 	err = syncEach(dir, files)
-	<-staged
-	if err != nil || stageErr != nil {
+	wg.Wait()
+	if err = errors.Join(err, entriesErr); err != nil || stageErr != nil {
 		if stageErr == nil {
 			c.info.discard(tmp)
 		}
@@ -581,18 +580,20 @@ func (c *Cache) pullInto(ctx context.Context, e *entry, loc *location, p Puller)
 		}
 		return errors.Join(err, stageErr)
 	}
-	err = dir.Remove(DownloadStartMarker)
-	if err != nil {
-		err = fmt.Errorf("removing the %s: %w", DownloadStartMarker, err)
-	} else if err = syncDir(dir); err != nil {
-		err = fmt.Errorf("syncing %s: %w", dirPath, err)
-	}
-	if err != nil {
+	if err := dir.Remove(DownloadStartMarker); err != nil {
 		c.info.discard(tmp)
+		return fmt.Errorf("removing the %s: %w", DownloadStartMarker, err)
+	}
+	var markerErr error
+	wg.Go(func() { markerErr = syncDir(dir) })
+	err = c.info.commit(tmp, e.name)
+	wg.Wait()
+	if err != nil {
 		return err
 	}
-	if err := c.info.commit(tmp, e.name); err != nil {
-		return err
+	if markerErr != nil {
+		// The directory goes (the deferred removal above), so the info file just written must not stay.
+		return errors.Join(fmt.Errorf("syncing %s: %w", dirPath, markerErr), c.info.remove(e.name))
 	}
 	loc.settle(seg.Size, actual)
 	e.loc, e.bytes = loc, actual
