@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,11 +31,7 @@ func TestServeOverTLS(t *testing.T) {
 		plain bool
 	}{{"JKS", true}, {"PKCS12", false}} {
 		t.Run(tc.typ, func(t *testing.T) {
-			dir := t.TempDir()
-			ks, ts := filepath.Join(dir, "server.ks"), filepath.Join(dir, "trust.ks")
-			tlsconftest.GenKeyPair(t, ks, tc.typ, "storepass1", "other", "storepass1")
-			tlsconftest.GenKeyPair(t, ks, tc.typ, "storepass1", "server", "storepass1")
-			tlsconftest.TrustCert(t, ks, tc.typ, "storepass1", "server", ts, tc.typ, "trustpass1")
+			ks, ts := tlsconftest.ServerStores(t, tc.typ)
 			plainPort, tlsPort := freePort(t), freePort(t)
 			sets := []string{"druid.host=127.0.0.1", "druid.bindOnHost=true", "druid.plaintextPort=" + strconv.Itoa(plainPort),
 				"druid.enablePlaintextPort=" + strconv.FormatBool(tc.plain), "druid.enableTlsPort=true", "druid.tlsPort=" + strconv.Itoa(tlsPort),
@@ -57,8 +52,8 @@ func TestServeOverTLS(t *testing.T) {
 				t.Errorf("Addr is port %d, want the TLS port %d", got, tlsPort)
 			}
 
-			client := tlsClient(t, cfg.TLS.Client)
-			body, org := getTLS(t, client, "https://127.0.0.1:"+strconv.Itoa(tlsPort)+HealthPath)
+			client := tlsconftest.Client(t, cfg.TLS.Client)
+			body, org := tlsconftest.Get(t, client, "https://127.0.0.1:"+strconv.Itoa(tlsPort)+HealthPath)
 			if strings.TrimSpace(body) != "true" || org != "druid-sidecar test server" {
 				t.Errorf("%s over TLS: %q from the certificate of %q, want true from certAlias server's", HealthPath, body, org)
 			}
@@ -124,38 +119,6 @@ func TestNewRefusesWrongKeyStorePassword(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), configs.KeyTLSKeyStorePassword) || !strings.Contains(err.Error(), ks) {
 		t.Errorf("New: %v, want an error naming %s and %s", err, configs.KeyTLSKeyStorePassword, ks)
 	}
-}
-
-func tlsClient(t *testing.T, c configs.TLSClientConfig) *http.Client {
-	t.Helper()
-	tc, err := tlsconf.Client(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: tlsconf.Transport(http.DefaultTransport.(*http.Transport), tc), Timeout: 10 * time.Second}
-	t.Cleanup(client.CloseIdleConnections)
-	return client
-}
-
-// getTLS GETs url and returns the body and the organization of the certificate the server presented.
-func getTLS(t *testing.T, client *http.Client, url string) (body, org string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
-		t.Fatalf("GET %s: not over TLS", url)
-	}
-	if o := resp.TLS.PeerCertificates[0].Subject.Organization; len(o) > 0 {
-		org = o[0]
-	}
-	return string(b), org
 }
 
 // TestUpstreamOverTLS: an https:// upstream whose certificate a private CA signed is probed trusting

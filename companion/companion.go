@@ -7,6 +7,7 @@ package companion
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -79,6 +80,9 @@ type Companion struct {
 
 	srv  *lifecycle.Server // set by Run
 	gate *gate
+	// tls is the HTTPS port's (druid.enableTlsPort), served on listen; plainListen is the HTTP port, "" for none.
+	tls         *tls.Config
+	plainListen string
 
 	mu     sync.Mutex
 	addr   net.Addr
@@ -118,6 +122,7 @@ func New(cfg *configs.Config, opts Options) (*Companion, error) {
 	} else {
 		c.listen = net.JoinHostPort("", port)
 	}
+	c.ports(cfg)
 	c.drift = c.readDrift
 
 	// The prefetcher says which Druid settings it refuses (virtual storage, deleteOnRemove=false, no window) and why.
@@ -329,16 +334,16 @@ func (c *Companion) Run(ctx context.Context) error {
 // start serves HTTP and starts the loops, pushing each one's stop on stops.
 func (c *Companion) start(ctx context.Context, stops *lifecycle.Stops) error {
 	var err error
-	c.srv, err = lifecycle.Listen(c.listen, &http.Server{Handler: c.handler(), ReadHeaderTimeout: 30 * time.Second,
+	c.srv, err = c.serveHTTP(&http.Server{Handler: c.handler(), ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: c.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})})
 	if err != nil {
-		return fmt.Errorf("%w (druid.sidecar.companion.port, druid.bindOnHost)", err)
+		return err
 	}
 	c.mu.Lock()
 	c.addr = c.srv.Addr()
 	c.mu.Unlock()
 	stops.Push("HTTP server", c.srv.Shutdown)
-	c.log.Info("serving HTTP", "addr", c.srv.Addr().String())
+	c.log.Info("serving HTTP", "addr", c.srv.Addr().String(), "tls", c.tls != nil, "plaintext", c.plainListen)
 
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup

@@ -471,6 +471,8 @@ type SidecarConfig struct {
 	InternalAuth bool
 	// CompanionPort is the HTTP port of `companion`.
 	CompanionPort int
+	// CompanionTLSPort is its HTTPS port, served with druid.enableTlsPort as the Historical's druid.tlsPort is.
+	CompanionTLSPort int
 	// PrefetchThreads is how many segments `companion` pulls at once.
 	PrefetchThreads int
 	// PrefetchPollPeriod is how often `companion` reads the Coordinator's load queue.

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -129,4 +130,51 @@ func StartServer(t testing.TB, h http.Handler) (string, configs.TLSClientConfig)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.URL, configs.TLSClientConfig{TrustStorePath: pki.TrustStore, TrustStorePassword: configs.NewSecret("trustpass"), ValidateHostnames: true}
+}
+
+// Client is an HTTP client trusting what c trusts, as a Druid process's clients are set up from
+// druid.client.https.*.
+func Client(t testing.TB, c configs.TLSClientConfig) *http.Client {
+	t.Helper()
+	tc, err := tlsconf.Client(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: tlsconf.Transport(http.DefaultTransport.(*http.Transport), tc), Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	return client
+}
+
+// Get GETs url over TLS and returns the body and the organization of the certificate the server presented.
+func Get(t testing.TB, client *http.Client, url string) (body, org string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		t.Fatalf("GET %s: not over TLS", url)
+	}
+	if o := resp.TLS.PeerCertificates[0].Subject.Organization; len(o) > 0 {
+		org = o[0]
+	}
+	return string(b), org
+}
+
+// ServerStores makes with keytool, in a directory of the test's, a key store of type typ holding two key pairs
+// ("other", then "server", which certAlias picks; store and key password storepass1) and a trust store of the same
+// type trusting the server's certificate (password trustpass1): a Druid server's and its clients' stores.
+func ServerStores(t testing.TB, typ string) (keyStore, trustStore string) {
+	t.Helper()
+	dir := t.TempDir()
+	keyStore, trustStore = filepath.Join(dir, "server.ks"), filepath.Join(dir, "trust.ks")
+	GenKeyPair(t, keyStore, typ, "storepass1", "other", "storepass1")
+	GenKeyPair(t, keyStore, typ, "storepass1", "server", "storepass1")
+	TrustCert(t, keyStore, typ, "storepass1", "server", trustStore, typ, "trustpass1")
+	return keyStore, trustStore
 }
