@@ -45,7 +45,7 @@ var targets = []Target{
 	{"BenchmarkAuditMillion", "./cmd/druid-sidecar", "x-copy", "<=", 2.0, auditRounds},
 	{"BenchmarkAuditMillion", "./cmd/druid-sidecar", "audit-peak-RSS-MiB", "<", 512, auditRounds},
 	{"BenchmarkServeRestart100k", "./cmd/druid-sidecar", "x-walk-infodir", "<=", 1.2, ""},
-	{"BenchmarkCachePull", "./cmd/druid-sidecar", "x-raw-get", ">=", 0.9, ""},
+	{"BenchmarkCachePull", "./cmd/druid-sidecar", "x-get-unzip", ">=", 0.9, ""},
 }
 
 const auditRounds = "DRUID_SIDECAR_BENCH_AUDIT_ROUNDS"

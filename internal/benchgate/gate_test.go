@@ -39,9 +39,9 @@ BenchmarkAuditMillion-2   	       1	61234567890 ns/op	       470.0 audit-peak-RS
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.400 ready-s	         2.100 walk-s	         1.143 x-walk	         1.100 x-walk-infodir
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.500 ready-s	         2.100 walk-s	         1.190 x-walk	         1.150 x-walk-infodir
 BenchmarkServeRestart100k-2   	       1	9234567890 ns/op	         2.300 ready-s	         2.100 walk-s	         1.095 x-walk	         1.090 x-walk-infodir
-BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6000 cache-pull-s	         0.6300 raw-get-s	         1.050 x-raw-get
-BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6100 cache-pull-s	         0.6000 raw-get-s	         0.9836 x-raw-get
-BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6500 cache-pull-s	         0.6000 raw-get-s	         0.9231 x-raw-get
+BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6000 cache-pull-s	         0.6300 raw-get-s	         1.050 x-get-unzip
+BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6100 cache-pull-s	         0.6000 raw-get-s	         0.9836 x-get-unzip
+BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6500 cache-pull-s	         0.6000 raw-get-s	         0.9231 x-get-unzip
 PASS
 --- FAIL: TestSomethingElse (0.01s)
 FAIL	github.com/druid-sidecar/druid-sidecar/other	0.1s
@@ -72,7 +72,7 @@ func TestEveryTargetMet(t *testing.T) {
 		t.Errorf("exit %d, want 0: %q", code, verdicts(rows))
 	}
 	want := map[string]float64{"x-raw-pull": 1.2, "x-raw": 1.114, "x-copy": 1.906, "audit-peak-RSS-MiB": 470.0,
-		"x-walk-infodir": 1.1, "x-raw-get": 0.9836}
+		"x-walk-infodir": 1.1, "x-get-unzip": 0.9836}
 	for _, r := range rows {
 		runs := 3
 		if r.RoundsEnv != "" {
@@ -97,7 +97,7 @@ func TestEveryTargetMet(t *testing.T) {
 		"BenchmarkAuditMillion x-copy 1.906 (one run, the median of 3 rounds) 1.906 <= 2.000 pass",
 		"BenchmarkAuditMillion audit-peak-RSS-MiB 470 (one run, the median of 3 rounds) 470 < 512 pass",
 		"BenchmarkServeRestart100k x-walk-infodir 1.100 1.150 1.090 1.100 <= 1.200 pass",
-		"BenchmarkCachePull x-raw-get 1.050 0.984 0.923 0.984 >= 0.900 pass",
+		"BenchmarkCachePull x-get-unzip 1.050 0.984 0.923 0.984 >= 0.900 pass",
 	} {
 		if got := strings.Join(strings.Fields(lines[i+1]), " "); got != want {
 			t.Errorf("row %d: %q, want %q", i+1, got, want)
@@ -115,8 +115,8 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 	}{
 		{"a ratio above its target", "1.200 x-raw-pull", "1.400 x-raw-pull", false,
 			[]string{"BenchmarkServeLoad200 x-raw-pull: " + Missed}, 1}, // 1.196 1.400 1.251: 1.251 is the median
-		{"a throughput ratio below its target", "0.9836 x-raw-get", "0.8500 x-raw-get", false,
-			[]string{"BenchmarkCachePull x-raw-get: " + Missed}, 1}, // 1.050 0.850 0.852
+		{"a throughput ratio below its target", "0.9836 x-get-unzip", "0.8500 x-get-unzip", false,
+			[]string{"BenchmarkCachePull x-get-unzip: " + Missed}, 1}, // 1.050 0.850 0.852
 		{"a strict limit reached", "470.0 audit-peak-RSS-MiB", "512.0 audit-peak-RSS-MiB", false,
 			[]string{"BenchmarkAuditMillion audit-peak-RSS-MiB: " + Missed}, 1},
 		{"a metric the benchmark does not report yet", "x-walk-infodir", "x-walk-other", true,
@@ -139,7 +139,7 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 			"panic: test timed out after 1h0m0s\n--- FAIL: BenchmarkAnnounceBootstrap (go test: exit status 2)\nok", false,
 			[]string{"BenchmarkAnnounceBootstrap x-raw: " + Broken}, 2},
 		{"a benchmark that does not exist", "BenchmarkCachePull-2", "BenchmarkCachePulls-2", true,
-			[]string{"BenchmarkCachePull x-raw-get: " + NoResult}, 2},
+			[]string{"BenchmarkCachePull x-get-unzip: " + NoResult}, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if !strings.Contains(passing, c.old) {
@@ -151,7 +151,7 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 			}
 			out := strings.Replace(passing, c.old, c.new, n)
 			// The last run of the missed targets is just out of reach, so that the median decides.
-			out = strings.NewReplacer("1.231 x-raw-pull", "1.251 x-raw-pull", "0.9231 x-raw-get", "0.852 x-raw-get").Replace(out)
+			out = strings.NewReplacer("1.231 x-raw-pull", "1.251 x-raw-pull", "0.9231 x-get-unzip", "0.852 x-get-unzip").Replace(out)
 			rows, code := judgeString(t, out, 3)
 			var notPass []string
 			for _, v := range verdicts(rows) {
@@ -169,7 +169,7 @@ func TestVerdictsTellMissedFromUnmeasured(t *testing.T) {
 func TestFewerRunsThanAskedFail(t *testing.T) {
 	// Two runs where three were asked: a run went missing, so the benchmark failed even though both reported.
 	first := "BenchmarkCachePull-2   	       1	3001234567 ns/op	  44.73 MB/s	         0.6000 cache-pull-s	" +
-		"         0.6300 raw-get-s	         1.050 x-raw-get\n"
+		"         0.6300 raw-get-s	         1.050 x-get-unzip\n"
 	out := strings.Replace(passing, first, "", 1)
 	rows, code := judgeString(t, out, 3)
 	if code != 2 || rows[len(rows)-1].Verdict != Broken {
@@ -184,13 +184,13 @@ func TestFewerRunsThanAskedFail(t *testing.T) {
 
 func TestSubBenchmarksAndProcs(t *testing.T) {
 	// GOMAXPROCS 1 prints no suffix; a sub-benchmark's runs count as its parent's.
-	res, err := Parse(strings.NewReader("BenchmarkCachePull 	       1	3 ns/op	 1.5 x-raw-get\n" +
-		"BenchmarkCachePull/s3-8         	       1	3 ns/op	 0.5 x-raw-get\n"))
+	res, err := Parse(strings.NewReader("BenchmarkCachePull 	       1	3 ns/op	 1.5 x-get-unzip\n" +
+		"BenchmarkCachePull/s3-8         	       1	3 ns/op	 0.5 x-get-unzip\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := res["BenchmarkCachePull"]
-	if r == nil || len(r.Runs) != 2 || r.Runs[0]["x-raw-get"] != 1.5 || r.Runs[1]["x-raw-get"] != 0.5 ||
+	if r == nil || len(r.Runs) != 2 || r.Runs[0]["x-get-unzip"] != 1.5 || r.Runs[1]["x-get-unzip"] != 0.5 ||
 		r.Runs[0]["ns/op"] != 3 {
 		t.Errorf("parsed %+v", res)
 	}
