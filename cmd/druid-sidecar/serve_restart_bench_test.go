@@ -59,11 +59,16 @@ func BenchmarkServeRestart100k(b *testing.B) {
 	walk()         // both measure a warm restart: dentries, inodes and info files cached
 	serveBinary(b) // built before the clock runs
 
+	// Rounds over the one setup (writing 100,000 segments takes minutes): the gate asks for three and judges the
+	// median of their ratios, each round's restart against its own walk.
+	rounds := benchEnvInt(b, "DRUID_SIDECAR_BENCH_RESTART_ROUNDS", 1)
 	var readySum, announcedSum, readSum, walkSum, syncSum, stopSum time.Duration
+	var ratios []float64
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < b.N*rounds; i++ {
 		b.StopTimer()
-		walkSum += walk()
+		w := walk()
+		walkSum += w
 		exists, _, watch, err := n.Conn.ExistsW(n.DiscoveryPath())
 		if err != nil || exists {
 			b.Fatalf("the discovery znode before the start: exists %v, %v", exists, err)
@@ -83,6 +88,8 @@ func BenchmarkServeRestart100k(b *testing.B) {
 		}
 		b.StopTimer()
 		readySum += ready
+		ratios = append(ratios, ready.Seconds()/w.Seconds())
+		b.Logf("round %d: ready %.3f s, walk+read %.3f s (%.2fx)", i+1, ready.Seconds(), w.Seconds(), ratios[len(ratios)-1])
 		announcedSum += announced
 		if d, ok := logDuration(p.stderr.String(), "segment cache read"); ok {
 			readSum += d
@@ -109,14 +116,16 @@ func BenchmarkServeRestart100k(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	nf := float64(b.N)
+	nf := float64(b.N * rounds)
 	ready, announced, wlk := readySum.Seconds()/nf, announcedSum.Seconds()/nf, walkSum.Seconds()/nf
 	b.ReportMetric(ready, "ready-s")
 	b.ReportMetric(announced, "announced-s")
 	b.ReportMetric(wlk, "walk-s")
 	b.ReportMetric(announced/wlk, "x-walk")
-	// The target's ratio: readiness against the same run's walk plus info_dir read (target at most 1.2).
-	b.ReportMetric(ready/wlk, "x-walk-infodir")
+	// The target's ratio: readiness against the same round's walk plus info_dir read, the median of the rounds
+	// (target at most 1.2).
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "x-walk-infodir")
 	b.ReportMetric(readSum.Seconds()/nf, "cache-read-s")
 	b.ReportMetric(syncSum.Seconds()/nf, "broker-sync-s")
 	b.ReportMetric(stopSum.Seconds()/nf, "stop-s")
