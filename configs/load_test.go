@@ -199,7 +199,7 @@ func TestLoadDefaults(t *testing.T) {
 		Escalator: EscalatorConfig{Type: "noop"},
 		Sidecar: SidecarConfig{Version: "unknown", CacheLayout: FlatLayout, ZKLoadQueueMode: SwitchAuto, LegacyServerAnnouncement: true,
 			LegacyServerAnnouncementMode: SwitchAuto, PrefetchMaxBytes: PrefetchWindowAuto, PrefetchMaxSegments: 10,
-			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
+			UpstreamHookTimeout: 5 * time.Minute, CompanionPort: 9083, CompanionTLSPort: 9283, PrefetchThreads: 8, PrefetchPollPeriod: 5 * time.Second,
 			PrefetchClaimTimeout: 15 * time.Minute, DriftPeriod: time.Minute,
 			ChangeRequestsMaxRequestBytes: 16 << 20, ChangeRequestsMaxInflightBytes: 64 << 20, PullStallTimeout: 30 * time.Second,
 			HTTPReadHeaderTimeout: 30 * time.Second, HTTPBodyReadTimeout: 30 * time.Second, HTTPWriteTimeout: time.Minute},
