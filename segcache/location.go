@@ -125,7 +125,10 @@ func (l *location) roomLocked() (int64, error) {
 func (l *location) pullBound(reserved int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	bound := l.maxSize - l.used + reserved // used includes the reservation, so this cannot overflow
+	// used includes the reservation, so this cannot overflow; the room left counts from zero, never below it, since
+	// a segment accounted without a check (a dropped directory taken back, an over-limit one at startup) may have
+	// pushed used past maxSize after this load reserved, and the reservation it was granted stays its own.
+	bound := reserved + max(l.maxSize-l.used, 0)
 	if ds, err := l.statfs(l.path); err == nil {
 		keep := int64(min(uint64(math.Ceil(float64(ds.Total)*l.freeSpacePercent/100)), math.MaxInt64))
 		disk := int64(min(ds.Free, math.MaxInt64)) - (l.inflight - reserved) - keep

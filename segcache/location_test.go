@@ -27,3 +27,24 @@ func TestOpenLocations(t *testing.T) {
 		t.Errorf("path %s, reserved %v", got[0].path, reserved)
 	}
 }
+
+// TestPullBoundKeepsTheReservation: a segment accounted without a check after a load reserved (a dropped directory
+// taken back, as Load's revive does) may push the location past maxSize; the load still may write what it reserved
+// (before, its bound fell to 0 and it failed with "no bytes allowed", seen once in TestCacheSurvivesKill9).
+func TestPullBoundKeepsTheReservation(t *testing.T) {
+	locs, _, err := openLocations([]configs.StorageLocation{{Path: t.TempDir(), MaxSize: 100}}, filepath.Join(t.TempDir(), "info"), statfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := locs[0]
+	if err := l.reserve(60); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.pullBound(60); got != 100 {
+		t.Errorf("bound with 40 bytes of room: %d, want 100", got)
+	}
+	l.account(70, true) // 130 of 100 used
+	if got := l.pullBound(60); got != 60 {
+		t.Errorf("bound past maxSize: %d, want the reservation, 60", got)
+	}
+}
