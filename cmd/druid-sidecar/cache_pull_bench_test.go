@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,7 +85,9 @@ func BenchmarkCachePull(b *testing.B) {
 	defer cancel()
 	work := b.TempDir() // the cache and the raw files, one directory each per iteration, removed after it
 
-	rawGet := func(dir string) time.Duration {
+	// getEach times a baseline: a GET of every archive one after the other, each body handed to put with the
+	// directory to write in, then the directory fsynced.
+	getEach := func(dir string, put func(i int, body io.Reader) error) time.Duration {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
@@ -92,16 +95,12 @@ func BenchmarkCachePull(b *testing.B) {
 		for i, key := range keys {
 			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(n.Bucket.Bucket), Key: aws.String(key)})
 			if err != nil {
-				b.Fatalf("raw GET of %s: %v", key, err)
+				b.Fatalf("GET of %s: %v", key, err)
 			}
-			f, err := os.Create(filepath.Join(dir, strconv.Itoa(i)+".zip"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, err = io.Copy(f, out.Body)
+			err = put(i, out.Body)
 			out.Body.Close()
-			if err := errors.Join(err, f.Sync(), f.Close()); err != nil {
-				b.Fatalf("raw GET of %s to disk: %v", key, err)
+			if err != nil {
+				b.Fatalf("GET of %s to disk: %v", key, err)
 			}
 		}
 		if err := syncDir(dir); err != nil {
@@ -109,44 +108,39 @@ func BenchmarkCachePull(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	// getUnzip is the minimal loader: the archive read whole, each entry inflated into a file and fsynced, then the
-	// directory.
-	getUnzip := func(dir string) time.Duration {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		for i, key := range keys {
-			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(n.Bucket.Bucket), Key: aws.String(key)})
+	// rawGet writes each archive to a file as it is.
+	rawGet := func(dir string) time.Duration {
+		return getEach(dir, func(i int, body io.Reader) error {
+			f, err := os.Create(filepath.Join(dir, strconv.Itoa(i)+".zip"))
 			if err != nil {
-				b.Fatalf("GET of %s: %v", key, err)
+				return err
 			}
-			archive, err := io.ReadAll(out.Body)
-			out.Body.Close()
+			_, err = io.Copy(f, body)
+			return errors.Join(err, f.Sync(), f.Close())
+		})
+	}
+	// getUnzip is the minimal loader: the archive read whole, each entry inflated into a file and fsynced.
+	getUnzip := func(dir string) time.Duration {
+		return getEach(dir, func(i int, body io.Reader) error {
+			archive, err := io.ReadAll(body)
 			if err != nil {
-				b.Fatalf("GET of %s: %v", key, err)
+				return err
 			}
 			zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
 			if err != nil {
-				b.Fatalf("unzip of %s: %v", key, err)
+				return fmt.Errorf("unzip: %w", err)
 			}
 			seg := filepath.Join(dir, strconv.Itoa(i))
 			if err := os.Mkdir(seg, 0o755); err != nil {
-				b.Fatal(err)
+				return err
 			}
 			for _, zf := range zr.File {
 				if err := unzipEntry(zf, filepath.Join(seg, filepath.Base(zf.Name))); err != nil {
-					b.Fatalf("unzip of %s: %v", key, err)
+					return fmt.Errorf("unzip: %w", err)
 				}
 			}
-			if err := syncDir(seg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := syncDir(dir); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start)
+			return syncDir(seg)
+		})
 	}
 	serveBinary(b) // built before anything is timed
 	warm := filepath.Join(work, "warm")
