@@ -70,14 +70,6 @@ func (r *ClusterReader) Conn() *zookeeper.Conn {
 	return r.zk.Conn()
 }
 
-// Where says where the cluster is read, for messages: ZooKeeper's address, or the Kubernetes cluster identifier.
-func Where(cfg *configs.Config) string {
-	if cfg.Discovery.Type == configs.DiscoveryK8s {
-		return "Kubernetes discovery of cluster " + cfg.Discovery.K8s.ClusterIdentifier
-	}
-	return "ZooKeeper at " + cfg.ZK.Service.Host
-}
-
 // ServerMetadata is a legacy announcement (DruidServerMetadata) under announcementsPath.
 type ServerMetadata struct {
 	Name           string  `json:"name"`

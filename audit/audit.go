@@ -332,7 +332,7 @@ func Run(ctx context.Context, cfg *configs.Config, opts Options) (*Report, error
 	reader, err := announcer.NewClusterReader(zctx, cfg, zlog)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", announcer.Where(cfg), err)
+		return nil, fmt.Errorf("%s: %w", discovery.Where(cfg), err)
 	}
 	defer reader.Close()
 	puller, err := r.openDeepStorage()
@@ -944,7 +944,7 @@ func (r *run) readServers(ctx context.Context, reader *announcer.ClusterReader) 
 	nodes, err := reader.Nodes(ctx, dataRoles...)
 	if err != nil {
 		if nodes == nil {
-			return fmt.Errorf("%s: reading internal discovery: %w", announcer.Where(r.cfg), err)
+			return fmt.Errorf("%s: reading internal discovery: %w", discovery.Where(r.cfg), err)
 		}
 		r.warn("some internal-discovery nodes cannot be read: %v", err)
 	}

@@ -550,6 +550,14 @@ func (a *KubernetesAnnouncer) patch(ctx context.Context, body []byte) error {
 	}
 }
 
+// Where says where the cluster's discovery is read, for messages: ZooKeeper's address, or the Kubernetes cluster identifier.
+func Where(cfg *configs.Config) string {
+	if cfg.Discovery.Type == configs.DiscoveryK8s {
+		return "Kubernetes discovery of cluster " + cfg.Discovery.K8s.ClusterIdentifier
+	}
+	return "ZooKeeper at " + cfg.ZK.Service.Host
+}
+
 // Open opens the discovery backend druid.discovery.type names.
 func Open(ctx context.Context, cfg *configs.Config, log hclog.Logger) (Discovery, error) {
 	switch cfg.Discovery.Type {

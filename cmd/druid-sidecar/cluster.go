@@ -47,7 +47,7 @@ func runCluster(ctx context.Context, env *environment, args []string) int {
 	r, err := announcer.NewClusterReader(connectCtx, cfg, log)
 	cancel()
 	if err != nil {
-		fmt.Fprintf(env.stderr, "druid-sidecar cluster: %s: %v\n", announcer.Where(cfg), err)
+		fmt.Fprintf(env.stderr, "druid-sidecar cluster: %s: %v\n", discovery.Where(cfg), err)
 		return exitBadInput
 	}
 	defer r.Close()
