@@ -27,6 +27,7 @@ import (
 	"github.com/druid-sidecar/druid-sidecar/announcer"
 	"github.com/druid-sidecar/druid-sidecar/audit"
 	"github.com/druid-sidecar/druid-sidecar/configs"
+	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/deepstorage"
 	"github.com/druid-sidecar/druid-sidecar/internal/lifecycle"
 	"github.com/druid-sidecar/druid-sidecar/internal/tlsconf"
@@ -70,6 +71,12 @@ type Agent struct {
 
 	mu   sync.Mutex
 	addr net.Addr
+
+	// coord is the one client of the leader Coordinator that start-up's version read and bootstrap segments and the
+	// version watch share (coordinatorClient), so that serve opens one discovery session for them, not three.
+	coord     *coordinator.Client
+	coordErr  error
+	coordOnce sync.Once
 
 	probePeriod time.Duration // how often the upstream is probed; tests shorten it
 }
@@ -192,6 +199,13 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	if err != nil {
 		return fmt.Errorf("setting up deep storage: %w", err)
 	}
+	stops.Push("Coordinator client", func(context.Context) error {
+		a.coordOnce.Do(func() {}) // a client made by start is seen here
+		if a.coord != nil {
+			return lifecycle.Wrap("closing the Coordinator client", a.coord.Close())
+		}
+		return nil
+	})
 	// The defaults that depend on the cluster's Druid version are settled before anything is announced.
 	dv := a.applyDruidVersion(ctx)
 	cfg = a.cfg

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 
-	"github.com/druid-sidecar/druid-sidecar/coordinator"
 	"github.com/druid-sidecar/druid-sidecar/loadqueue"
 	"github.com/druid-sidecar/druid-sidecar/segments"
 )
@@ -16,12 +15,11 @@ import (
 // to load is logged, and the others load, as Druid's alert of failed segments at startup leaves them out.
 func (a *Agent) loadBootstrapSegments(ctx context.Context, q *loadqueue.Engine) {
 	log := a.log.Named("bootstrap")
-	c, err := coordinator.New(a.cfg, coordinator.Options{Logger: a.log.Named("coordinator")})
+	c, err := a.coordinatorClient()
 	if err != nil {
 		log.Warn("bootstrap segments not fetched: the Coordinator cannot be found", "error", err)
 		return
 	}
-	defer c.Close()
 	segs, err := c.BootstrapSegments(ctx)
 	if err != nil {
 		log.Warn("error fetching bootstrap segments from the Coordinator: starting without them", "error", err)

@@ -76,7 +76,6 @@ func (a *Agent) applyDruidVersion(ctx context.Context) *druidVersion {
 			"not read unless configured; set "+configs.KeyDruidVersion+" to choose", "error", err)
 		return d
 	}
-	defer c.Close()
 	version, err := readDruidVersion(ctx, c)
 	if err != nil {
 		d.log.Warn("the cluster's Druid version is unknown: segment znodes are written and the ZooKeeper load queue is "+
@@ -99,10 +98,14 @@ func (a *Agent) applyDruidVersion(ctx context.Context) *druidVersion {
 	return d
 }
 
-// coordinatorClient is a client of the leader Coordinator found as the configuration says
-// (druid.sidecar.coordinator.url, or discovery: its leader latch or ConfigMap).
+// coordinatorClient is the client of the leader Coordinator found as the configuration says
+// (druid.sidecar.coordinator.url, or discovery: its leader latch or ConfigMap), made on first use and shared; start
+// closes it at shutdown. Each call bounds its own requests (readDruidVersion within druidVersionTimeout).
 func (a *Agent) coordinatorClient() (*coordinator.Client, error) {
-	return coordinator.New(a.cfg, coordinator.Options{Logger: a.log.Named("coordinator"), Timeout: druidVersionTimeout})
+	a.coordOnce.Do(func() {
+		a.coord, a.coordErr = coordinator.New(a.cfg, coordinator.Options{Logger: a.log.Named("coordinator")})
+	})
+	return a.coord, a.coordErr
 }
 
 // readDruidVersion asks the leader Coordinator for its version, within druidVersionTimeout.
@@ -151,7 +154,6 @@ func (a *Agent) watchDruidVersion(d *druidVersion, ann *announcer.Announcer, sto
 	period := druidVersionPeriod
 	go func() {
 		defer close(done)
-		defer c.Close()
 		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
