@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"reflect"
 	"runtime"
@@ -138,14 +139,27 @@ type Announcer struct {
 
 // znode is one desired znode's data; the encoded (gzip) form is computed once, so every re-creation writes the
 // very same bytes.
+//
+// A batch znode's data is held as its segments' JSON (parts, written as a JSON array of size bytes) instead of
+// raw: the array is only ever compressed, by the pass that writes it, so it is streamed into the compressor there,
+// on the pass's goroutines, and never gathered under the announcer's lock (for a bootstrap of 100,000 segments
+// that gathering was a copy of every segment's JSON, tens of megabytes, on one core).
 type znode struct {
-	raw  []byte
-	once sync.Once
-	enc  []byte
+	raw   []byte
+	parts [][]byte
+	size  int
+	once  sync.Once
+	enc   []byte
 }
 
 func (z *znode) encoded(c *zookeeper.Conn) []byte {
-	z.once.Do(func() { z.enc = c.Encode(z.raw) })
+	z.once.Do(func() {
+		if z.parts == nil {
+			z.enc = c.Encode(z.raw)
+			return
+		}
+		z.enc = c.EncodeWith(z.size, func(w io.Writer) { writeJSONArray(w, z.parts) })
+	})
 	return z.enc
 }
 
@@ -316,25 +330,24 @@ func (a *Announcer) QueueSegments(segs ...*segments.DataSegment) error {
 // announceSegments records segments and returns the ticket to wait for, 0 when stopped (ErrStopped is in errs).
 func (a *Announcer) announceSegments(segs []*segments.DataSegment) (uint64, []error) {
 	_, builds := a.history.(loadsJSONHistory)
-	prepared, errs := a.prepare(segs, builds)
+	prepared, allLoads, errs := a.prepare(segs, a.history != nil, builds)
 	ticket, err := a.record(func() {
-		fresh := prepared[:0]
-		for _, p := range prepared {
+		fresh, loads := prepared[:0], allLoads[:0]
+		for i, p := range prepared {
 			id := p.orig.ID()
 			if a.segs[id] != nil {
 				continue
 			}
 			a.segs[id] = p
 			fresh = append(fresh, p)
+			if loads != nil {
+				loads = append(loads, allLoads[i])
+			}
 		}
 		if len(fresh) == 0 {
 			return
 		}
 		if a.history != nil {
-			loads := make([]segments.ChangeRequest, len(fresh))
-			for i, p := range fresh {
-				loads[i] = loadOf(p)
-			}
 			var err error
 			if h, ok := a.history.(loadsJSONHistory); ok {
 				reqs := make([][]byte, len(fresh))
@@ -359,7 +372,7 @@ func (a *Announcer) announceSegments(segs []*segments.DataSegment) (uint64, []er
 			changed = a.pack.placeBulk(fresh)
 		}
 		for _, b := range changed {
-			a.setDesired(a.batchDir+"/"+b.name, b.json())
+			a.setBatch(b)
 		}
 		if a.served {
 			for _, p := range fresh {
@@ -387,18 +400,25 @@ func loadOf(p *announced) segments.ChangeRequest {
 	return r
 }
 
-// prepare transforms and serializes segments, in parallel for a bootstrap-sized call; with reqs each one's load
-// request JSON is built too, from the segment's JSON.
-func (a *Announcer) prepare(segs []*segments.DataSegment, reqs bool) ([]*announced, []error) {
+// prepare transforms and serializes segments, in parallel for a bootstrap-sized call; with loads each one's load
+// announcement is made too (loads[i] is that of prepared[i]), and with reqs its JSON, from the segment's JSON.
+func (a *Announcer) prepare(segs []*segments.DataSegment, loads, reqs bool) (prepared []*announced, loadsOut []segments.ChangeRequest, failed []error) {
 	out := make([]*announced, len(segs))
 	errs := make([]error, len(segs))
+	var allLoads []segments.ChangeRequest
+	if loads || reqs {
+		allLoads = make([]segments.ChangeRequest, len(segs))
+	}
 	one := func(i int, w *prepareWorker) {
 		s := segs[i]
 		x := a.transform(s)
 		js, err := w.serialize(x)
 		var req []byte
+		if err == nil && allLoads != nil {
+			allLoads[i] = loadOf(&announced{orig: s, xform: x})
+		}
 		if err == nil && reqs {
-			r := loadOf(&announced{orig: s, xform: x})
+			r := allLoads[i]
 			req, err = w.keep(func(dst []byte) ([]byte, error) { return r.AppendJSONWithSegment(dst, js) })
 		}
 		switch {
@@ -434,19 +454,21 @@ func (a *Announcer) prepare(segs []*segments.DataSegment, reqs bool) ([]*announc
 		}
 		wg.Wait()
 	}
-	prepared := out[:0]
-	for _, p := range out {
+	prepared = out[:0]
+	for i, p := range out {
 		if p != nil {
 			prepared = append(prepared, p)
+			if allLoads != nil {
+				loadsOut = append(loadsOut, allLoads[i])
+			}
 		}
 	}
-	var failed []error
 	for _, e := range errs {
 		if e != nil {
 			failed = append(failed, e)
 		}
 	}
-	return prepared, failed
+	return prepared, loadsOut, failed
 }
 
 // prepareWorker serializes segments for one goroutine of prepare. Each segment's JSON (and its load request's) is
@@ -541,11 +563,7 @@ func (a *Announcer) UnannounceSegments(ctx context.Context, segs ...*segments.Da
 			}
 		}
 		for b := range changed {
-			if len(b.segs) == 0 {
-				a.setDesired(a.batchDir+"/"+b.name, nil)
-			} else {
-				a.setDesired(a.batchDir+"/"+b.name, b.json())
-			}
+			a.setBatch(b)
 		}
 	})
 	return errors.Join(histErr, err)
@@ -652,19 +670,40 @@ func (a *Announcer) wait(ctx context.Context, ticket uint64) error {
 
 // setDesired records that p should hold raw (nil: should not exist). Called with mu held.
 func (a *Announcer) setDesired(p string, raw []byte) {
+	if raw != nil {
+		if z := a.desired[p]; z != nil && z.parts == nil && bytes.Equal(z.raw, raw) {
+			return
+		}
+		a.setDesiredZNode(p, &znode{raw: raw})
+		return
+	}
+	a.setDesiredZNode(p, nil)
+}
+
+// setBatch records that the batch znode of b should hold b's segments, or should not exist when it has none.
+// Called with mu held. The znode keeps the segments' JSON as they are now (b.segs changes under the lock, the
+// pass reads the znode without it).
+func (a *Announcer) setBatch(b *batch) {
+	p := a.batchDir + "/" + b.name
+	if len(b.segs) == 0 {
+		a.setDesiredZNode(p, nil)
+		return
+	}
+	a.setDesiredZNode(p, &znode{parts: b.parts(), size: b.size})
+}
+
+// setDesiredZNode records that p should hold z (nil: should not exist). Called with mu held.
+func (a *Announcer) setDesiredZNode(p string, z *znode) {
 	dir, name := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
-	if raw == nil {
+	if z == nil {
 		if _, ok := a.desired[p]; !ok {
 			return
 		}
 		delete(a.desired, p)
 		delete(a.byDir[dir], name)
 	} else {
-		if z := a.desired[p]; z != nil && bytes.Equal(z.raw, raw) {
-			return
-		}
-		a.desired[p] = &znode{raw: raw}
+		a.desired[p] = z
 		if a.byDir[dir] == nil {
 			a.byDir[dir] = map[string]struct{}{}
 		}

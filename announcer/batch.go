@@ -1,8 +1,10 @@
 package announcer
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,15 +61,31 @@ func (b *batch) remove(a *announced) {
 
 // json is the znode's data: the segments' JSON in the order they were added (Java writes a Set, in no order).
 func (b *batch) json() []byte {
-	out := make([]byte, 0, b.size)
-	out = append(out, '[')
+	var buf bytes.Buffer
+	buf.Grow(b.size)
+	writeJSONArray(&buf, b.parts())
+	return buf.Bytes()
+}
+
+// parts is the segments' JSON, each as announced, in the order they were added.
+func (b *batch) parts() [][]byte {
+	parts := make([][]byte, len(b.segs))
 	for i, a := range b.segs {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, a.json...)
+		parts[i] = a.json
 	}
-	return append(out, ']')
+	return parts
+}
+
+// writeJSONArray writes the JSON array of the JSON values in parts.
+func writeJSONArray(w io.Writer, parts [][]byte) {
+	_, _ = w.Write([]byte{'['})
+	for i, p := range parts {
+		if i > 0 {
+			_, _ = w.Write([]byte{','})
+		}
+		_, _ = w.Write(p)
+	}
+	_, _ = w.Write([]byte{']'})
 }
 
 // packer places segments into batch znodes with BatchDataSegmentAnnouncer's rules (druid-protocol.md 3.1):

@@ -177,6 +177,18 @@ func (c *Conn) Encode(raw []byte) []byte {
 	return gzipBytes(raw)
 }
 
+// EncodeWith is Encode of the size bytes that write writes, streamed into the compressor instead of first
+// gathered into one buffer: a batch znode's data is its segments' JSON pieces, which need no copy of their own.
+func (c *Conn) EncodeWith(size int, write func(w io.Writer)) []byte {
+	if !c.compress {
+		var buf bytes.Buffer
+		buf.Grow(size)
+		write(&buf)
+		return buf.Bytes()
+	}
+	return gzipWith(size, write)
+}
+
 var gzipWriters = sync.Pool{New: func() any {
 	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 	return w
@@ -184,11 +196,16 @@ var gzipWriters = sync.Pool{New: func() any {
 
 // gzipBytes compresses raw into one RFC 1952 member, which Curator's GzipCompressionProvider reads.
 func gzipBytes(raw []byte) []byte {
+	return gzipWith(len(raw), func(w io.Writer) { _, _ = w.Write(raw) })
+}
+
+// gzipWith compresses the size bytes write writes into one gzip member; writes to its buffer do not fail.
+func gzipWith(size int, write func(w io.Writer)) []byte {
 	var buf bytes.Buffer
-	buf.Grow(len(raw)/4 + 64)
+	buf.Grow(size/4 + 64)
 	w := gzipWriters.Get().(*gzip.Writer)
 	w.Reset(&buf)
-	_, _ = w.Write(raw) // writes to a bytes.Buffer do not fail
+	write(w)
 	_ = w.Close()
 	gzipWriters.Put(w)
 	return buf.Bytes()
