@@ -224,7 +224,9 @@ func (a *Agent) start(ctx context.Context, p *parts, stops *lifecycle.Stops) err
 	})
 	// The cache is read with the announcer ready, so that without an upstream (which must learn the cached segments
 	// before they are announced) each segment is announced as it is read: the inventory has it at once, its znode is
-	// queued, and AnnounceNode waits for every znode, as Java's bootstrap queues its announcements.
+	// queued, and AnnounceNode writes and waits for every znode, as Java's bootstrap queues its announcements until
+	// its ZooKeeper announcer starts after readiness (so the read keeps both cores).
+	p.ann.HoldWrites()
 	var handed func([]*segments.DataSegment)
 	var handedErr error
 	announcedAsRead := 0

@@ -106,6 +106,8 @@ type Announcer struct {
 	// running (StopLegacyZNodes); segsOnZK itself stays as configured, since prepare reads it without the lock.
 	serverAnn   bool
 	segsStopped bool
+	// held: HoldWrites is in force; changes are recorded (and the inventory has them) but the loop writes nothing.
+	held bool
 
 	serverPath, batchDir, servedDir string
 	serverData                      []byte
@@ -255,6 +257,7 @@ func (a *Announcer) AnnounceNode(ctx context.Context) error {
 	if err := a.checkStopped(); err != nil {
 		return err
 	}
+	a.releaseWrites()
 	if a.zk != nil {
 		if err := a.change(ctx, func() {
 			if a.serverAnn {
@@ -268,6 +271,28 @@ func (a *Announcer) AnnounceNode(ctx context.Context) error {
 		return a.checkStopped()
 	}
 	return a.node.Announce(ctx)
+}
+
+// HoldWrites keeps every znode change made from now on in memory, unwritten, until AnnounceNode (or Stop) writes
+// them; the segments announced meanwhile are in the inventory at once. Java's Historical does the same during its
+// bootstrap: its ZooKeeper announcer starts only after readiness, so the segment znodes the bootstrap announces are
+// queued until then, and the cache read never shares the cores with their compression and creates. A change whose
+// caller waits for ZooKeeper (AnnounceSegments) waits until the hold ends.
+func (a *Announcer) HoldWrites() {
+	a.mu.Lock()
+	a.held = true
+	a.mu.Unlock()
+}
+
+// releaseWrites ends HoldWrites and wakes the loop to write what was held.
+func (a *Announcer) releaseWrites() {
+	a.mu.Lock()
+	was := a.held
+	a.held = false
+	a.mu.Unlock()
+	if was {
+		signal(a.kick)
+	}
 }
 
 // UnannounceNode withdraws the node from discovery, then removes the legacy server announcement.
@@ -572,6 +597,7 @@ func (a *Announcer) UnannounceSegments(ctx context.Context, segs ...*segments.Da
 // Stop unannounces the node, closes the ZooKeeper session (ZooKeeper then deletes every other znode we announced
 // at once) and stops the background work. Later calls return ErrStopped.
 func (a *Announcer) Stop(ctx context.Context) error {
+	a.releaseWrites() // the withdrawal below waits for ZooKeeper
 	var err error
 	if a.zk != nil || a.node != nil {
 		err = a.UnannounceNode(ctx)
@@ -825,7 +851,7 @@ func (a *Announcer) checkSession() {
 func (a *Announcer) takeDirty() (items []syncItem, passGen, epoch uint64, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.live {
+	if !a.live || a.held {
 		return nil, 0, 0, false
 	}
 	if len(a.dirty) == 0 {

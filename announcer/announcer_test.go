@@ -1,6 +1,7 @@
 package announcer
 
 import (
+	"context"
 	"errors"
 	"path"
 	"strings"
@@ -235,5 +236,56 @@ func TestAnnouncerOversizedSegment(t *testing.T) {
 	err = a.AnnounceSegments(zktCtx(t, 10*time.Second), big, small)
 	if err == nil || !strings.Contains(err.Error(), "druid.announcer.maxBytesPerNode=1024") || len(a.segs) != 1 || a.segs[small.ID()] == nil {
 		t.Fatalf("oversized segment: %v; announced %d", err, len(a.segs))
+	}
+}
+
+// TestHoldWritesUntilAnnounceNode is a bootstrap as Java's Historical runs it: the cached segments are in the
+// inventory as soon as they are announced, their znodes are written only once the node is announced, and every one
+// of them is in ZooKeeper before the discovery znode.
+func TestHoldWritesUntilAnnounceNode(t *testing.T) {
+	z := testenv.ZooKeeper(t)
+	cfg := zktConfig(t, z.ConnectString, "druid.host="+hostOf(25), "druid.announcer.segmentsPerNode=10")
+	hist := &zktHistory{}
+	a, err := New(cfg, WithInventory(hist), WithLogger(zktLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zktStop(t, a)
+	st := zktState{conn: z.Conn(t), root: z.Chroot, cfg: cfg, a: a}
+	ctx := zktCtx(t, 20*time.Second)
+	if err := a.zk.WaitSession(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	a.HoldWrites()
+	segs := zktSegments(t, "wikipedia", 25)
+	if err := a.QueueSegments(segs[:20]...); err != nil {
+		t.Fatal(err)
+	}
+	// A caller that waits for ZooKeeper waits for the end of the hold.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := a.AnnounceSegments(short, segs[20:]...); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("AnnounceSegments during the hold: %v, want the context's deadline", err)
+	}
+	hist.mu.Lock()
+	inInventory := len(hist.loads)
+	hist.mu.Unlock()
+	if inInventory != len(segs) {
+		t.Fatalf("the inventory has %d segments during the hold, want %d", inInventory, len(segs))
+	}
+	kids, _, err := st.conn.Children(st.abs(a.batchDir))
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		t.Fatal(err)
+	}
+	if len(kids) != 0 {
+		t.Fatalf("batch znodes written during the hold: %v", kids)
+	}
+
+	if err := a.AnnounceNode(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.check(true, segs); err != nil {
+		t.Fatal(err)
 	}
 }
