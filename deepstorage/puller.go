@@ -220,6 +220,12 @@ type pull struct {
 // ErrInvalidArchive, ErrTooLarge and ErrUnsupportedLoadSpec where they apply, and context.DeadlineExceeded or
 // context.Canceled when the pull ran out of time or was canceled; cancellation stops transfers at once.
 func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes int64) (Result, error) {
+	return p.pull(ctx, spec, dir, maxBytes, false)
+}
+
+// pull is Pull; with writeback, each file's bytes are handed to the disk as they are written (startWriteback), for
+// a caller that makes the files durable next.
+func (p *Puller) pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes int64, writeback bool) (Result, error) {
 	if spec == nil || dir == nil {
 		return Result{}, errors.New("deepstorage: Pull needs a load spec and a directory")
 	}
@@ -230,6 +236,7 @@ func (p *Puller) Pull(ctx context.Context, spec LoadSpec, dir *os.Root, maxBytes
 		defer cancel()
 	}
 	pl := &pull{p: p, ctx: ctx, root: dir, sink: newSink(dir, maxBytes, p.maxFiles)}
+	pl.sink.writeback = writeback
 	if maxBytes <= 0 {
 		if _, ok := spec.(Tombstone); !ok {
 			return Result{}, fmt.Errorf("%s: no bytes allowed for the segment (maxBytes %d)", spec, maxBytes)

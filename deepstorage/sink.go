@@ -16,9 +16,10 @@ import (
 // (Druid's downloadStartMarker) are never touched, and a segment file that would replace one is refused.
 // It is safe for concurrent use.
 type sink struct {
-	root     *os.Root
-	max      int64
-	maxFiles int
+	root      *os.Root
+	max       int64
+	maxFiles  int
+	writeback bool // start each file's writeback as it is written (startWriteback)
 
 	written atomic.Int64
 
@@ -143,7 +144,12 @@ type sinkFile struct {
 	f    *os.File
 	name string
 	n    int64
+	sent int64 // the bytes from 0 whose writeback was started
 }
+
+// writebackChunk is how many bytes a file written in order gathers before their writeback is started: large enough
+// for the disk to take them in a few large writes.
+const writebackChunk = 8 << 20
 
 func (w *sinkFile) Write(p []byte) (int, error) {
 	fit, errLimit := w.s.add(len(p))
@@ -151,6 +157,10 @@ func (w *sinkFile) Write(p []byte) (int, error) {
 	w.n += int64(n)
 	if err != nil {
 		return n, fmt.Errorf("writing %s: %w", w.name, err)
+	}
+	if w.s.writeback && w.n-w.sent >= writebackChunk {
+		startWriteback(w.f, w.sent, w.n-w.sent)
+		w.sent = w.n
 	}
 	return n, errLimit
 }
@@ -166,6 +176,9 @@ func (w *sinkFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (w *sinkFile) Close() error {
+	if w.s.writeback {
+		startWriteback(w.f, w.sent, 0) // to the end, whatever WriteAt wrote
+	}
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", w.name, err)
 	}
