@@ -14,6 +14,9 @@ package main
 //	DRUID_SIDECAR_BENCH_SERVE_PROFILE          a directory to write an execution trace (trace.out) and a CPU profile
 //	                                           (cpu.pprof) of the serve process to, taken over the first timed load of
 //	                                           BenchmarkServeLoad200 (none)
+//	DRUID_SIDECAR_BENCH_ZK_PID                 the ZooKeeper server's process id, whose CPU time over each timed load of
+//	                                           BenchmarkServeLoad200 is then reported beside the serve process's and
+//	                                           the benchmark's own (the Coordinator's and the Broker's stand-ins) (none)
 
 import (
 	"bytes"
@@ -92,6 +95,10 @@ func BenchmarkServeLoad200(b *testing.B) {
 	chunk := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_SEGMENT_BYTES", 1<<20)
 	threads := benchEnvInt(b, "DRUID_SIDECAR_BENCH_SERVE_THREADS", 8)
 	profileDir := os.Getenv("DRUID_SIDECAR_BENCH_SERVE_PROFILE")
+	zkPid := 0
+	if os.Getenv("DRUID_SIDECAR_BENCH_ZK_PID") != "" {
+		zkPid = benchEnvInt(b, "DRUID_SIDECAR_BENCH_ZK_PID", 0)
+	}
 	n := newE2ENode(b, nodeOpts{directS3: true, logLevel: "info", sets: []string{
 		"druid.segmentCache.numLoadingThreads=" + strconv.Itoa(threads),
 		"druid.sidecar.http.pprof=" + strconv.FormatBool(profileDir != ""),
@@ -186,11 +193,14 @@ func BenchmarkServeLoad200(b *testing.B) {
 	rawGet() // warms the S3 server's page cache for everything that follows
 
 	var serveSum, pullSum, syncedSum, getSum time.Duration
+	var serveCPU, selfCPU, zkCPU, pullCPU time.Duration // CPU time of each process over the timed loads, and of the raw pull
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		getSum += rawGet()
+		cpu := procCPU(os.Getpid())
 		pullSum += rawPull(false)
+		pullCPU += procCPU(os.Getpid()) - cpu
 		syncedSum += rawPull(true)
 		n.SetCache(filepath.Join(b.TempDir(), "segment-cache"))
 		p := n.StartReady()
@@ -207,6 +217,8 @@ func BenchmarkServeLoad200(b *testing.B) {
 			go func() { profiled <- fetchProfile(ctx, n.URL, "trace", filepath.Join(profileDir, "trace.out")) }()
 			go func() { profiled <- fetchProfile(ctx, n.URL, "profile", filepath.Join(profileDir, "cpu.pprof")) }()
 		}
+		servePid := p.cmd.Process.Pid
+		cpu0 := [3]time.Duration{procCPU(servePid), procCPU(os.Getpid()), procCPU(zkPid)}
 		b.StartTimer()
 		start := time.Now()
 		go func() { drained <- peon.Drain(ctx) }()
@@ -215,6 +227,9 @@ func BenchmarkServeLoad200(b *testing.B) {
 		})
 		took := time.Since(start)
 		b.StopTimer()
+		serveCPU += procCPU(servePid) - cpu0[0]
+		selfCPU += procCPU(os.Getpid()) - cpu0[1]
+		zkCPU += procCPU(zkPid) - cpu0[2]
 		if err != nil {
 			b.Fatalf("the Broker did not see the %d segments: %v", count, err)
 		}
@@ -230,6 +245,9 @@ func BenchmarkServeLoad200(b *testing.B) {
 			}
 		}
 		serveSum += took
+		loadSecs, _ := n.Metric("druid_sidecar_segment_load_duration_seconds_sum")
+		b.Logf("load %d: %.3f s, %d POSTs; the loads took %.3f s together, %.0f%% of the %d threads' time",
+			i, took.Seconds(), peon.Stats().Posts, loadSecs, 100*loadSecs/(took.Seconds()*float64(threads)), threads)
 		if profiled != nil {
 			if err := errors.Join(<-profiled, <-profiled); err != nil {
 				b.Fatalf("profiling the serve process: %v", err)
@@ -250,6 +268,35 @@ func BenchmarkServeLoad200(b *testing.B) {
 	b.ReportMetric(float64(count)*float64(len(z.data))/1e6/serve, "zip-MB/s")
 	b.Logf("%d segments (%d B each, %d B zipped) on %d threads: serve %.3f s, raw pull %.3f s (%.2fx; target within 1.25x), raw pull with fsync %.3f s (%.2fx), raw GET %.3f s",
 		count, z.size, len(z.data), threads, serve, pull, serve/pull, synced, serve/synced, get)
+	b.Logf("CPU over a timed load: serve %.3f s, the Coordinator and Broker stand-ins %.3f s, ZooKeeper %.3f s (with DRUID_SIDECAR_BENCH_ZK_PID); the raw pull's %.3f s",
+		serveCPU.Seconds()/nf, selfCPU.Seconds()/nf, zkCPU.Seconds()/nf, pullCPU.Seconds()/nf)
+}
+
+// procCPU is the user and system CPU time process pid has used so far (/proc/<pid>/stat), 0 when unknown.
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces; the fields after it are space-separated, utime and stime
+	// being the 14th and 15th of the line (the 12th and 13th after the name), in clock ticks of 1/100 s on Linux.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // fetchProfile writes the named /debug/pprof profile of the serve process at url, taken over the next few seconds,
