@@ -1,9 +1,11 @@
 package jackson
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -42,6 +44,16 @@ func SkipSpace(data []byte, pos int) int {
 func ScanString(data []byte, pos int) (end int, escaped bool, err error) {
 	i := pos + 1
 	for i < len(data) {
+		// Eight bytes at a time up to the first special one: an audit scans gigabytes of segment JSON in strings,
+		// which byte by byte took a fifth of its CPU.
+		if i+8 <= len(data) {
+			m := stringSpecialMask(binary.LittleEndian.Uint64(data[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+		}
 		c := data[i]
 		if !stringSpecial[c] {
 			i++
@@ -69,6 +81,17 @@ func ScanString(data []byte, pos int) (end int, escaped bool, err error) {
 		}
 	}
 	return 0, false, SyntaxError(data, len(data), `the closing '"' of a string`)
+}
+
+// stringSpecialMask has the high bit of the lowest special byte of the eight in w set (the bytes stringSpecial
+// marks: '"', '\\' and those below 0x20), and is 0 when none is special. It is the classic "has a zero byte" test
+// on w^'"' and w^'\\' and "has a byte below n" on w: each is exact for the word as a whole, and its lowest set bit
+// is that of the lowest such byte (a borrow only flags bytes above a true hit), so the first special byte is found
+// without a byte loop.
+func stringSpecialMask(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := w^('"'*ones), w^('\\'*ones)
+	return ((w-0x20*ones)&^w | (q-ones)&^q | (bs-ones)&^bs) & highs
 }
 
 // stringSpecial marks the bytes that end the fast path of ScanString: '"', '\\' and control characters.
