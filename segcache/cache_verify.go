@@ -365,9 +365,14 @@ func (c *Cache) scan(ctx context.Context, mode scanMode, found func([]*segments.
 	}
 	results := make([]*scanned, len(names))
 	hand := newHandOver(found, mode == scanStartup)
+	locFDs := make([]*dirFD, len(c.locs))
+	for i, loc := range c.locs {
+		locFDs[i] = openDirFD(loc.root)
+		defer locFDs[i].close()
+	}
 	err = c.parallel(ctx, len(names), func(i int, buf *[]byte) {
 		if busy[names[i]] == nil {
-			results[i] = c.check(names[i], buf, top)
+			results[i] = c.check(names[i], buf, top, locFDs)
 			hand.offer(results[i])
 		}
 	})
@@ -575,7 +580,7 @@ func (c *Cache) claimAll(claimed []map[string]bool, r *scanned) {
 }
 
 // check reads one info file and checks its segment's directory.
-func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *scanned {
+func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode, locFDs []*dirFD) *scanned {
 	r := &scanned{name: name, infoPath: filepath.Join(c.info.path, name)}
 	seg, b, err := c.info.read(name, *buf)
 	*buf = b
@@ -629,7 +634,7 @@ func (c *Cache) check(name string, buf *[]byte, top []map[string]fs.FileMode) *s
 			r.kind, r.detail = ProblemCorrupt, "it is not a directory"
 			continue
 		}
-		files, err := listSegmentDir(loc.root, rel)
+		files, err := listSegmentDirVia(locFDs[loc.index], loc.root, rel)
 		if err != nil {
 			r.kind, r.detail = ProblemReadError, fmt.Sprintf("%v; the directory and the info file are left alone", err)
 			continue
@@ -875,6 +880,23 @@ func listSegmentDir(loc *os.Root, rel string) (segmentFiles, error) {
 		out.files = append(out.files, segmentFile{name: name, size: fi.Size()})
 	}
 	return out, nil
+}
+
+// listSegmentDirVia is listSegmentDir through d, which reads a one-component rel with raw system calls
+// (dirfd_linux.go), and through root otherwise; the errors are worded alike.
+func listSegmentDirVia(d *dirFD, root *os.Root, rel string) (segmentFiles, error) {
+	files, ok, err := d.listSegment(rel)
+	if !ok {
+		return listSegmentDir(root, rel)
+	}
+	if err != nil {
+		verb := "reading"
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Op == "openat" {
+			verb = "opening"
+		}
+		return files, fmt.Errorf("%s %s: %w", verb, filepath.Join(root.Name(), rel), err)
+	}
+	return files, nil
 }
 
 var errPartial = errors.New("its download never finished")

@@ -21,6 +21,7 @@ type infoDir struct {
 	path string
 	root *os.Root
 	dir  *os.File // the directory itself, kept open to fsync it
+	fast *dirFD   // dir, read with raw system calls where they can (nil: through root)
 	sync groupSync
 }
 
@@ -37,7 +38,7 @@ func openInfoDir(path string) (*infoDir, error) {
 		root.Close()
 		return nil, fmt.Errorf("opening the segment info directory (druid.segmentCache.infoDir): %w", err)
 	}
-	d := &infoDir{path: path, root: root, dir: dir}
+	d := &infoDir{path: path, root: root, dir: dir, fast: newDirFD(dir)}
 	d.sync.f = dir.Sync
 	return d, nil
 }
@@ -144,12 +145,15 @@ func (d *infoDir) list() ([]infoEntry, error) {
 // crash can truncate one) is an error matching errUnreadableInfo; any other error is one of reading the file
 // (permissions, the disk, a directory in its place), which says nothing about the segment.
 func (d *infoDir) read(name string, buf []byte) (*segments.DataSegment, []byte, error) {
-	f, err := d.root.Open(name)
-	if err != nil {
-		return nil, buf, err
+	buf, ok, err := d.fast.readFile(name, buf)
+	if !ok {
+		var f *os.File
+		if f, err = d.root.Open(name); err != nil {
+			return nil, buf, err
+		}
+		buf, err = readAll(f, buf[:0])
+		f.Close()
 	}
-	buf, err = readAll(f, buf[:0])
-	f.Close()
 	if err != nil {
 		return nil, buf, err
 	}
