@@ -357,6 +357,9 @@ func (a *Announcer) announceSegments(segs []*segments.DataSegment) (uint64, []er
 	_, builds := a.history.(loadsJSONHistory)
 	prepared, allLoads, errs := a.prepare(segs, a.history != nil, builds)
 	ticket, err := a.record(func() {
+		if len(a.segs) == 0 && len(prepared) > 1 {
+			a.segs = make(map[segments.SegmentID]*announced, len(prepared)) // a bootstrap: sized once, not grown
+		}
 		fresh, loads := prepared[:0], allLoads[:0]
 		for i, p := range prepared {
 			id := p.orig.ID()

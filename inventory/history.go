@@ -88,7 +88,12 @@ func (h *History) Len() int { return h.n }
 // Record appends a change, dropping the oldest one when the ring is full, and returns its counter: the previous
 // counter plus one, with hash = max(wall-clock ms, previous hash + 1).
 func (h *History) Record(action segments.Action, id segments.SegmentID, request []byte) Counter {
-	hash := h.clock()
+	return h.recordAt(h.clock(), action, id, request)
+}
+
+// recordAt is Record with the wall clock read as now: the changes of one bulk announcement share one reading.
+func (h *History) recordAt(now int64, action segments.Action, id segments.SegmentID, request []byte) Counter {
+	hash := now
 	if hash <= h.last.Hash {
 		hash = h.last.Hash + 1
 	}

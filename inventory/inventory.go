@@ -134,16 +134,26 @@ func (inv *Inventory) AnnounceLoadsJSON(loads []segments.ChangeRequest, reqs [][
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	if len(inv.byID) == 0 && len(loads) > 1 {
+		// A bootstrap: sized once instead of grown (and rehashed) a dozen times on the way to 100,000.
+		inv.byID = make(map[segments.SegmentID]*inventorySegment, len(loads))
+	}
+	inv.list = slices.Grow(inv.list, len(loads))
+	// The entries come in one block and the changes share one reading of the clock: a bulk announcement records
+	// 100,000 of each at once.
+	block := make([]inventorySegment, len(loads))
+	now := inv.history.clock()
 	recorded := false
 	for i, r := range loads {
 		id := r.Segment.ID()
 		if _, ok := inv.byID[id]; ok {
 			continue
 		}
-		e := &inventorySegment{request: reqs[i], index: len(inv.list)}
+		e := &block[i]
+		*e = inventorySegment{request: reqs[i], index: len(inv.list)}
 		inv.byID[id] = e
 		inv.list = append(inv.list, e)
-		inv.history.Record(segments.ActionLoad, id, reqs[i])
+		inv.history.recordAt(now, segments.ActionLoad, id, reqs[i])
 		recorded = true
 	}
 	if recorded {
