@@ -865,21 +865,36 @@ func listSegmentDir(loc *os.Root, rel string) (segmentFiles, error) {
 	}
 	for _, de := range des {
 		name := de.Name()
-		if !de.Type().IsRegular() {
-			out.other = append(out.other, name)
-			continue
+		if err := out.add(name, de.Type().IsRegular(), func() (int64, error) {
+			fi, err := de.Info()
+			if err != nil {
+				return 0, fmt.Errorf("reading %s: %w", filepath.Join(loc.Name(), rel, name), err)
+			}
+			return fi.Size(), nil
+		}); err != nil {
+			return out, err
 		}
-		if name == DownloadStartMarker {
-			out.marker = true
-			continue
-		}
-		fi, err := de.Info()
-		if err != nil {
-			return out, fmt.Errorf("reading %s: %w", filepath.Join(loc.Name(), rel, name), err)
-		}
-		out.files = append(out.files, segmentFile{name: name, size: fi.Size()})
 	}
 	return out, nil
+}
+
+// add files one entry of a segment directory: a regular file by its name (the download marker, or a segment file
+// whose size it then asks for), anything else among the others. Both listings (listSegmentDir and dirFD's) file
+// their entries here.
+func (out *segmentFiles) add(name string, regular bool, size func() (int64, error)) error {
+	switch {
+	case !regular:
+		out.other = append(out.other, name)
+	case name == DownloadStartMarker:
+		out.marker = true
+	default:
+		n, err := size()
+		if err != nil {
+			return err
+		}
+		out.files = append(out.files, segmentFile{name: name, size: n})
+	}
+	return nil
 }
 
 // listSegmentDirVia is listSegmentDir through d, which reads a one-component rel with raw system calls

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -77,21 +78,27 @@ func (d *dirFD) readFile(name string, buf []byte) (_ []byte, ok bool, err error)
 		return buf, ok, err
 	}
 	defer unix.Close(fd)
-	buf = buf[:0]
+	if buf, err = readAll(fdReader(fd), buf[:0]); err != nil {
+		return buf, true, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	return buf, true, nil
+}
+
+// fdReader reads a raw descriptor as an io.Reader for readAll: io.EOF at the end, EINTR retried.
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		n, err := unix.Read(int(r), p)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case err != nil:
-			return buf, true, &fs.PathError{Op: "read", Path: name, Err: err}
-		case n == 0:
-			return buf, true, nil
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
 		}
-		buf = buf[:len(buf)+n]
+		return n, nil
 	}
 }
 
@@ -134,21 +141,29 @@ func (d *dirFD) listSegment(rel string) (out segmentFiles, ok bool, err error) {
 			if name == "." || name == ".." {
 				continue
 			}
-			if typ == unix.DT_UNKNOWN || typ == unix.DT_REG {
-				var st unix.Stat_t
-				if err := fstatatRetry(fd, name, &st); err != nil {
-					return out, true, &fs.PathError{Op: "fstatat", Path: rel + "/" + name, Err: err}
-				}
-				if st.Mode&unix.S_IFMT == unix.S_IFREG {
-					if name == DownloadStartMarker {
-						out.marker = true
-					} else {
-						out.files = append(out.files, segmentFile{name: name, size: st.Size})
+			// The entry's type comes with it, but for a file system that leaves it unknown; a file's size takes one
+			// fstatat either way.
+			var st unix.Stat_t
+			statted := false
+			size := func() (int64, error) {
+				if !statted {
+					if err := fstatatRetry(fd, name, &st); err != nil {
+						return 0, &fs.PathError{Op: "fstatat", Path: rel + "/" + name, Err: err}
 					}
-					continue
+					statted = true
 				}
+				return st.Size, nil
 			}
-			out.other = append(out.other, name)
+			regular := typ == unix.DT_REG
+			if typ == unix.DT_UNKNOWN {
+				if _, err := size(); err != nil {
+					return out, true, err
+				}
+				regular = st.Mode&unix.S_IFMT == unix.S_IFREG
+			}
+			if err := out.add(name, regular, size); err != nil {
+				return out, true, err
+			}
 		}
 	}
 }

@@ -170,7 +170,7 @@ func (d *infoDir) read(name string, buf []byte) (*segments.DataSegment, []byte, 
 var errUnreadableInfo = errors.New("not a segments.DataSegment JSON (a truncated or corrupt info file)")
 
 // readAll reads f to its end into buf, growing it as needed.
-func readAll(f *os.File, buf []byte) ([]byte, error) {
+func readAll(f io.Reader, buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
