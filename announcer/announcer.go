@@ -429,12 +429,13 @@ func loadOf(p *announced) segments.ChangeRequest {
 }
 
 // prepare transforms and serializes segments, in parallel for a bootstrap-sized call; with loads each one's load
-// announcement is made too (loads[i] is that of prepared[i]), and with reqs its JSON, from the segment's JSON.
+// announcement is made too (loadsOut[i] is that of prepared[i]), and with reqs (which needs loads) its JSON, from
+// the segment's JSON.
 func (a *Announcer) prepare(segs []*segments.DataSegment, loads, reqs bool) (prepared []*announced, loadsOut []segments.ChangeRequest, failed []error) {
 	out := make([]*announced, len(segs))
 	errs := make([]error, len(segs))
 	var allLoads []segments.ChangeRequest
-	if loads || reqs {
+	if loads {
 		allLoads = make([]segments.ChangeRequest, len(segs))
 	}
 	one := func(i int, w *prepareWorker) {

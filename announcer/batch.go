@@ -1,7 +1,6 @@
 package announcer
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -59,15 +58,8 @@ func (b *batch) remove(a *announced) {
 	a.batch = nil
 }
 
-// json is the znode's data: the segments' JSON in the order they were added (Java writes a Set, in no order).
-func (b *batch) json() []byte {
-	var buf bytes.Buffer
-	buf.Grow(b.size)
-	writeJSONArray(&buf, b.parts())
-	return buf.Bytes()
-}
-
-// parts is the segments' JSON, each as announced, in the order they were added.
+// parts is the segments' JSON, each as announced, in the order they were added: the znode's data is their JSON
+// array (writeJSONArray; Java writes a Set, in no order).
 func (b *batch) parts() [][]byte {
 	parts := make([][]byte, len(b.segs))
 	for i, a := range b.segs {

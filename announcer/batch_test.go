@@ -1,10 +1,18 @@
 package announcer
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 )
+
+// json is the batch znode's data as the announcer writes it, compression aside.
+func (b *batch) json() []byte {
+	var buf bytes.Buffer
+	writeJSONArray(&buf, b.parts())
+	return buf.Bytes()
+}
 
 func testAnnounced(n int) *announced {
 	// n bytes of JSON; the content does not matter to the packer.
